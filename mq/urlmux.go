@@ -1,0 +1,197 @@
+package mq
+
+import (
+	"context"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// URLMux maps URL schemes to drivers. Most programs use the default mux
+// through OpenProducer, OpenSubscription and OpenAdmin; drivers add their
+// schemes to it from init, so a blank import enables a backend:
+//
+//	import _ "github.com/portmq/portmq/memdriver"
+type URLMux struct {
+	mu      sync.RWMutex
+	openers map[string]driver.Opener
+}
+
+var defaultMux = new(URLMux)
+
+// DefaultURLMux returns the mux that drivers register with.
+func DefaultURLMux() *URLMux { return defaultMux }
+
+// Register makes a driver available under scheme on the default mux. It
+// panics if scheme is empty or already registered or o is nil: those are
+// programming errors found at init.
+func Register(scheme string, o driver.Opener) { defaultMux.Register(scheme, o) }
+
+// Register makes o available under scheme. It panics if scheme is empty or
+// already registered or o is nil.
+func (m *URLMux) Register(scheme string, o driver.Opener) {
+	if scheme == "" || scheme != strings.ToLower(scheme) {
+		panic("mq: Register: scheme must be non-empty lower case, got " + scheme)
+	}
+	if o == nil {
+		panic("mq: Register: nil opener for scheme " + scheme)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.openers == nil {
+		m.openers = make(map[string]driver.Opener)
+	}
+	if _, dup := m.openers[scheme]; dup {
+		panic("mq: Register called twice for scheme " + scheme)
+	}
+	m.openers[scheme] = o
+}
+
+// Schemes returns the registered schemes, sorted.
+func (m *URLMux) Schemes() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]string, 0, len(m.openers))
+	for s := range m.openers {
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ValidScheme reports whether scheme is registered.
+func (m *URLMux) ValidScheme(scheme string) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	_, ok := m.openers[scheme]
+	return ok
+}
+
+// OpenProducer opens a Producer on the default mux.
+func OpenProducer(ctx context.Context, rawURL string, opts ...ProducerOption) (*Producer, error) {
+	return defaultMux.OpenProducer(ctx, rawURL, opts...)
+}
+
+// OpenSubscription opens a Subscription on the default mux.
+func OpenSubscription(ctx context.Context, rawURL string, opts ...SubscriptionOption) (*Subscription, error) {
+	return defaultMux.OpenSubscription(ctx, rawURL, opts...)
+}
+
+// OpenAdmin opens an Admin on the default mux.
+func OpenAdmin(ctx context.Context, rawURL string) (*Admin, error) {
+	return defaultMux.OpenAdmin(ctx, rawURL)
+}
+
+// OpenProducer opens a Producer for the topic the URL names.
+func (m *URLMux) OpenProducer(ctx context.Context, rawURL string, opts ...ProducerOption) (*Producer, error) {
+	const op = "mq.OpenProducer"
+	u, o, err := m.resolve(op, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	t, err := o.OpenTopic(ctx, u)
+	if err != nil {
+		return nil, openError(op, u, err)
+	}
+	p, err := NewProducer(t, opts...)
+	if err != nil {
+		_ = t.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// OpenSubscription opens a Subscription for the subscription the URL
+// names.
+func (m *URLMux) OpenSubscription(ctx context.Context, rawURL string, opts ...SubscriptionOption) (*Subscription, error) {
+	const op = "mq.OpenSubscription"
+	u, o, err := m.resolve(op, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	s, err := o.OpenSubscription(ctx, u)
+	if err != nil {
+		return nil, openError(op, u, err)
+	}
+	sub, err := NewSubscription(s, opts...)
+	if err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return sub, nil
+}
+
+// OpenAdmin opens an Admin for the backend the URL names. It returns an
+// error matching ErrUnsupported when the driver cannot provision.
+func (m *URLMux) OpenAdmin(ctx context.Context, rawURL string) (*Admin, error) {
+	const op = "mq.OpenAdmin"
+	u, o, err := m.resolve(op, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	ao, ok := o.(driver.AdminOpener)
+	if !ok {
+		return nil, newError(Unsupported, op, "scheme "+u.Scheme+" has no admin interface", nil)
+	}
+	a, err := ao.OpenAdmin(ctx, u)
+	if err != nil {
+		return nil, openError(op, u, err)
+	}
+	return &Admin{d: a}, nil
+}
+
+func (m *URLMux) resolve(op, rawURL string) (*url.URL, driver.Opener, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Error repeats the input, which may hold a password.
+		return nil, nil, newError(InvalidArgument, op, "malformed URL "+strconv.Quote(redactRaw(rawURL)), nil)
+	}
+	if u.Scheme == "" {
+		return nil, nil, newError(InvalidArgument, op, "URL "+strconv.Quote(u.Redacted())+" has no scheme (want for example mem://topic)", nil)
+	}
+	m.mu.RLock()
+	o := m.openers[u.Scheme]
+	m.mu.RUnlock()
+	if o == nil {
+		return nil, nil, newError(NotFound, op, "no driver for scheme \""+u.Scheme+"\" in URL "+strconv.Quote(u.Redacted())+
+			"; registered: "+strings.Join(m.Schemes(), ", ")+
+			" (is the driver imported? for example: import _ \"github.com/portmq/portmq/drivers/"+driverHint(u.Scheme)+"\")", nil)
+	}
+	return u, o, nil
+}
+
+func openError(op string, u *url.URL, err error) error {
+	if e, ok := err.(*Error); ok {
+		return e
+	}
+	return &Error{Code: ctxCode(err, InvalidArgument), Op: op, Msg: "open " + u.Redacted(), Err: err}
+}
+
+func driverHint(scheme string) string {
+	switch scheme {
+	case "amqp", "amqps":
+		return "rabbitmq"
+	case "mem":
+		return "../memdriver"
+	}
+	return scheme
+}
+
+// redactRaw removes the userinfo of a URL that url.Parse rejected.
+func redactRaw(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		rest := s[i+3:]
+		end := strings.IndexAny(rest, "/?#")
+		if end < 0 {
+			end = len(rest)
+		}
+		if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+			return s[:i+3] + "xxxxx@" + rest[at+1:]
+		}
+	}
+	return s
+}
