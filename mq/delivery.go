@@ -1,0 +1,184 @@
+package mq
+
+import (
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// Delivery is one delivery of a message to this process. Settle it exactly
+// once with Ack, Nack or DeadLetter before its lease ends; Extend pushes the
+// lease. Calling a settling method twice returns an error matching
+// ErrSettled; nothing panics.
+type Delivery struct {
+	// Message holds Body, Attributes, Key, DedupID and ID as sent (Delay is
+	// zero). Dead letters also carry the attributes AttrDeadLetterReason,
+	// AttrAttempts and AttrSource.
+	Message
+	// Attempt is the 1-based number of this delivery of the message.
+	Attempt int
+	// PublishedAt is when the backend accepted the message.
+	PublishedAt time.Time
+
+	sub      *Subscription
+	ackID    driver.AckID
+	deadline atomic.Int64 // unix nanos when the lease ends; 0 = unknown
+	state    atomic.Uint32
+	asFunc   func(any) bool
+
+	// Guarded by sub.acker.mu.
+	ackDone bool
+	ackErr  error
+
+	// Guarded by sub.emu.mu (emulated lease).
+	leaseIdx int
+}
+
+// Metadata attributes on dead-lettered messages.
+const (
+	AttrDeadLetterReason = driver.AttrDeadLetterReason
+	AttrAttempts         = driver.AttrAttempts
+	AttrSource           = driver.AttrSource
+)
+
+const (
+	stateOutstanding uint32 = iota
+	stateSettled
+	stateExpired
+)
+
+// Deadline returns when the delivery's lease ends (zero if unknown).
+func (d *Delivery) Deadline() time.Time {
+	n := d.deadline.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// As exposes the driver's native message, where the driver offers one.
+func (d *Delivery) As(i any) bool {
+	if d.asFunc == nil {
+		return false
+	}
+	return d.asFunc(i)
+}
+
+// settle marks the delivery settled or says why it cannot be.
+func (d *Delivery) settle(op string) *Error {
+	if d.state.CompareAndSwap(stateOutstanding, stateSettled) {
+		return nil
+	}
+	if d.state.Load() == stateExpired {
+		return &Error{Code: FailedPrecondition, Op: op, Msg: "lease expired; the message will be delivered again", kind: kindLeaseExpired}
+	}
+	return &Error{Code: FailedPrecondition, Op: op, Msg: "delivery already settled", kind: kindSettled}
+}
+
+// Ack acknowledges the delivery: the message is not delivered again. Acks
+// from many goroutines are batched into few driver calls.
+func (d *Delivery) Ack() error {
+	const op = "mq.Delivery.Ack"
+	if d == nil || d.sub == nil {
+		return newError(InvalidArgument, op, "not a received delivery", nil)
+	}
+	if err := d.settle(op); err != nil {
+		return err
+	}
+	s := d.sub
+	if !s.gate.enter() {
+		return s.closedError(op)
+	}
+	defer s.gate.leave()
+	s.untrackLease(d)
+	return s.acker.ack(s, d)
+}
+
+// Nack returns the message to the subscription for redelivery no sooner
+// than delay (0: promptly), with Attempt + 1. At the subscription's max
+// attempts the message is dead-lettered instead.
+func (d *Delivery) Nack(delay time.Duration) error {
+	const op = "mq.Delivery.Nack"
+	if d == nil || d.sub == nil {
+		return newError(InvalidArgument, op, "not a received delivery", nil)
+	}
+	if delay < 0 {
+		return newError(InvalidArgument, op, "negative delay "+delay.String(), nil)
+	}
+	if err := d.settle(op); err != nil {
+		return err
+	}
+	s := d.sub
+	if !s.gate.enter() {
+		return s.closedError(op)
+	}
+	defer s.gate.leave()
+	s.untrackLease(d)
+	if !s.caps.DeadLetter.Has() && s.info.MaxAttempts > 0 && d.Attempt >= s.info.MaxAttempts {
+		return s.deadLetter(op, d, "max attempts ("+strconv.Itoa(s.info.MaxAttempts)+") reached")
+	}
+	if delay > 0 && (!s.caps.NackDelay.Has() || (s.caps.MaxDelay > 0 && delay > s.caps.MaxDelay)) {
+		return s.emulator().holdNack(d.ackID, d.Attempt, s.now().Add(delay))
+	}
+	return wrapDriver(s.d, op, s.d.Nack(s.opCtx, []driver.AckID{d.ackID}, delay))
+}
+
+// Extend sets the delivery's lease to end lease from now. It fails with
+// ErrLeaseExpired if the lease already ended, and with InvalidArgument if
+// lease is outside the backend's range.
+func (d *Delivery) Extend(lease time.Duration) error {
+	const op = "mq.Delivery.Extend"
+	if d == nil || d.sub == nil {
+		return newError(InvalidArgument, op, "not a received delivery", nil)
+	}
+	s := d.sub
+	if lease <= 0 || (s.caps.MaxLease > 0 && lease > s.caps.MaxLease) {
+		return newError(InvalidArgument, op, "lease "+lease.String()+" outside the backend's range (0, "+s.caps.MaxLease.String()+"]", nil)
+	}
+	if lease < s.caps.MinLease {
+		lease = s.caps.MinLease
+	}
+	switch d.state.Load() {
+	case stateSettled:
+		return &Error{Code: FailedPrecondition, Op: op, Msg: "delivery already settled", kind: kindSettled}
+	case stateExpired:
+		return &Error{Code: FailedPrecondition, Op: op, Msg: "lease expired; the message will be delivered again", kind: kindLeaseExpired}
+	}
+	if !s.gate.enter() {
+		return s.closedError(op)
+	}
+	defer s.gate.leave()
+	until := s.now().Add(lease)
+	if !s.caps.Lease.Has() {
+		if !s.emulator().extendLease(d, until) {
+			return &Error{Code: FailedPrecondition, Op: op, Msg: "lease expired or delivery settled", kind: kindLeaseExpired}
+		}
+		return nil
+	}
+	if err := s.d.Extend(s.opCtx, []driver.AckID{d.ackID}, lease); err != nil {
+		return wrapDriver(s.d, op, err)
+	}
+	d.deadline.Store(until.UnixNano())
+	return nil
+}
+
+// DeadLetter moves the message to the subscription's dead-letter
+// destination now, with reason recorded in AttrDeadLetterReason.
+func (d *Delivery) DeadLetter(reason string) error {
+	const op = "mq.Delivery.DeadLetter"
+	if d == nil || d.sub == nil {
+		return newError(InvalidArgument, op, "not a received delivery", nil)
+	}
+	if err := d.settle(op); err != nil {
+		return err
+	}
+	s := d.sub
+	if !s.gate.enter() {
+		return s.closedError(op)
+	}
+	defer s.gate.leave()
+	s.untrackLease(d)
+	return s.deadLetter(op, d, reason)
+}

@@ -1,0 +1,282 @@
+package mq
+
+import (
+	"container/heap"
+	"sync"
+	"time"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// emulator keeps, for a backend that lacks them, the lease of handed-out
+// deliveries (nacking at its end), delayed nacks (holding the delivery and
+// nacking when due) and delayed delivery (holding a received message until
+// its due time). One goroutine per Subscription, started on first need and
+// stopped by Shutdown. While it holds a delivery on a backend with a native
+// lease it keeps extending that lease.
+type emulator struct {
+	s *Subscription
+
+	mu      sync.Mutex
+	leases  leaseHeap // handed-out deliveries with an emulated lease
+	holds   holdHeap  // deliveries mq holds back
+	watch_  map[*func()]struct{}
+	stopped bool
+
+	kick chan struct{}
+	quit chan struct{}
+	done chan struct{}
+}
+
+type hold struct {
+	m        driver.Message // the delivery
+	due      time.Time
+	nack     bool      // nack when due (else hand out)
+	extendAt time.Time // when to extend the native lease next
+	idx      int
+}
+
+func (s *Subscription) emulator() *emulator {
+	s.emuOnce.Do(func() {
+		e := &emulator{s: s, kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}), watch_: map[*func()]struct{}{}}
+		s.emu = e
+		go e.run()
+	})
+	return s.emu
+}
+
+func (e *emulator) poke() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// watch registers a function called when a held delivery becomes due, so
+// that a Receive blocked in the driver wakes up. It returns the unregister
+// function.
+func (e *emulator) watch(f func()) func() {
+	p := &f
+	e.mu.Lock()
+	e.watch_[p] = struct{}{}
+	e.mu.Unlock()
+	return func() {
+		e.mu.Lock()
+		delete(e.watch_, p)
+		e.mu.Unlock()
+	}
+}
+
+func (e *emulator) trackLease(d *Delivery, until time.Time) {
+	d.deadline.Store(until.UnixNano())
+	e.mu.Lock()
+	heap.Push(&e.leases, d)
+	first := e.leases[0] == d
+	e.mu.Unlock()
+	if first {
+		e.poke()
+	}
+}
+
+func (e *emulator) untrackLease(d *Delivery) {
+	e.mu.Lock()
+	if d.leaseIdx >= 0 && d.leaseIdx < len(e.leases) && e.leases[d.leaseIdx] == d {
+		heap.Remove(&e.leases, d.leaseIdx)
+	}
+	e.mu.Unlock()
+}
+
+// extendLease moves an emulated lease; false if it already ended.
+func (e *emulator) extendLease(d *Delivery, until time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if d.state.Load() != stateOutstanding || d.leaseIdx < 0 || d.leaseIdx >= len(e.leases) || e.leases[d.leaseIdx] != d {
+		return false
+	}
+	d.deadline.Store(until.UnixNano())
+	heap.Fix(&e.leases, d.leaseIdx)
+	return true
+}
+
+func (e *emulator) holdNack(id driver.AckID, attempt int, due time.Time) error {
+	return e.add(&hold{m: driver.Message{AckID: id, Attempt: attempt}, due: due, nack: true})
+}
+
+func (e *emulator) holdDelivery(m driver.Message, due time.Time) {
+	_ = e.add(&hold{m: m, due: due})
+}
+
+func (e *emulator) add(h *hold) error {
+	if e.s.caps.Lease.Has() {
+		// Extend at once, then every half lease, until due.
+		h.extendAt = e.s.now()
+	}
+	e.mu.Lock()
+	if e.stopped {
+		e.mu.Unlock()
+		return e.s.d.Nack(e.s.opCtx, []driver.AckID{h.m.AckID}, 0)
+	}
+	heap.Push(&e.holds, h)
+	e.mu.Unlock()
+	e.poke()
+	return nil
+}
+
+func (e *emulator) run() {
+	defer close(e.done)
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		next := e.step()
+		if next > 0 {
+			t.Reset(next)
+		}
+		select {
+		case <-e.quit:
+			return
+		case <-e.kick:
+		case <-t.C:
+		}
+	}
+}
+
+// step does what is due and returns how long until the next thing is.
+func (e *emulator) step() time.Duration {
+	s := e.s
+	now := s.now()
+	var expired, nacks, extend []driver.AckID
+	var ready []driver.Message
+	var wake []func()
+	next := time.Hour
+
+	e.mu.Lock()
+	for len(e.leases) > 0 {
+		d := e.leases[0]
+		until := time.Unix(0, d.deadline.Load())
+		if until.After(now) {
+			next = min(next, until.Sub(now))
+			break
+		}
+		heap.Pop(&e.leases)
+		if d.state.CompareAndSwap(stateOutstanding, stateExpired) {
+			expired = append(expired, d.ackID)
+		}
+	}
+	for len(e.holds) > 0 {
+		h := e.holds[0]
+		at := h.due
+		if !h.extendAt.IsZero() && h.extendAt.Before(at) {
+			at = h.extendAt
+		}
+		if at.After(now) {
+			next = min(next, at.Sub(now))
+			break
+		}
+		if !h.due.After(now) {
+			heap.Pop(&e.holds)
+			if h.nack {
+				nacks = append(nacks, h.m.AckID)
+			} else {
+				ready = append(ready, h.m)
+			}
+			continue
+		}
+		extend = append(extend, h.m.AckID)
+		h.extendAt = now.Add(s.info.Lease / 2)
+		heap.Fix(&e.holds, 0)
+	}
+	if len(ready) > 0 {
+		for p := range e.watch_ {
+			wake = append(wake, *p)
+		}
+	}
+	e.mu.Unlock()
+
+	if len(expired) > 0 {
+		_ = s.d.Nack(s.opCtx, expired, 0)
+	}
+	if len(nacks) > 0 {
+		_ = s.d.Nack(s.opCtx, nacks, 0)
+	}
+	if len(extend) > 0 {
+		_ = s.d.Extend(s.opCtx, extend, s.info.Lease)
+	}
+	if len(ready) > 0 {
+		for i := range ready {
+			ready[i].Deadline = time.Time{} // we kept it alive; do not drop it
+		}
+		s.mu.Lock()
+		s.buf = append(s.buf, ready...)
+		s.mu.Unlock()
+		for _, f := range wake {
+			f()
+		}
+	}
+	return next
+}
+
+// stop ends the goroutine and returns the AckIDs of every delivery the
+// emulator held or leased, for Shutdown to hand back at once.
+func (e *emulator) stop() []driver.AckID {
+	e.mu.Lock()
+	e.stopped = true
+	var ids []driver.AckID
+	for _, d := range e.leases {
+		if d.state.CompareAndSwap(stateOutstanding, stateExpired) {
+			ids = append(ids, d.ackID)
+		}
+	}
+	e.leases = nil
+	for _, h := range e.holds {
+		ids = append(ids, h.m.AckID)
+	}
+	e.holds = nil
+	e.mu.Unlock()
+	close(e.quit)
+	<-e.done
+	return ids
+}
+
+type leaseHeap []*Delivery
+
+func (h leaseHeap) Len() int           { return len(h) }
+func (h leaseHeap) Less(i, j int) bool { return h[i].deadline.Load() < h[j].deadline.Load() }
+func (h leaseHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].leaseIdx, h[j].leaseIdx = i, j
+}
+func (h *leaseHeap) Push(x any) { d := x.(*Delivery); d.leaseIdx = len(*h); *h = append(*h, d) }
+func (h *leaseHeap) Pop() any {
+	old := *h
+	d := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	d.leaseIdx = -1
+	return d
+}
+
+type holdHeap []*hold
+
+func (h holdHeap) Len() int { return len(h) }
+func (h holdHeap) Less(i, j int) bool {
+	return h[i].next().Before(h[j].next())
+}
+func (h holdHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx, h[j].idx = i, j
+}
+func (h *holdHeap) Push(x any) { e := x.(*hold); e.idx = len(*h); *h = append(*h, e) }
+func (h *holdHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return e
+}
+
+func (h *hold) next() time.Time {
+	if !h.extendAt.IsZero() && h.extendAt.Before(h.due) {
+		return h.extendAt
+	}
+	return h.due
+}

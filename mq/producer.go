@@ -1,0 +1,183 @@
+package mq
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// Producer sends messages to one topic. It is safe for concurrent use.
+// Open one with OpenProducer or NewProducer and Shutdown it when done.
+type Producer struct {
+	d    driver.Topic
+	caps driver.Capabilities
+	gate gate
+	pool sync.Pool // *[]driver.Message scratch buffers
+	now  func() time.Time
+}
+
+// ProducerOption configures a Producer.
+type ProducerOption func(*producerConfig) error
+
+type producerConfig struct{}
+
+// NewProducer wraps a driver topic. Most programs use OpenProducer.
+func NewProducer(t driver.Topic, opts ...ProducerOption) (*Producer, error) {
+	if t == nil {
+		return nil, newError(InvalidArgument, "mq.NewProducer", "nil driver topic", nil)
+	}
+	var cfg producerConfig
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	p := &Producer{d: t, caps: t.Capabilities(), now: time.Now}
+	p.pool.New = func() any { s := make([]driver.Message, 0, 1); return &s }
+	return p, nil
+}
+
+// Capabilities reports what the backend does natively.
+func (p *Producer) Capabilities() Capabilities { return p.caps }
+
+// Send sends m and returns once the backend has durably accepted it
+// (publisher confirm, acks=all, HTTP 200). It sets m.ID. Invalid messages
+// fail with InvalidArgument before anything is sent.
+func (p *Producer) Send(ctx context.Context, m *Message) error {
+	const op = "mq.Producer.Send"
+	if err := validate(m, &p.caps); err != nil {
+		return err
+	}
+	if !p.gate.enter() {
+		return newError(Closed, op, "producer is shut down", nil)
+	}
+	defer p.gate.leave()
+	bp := p.pool.Get().(*[]driver.Message)
+	buf := append((*bp)[:0], driver.Message{})
+	p.toDriver(&buf[0], m)
+	err := p.d.SendBatch(ctx, buf)
+	if err == nil {
+		m.ID = buf[0].ID
+	} else {
+		err = wrapDriver(p.d, op, driver.ItemError(err, 0))
+	}
+	buf[0] = driver.Message{}
+	*bp = buf[:0]
+	p.pool.Put(bp)
+	return err
+}
+
+// SendBatch sends every message, in batches as large as the backend takes.
+// It returns nil when all were accepted. On a partial failure it returns a
+// *BatchError whose Errs[i] is the error of msgs[i]; messages with a nil
+// error were sent and have their ID set.
+func (p *Producer) SendBatch(ctx context.Context, msgs []*Message) error {
+	const op = "mq.Producer.SendBatch"
+	for _, m := range msgs {
+		if err := validate(m, &p.caps); err != nil {
+			err.Op = op
+			return err
+		}
+	}
+	if !p.gate.enter() {
+		return newError(Closed, op, "producer is shut down", nil)
+	}
+	defer p.gate.leave()
+	max := p.caps.MaxBatch
+	if max <= 0 {
+		max = len(msgs)
+	}
+	var errs []error
+	buf := make([]driver.Message, 0, min(max, len(msgs)))
+	for start := 0; start < len(msgs); start += max {
+		chunk := msgs[start:min(start+max, len(msgs))]
+		buf = buf[:len(chunk)]
+		for i, m := range chunk {
+			buf[i] = driver.Message{}
+			p.toDriver(&buf[i], m)
+		}
+		err := p.d.SendBatch(ctx, buf)
+		for i, m := range chunk {
+			if ierr := driver.ItemError(err, i); ierr != nil {
+				if errs == nil {
+					errs = make([]error, len(msgs))
+				}
+				errs[start+i] = wrapDriver(p.d, op, ierr)
+			} else {
+				m.ID = buf[i].ID
+			}
+		}
+	}
+	if errs != nil {
+		return &BatchError{Errs: errs}
+	}
+	return nil
+}
+
+// toDriver fills dm from m, emulating Delay when the backend lacks it.
+func (p *Producer) toDriver(dm *driver.Message, m *Message) {
+	dm.Body, dm.Attributes, dm.Key, dm.DedupID = m.Body, m.Attributes, m.Key, m.DedupID
+	if m.Delay <= 0 {
+		return
+	}
+	if p.caps.Delay.Has() && (p.caps.MaxDelay == 0 || m.Delay <= p.caps.MaxDelay) {
+		dm.Delay = m.Delay
+		return
+	}
+	attrs := make(map[string]string, len(m.Attributes)+1)
+	for k, v := range m.Attributes {
+		attrs[k] = v
+	}
+	attrs[driver.AttrNotBefore] = p.now().Add(m.Delay).UTC().Format(time.RFC3339Nano)
+	dm.Attributes = attrs
+}
+
+// As exposes the driver's native client (see the driver's # As section).
+func (p *Producer) As(i any) bool { return p.d.As(i) }
+
+// ErrorAs converts an error from this producer to a native error type.
+func (p *Producer) ErrorAs(err error, i any) bool { return errorAs(p.d, err, i) }
+
+// Shutdown stops accepting sends, waits until sends in progress return or
+// ctx ends, and releases the driver. It is safe to call more than once;
+// later calls return nil.
+func (p *Producer) Shutdown(ctx context.Context) error {
+	if !p.gate.close() {
+		return nil
+	}
+	werr := p.gate.wait(ctx)
+	cerr := p.d.Close()
+	if werr != nil {
+		return newError(ctxCode(werr, DeadlineExceeded), "mq.Producer.Shutdown", "sends still in progress", werr)
+	}
+	return wrapDriver(p.d, "mq.Producer.Shutdown", cerr)
+}
+
+// BatchError reports per-message results of SendBatch.
+type BatchError struct {
+	Errs []error
+}
+
+func (e *BatchError) Error() string { return (&driver.BatchError{Errs: e.Errs}).Error() }
+
+// Unwrap returns the item errors.
+func (e *BatchError) Unwrap() []error { return (&driver.BatchError{Errs: e.Errs}).Unwrap() }
+
+func errorAs(c driver.Common, err error, i any) bool {
+	if err == nil || i == nil {
+		return false
+	}
+	for e := err; e != nil; {
+		if me, ok := e.(*Error); ok {
+			e = me.Err
+			continue
+		}
+		return c.ErrorAs(e, i)
+	}
+	return false
+}

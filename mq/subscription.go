@@ -1,0 +1,375 @@
+package mq
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// Subscription receives deliveries from one subscription. It is safe for
+// concurrent use: concurrent Receive calls compete for messages. Open one
+// with OpenSubscription or NewSubscription and Shutdown it when done.
+type Subscription struct {
+	d        driver.Subscription
+	caps     driver.Capabilities
+	info     driver.SubscriptionInfo
+	prefetch int
+	now      func() time.Time
+
+	gate        gate
+	recvCtx     context.Context // canceled when Shutdown starts
+	stopRecv    context.CancelFunc
+	opCtx       context.Context // canceled when Shutdown gives up
+	stopOps     context.CancelFunc
+	acker       acker
+	fetchBufs   sync.Pool // *[]driver.Message
+	emuOnce     sync.Once
+	emu         *emulator
+	dlqMu       sync.Mutex
+	dlq         driver.Topic
+	emulateRecv bool // deliveries may need holding (emulated delay)
+
+	mu   sync.Mutex
+	buf  []driver.Message // buf[head:] fetched, not yet handed out
+	head int
+}
+
+// SubscriptionOption configures a Subscription.
+type SubscriptionOption func(*subscriptionConfig) error
+
+type subscriptionConfig struct {
+	prefetch int
+}
+
+// WithPrefetch sets how many messages one driver call may fetch ahead of
+// Receive calls (default 64). Fetched messages hold their lease; a message
+// whose lease ends in the buffer is dropped (the backend redelivers it).
+func WithPrefetch(n int) SubscriptionOption {
+	return func(c *subscriptionConfig) error {
+		if n < 1 || n > 10000 {
+			return newError(InvalidArgument, "mq.WithPrefetch", "prefetch must be 1 to 10000", nil)
+		}
+		c.prefetch = n
+		return nil
+	}
+}
+
+// NewSubscription wraps a driver subscription. Most programs use
+// OpenSubscription.
+func NewSubscription(ds driver.Subscription, opts ...SubscriptionOption) (*Subscription, error) {
+	if ds == nil {
+		return nil, newError(InvalidArgument, "mq.NewSubscription", "nil driver subscription", nil)
+	}
+	cfg := subscriptionConfig{prefetch: 64}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	s := &Subscription{d: ds, caps: ds.Capabilities(), info: ds.Info(), prefetch: cfg.prefetch, now: time.Now}
+	if s.caps.MaxBatch > 0 && s.prefetch > s.caps.MaxBatch {
+		s.prefetch = s.caps.MaxBatch
+	}
+	if s.info.Lease <= 0 {
+		s.info.Lease = 30 * time.Second
+	}
+	s.emulateRecv = !s.caps.Delay.Has()
+	s.recvCtx, s.stopRecv = context.WithCancel(context.Background())
+	s.opCtx, s.stopOps = context.WithCancel(context.Background())
+	n := s.prefetch
+	s.fetchBufs.New = func() any { b := make([]driver.Message, n); return &b }
+	return s, nil
+}
+
+// Capabilities reports what the backend does natively.
+func (s *Subscription) Capabilities() Capabilities { return s.caps }
+
+// Info reports the subscription's settings.
+func (s *Subscription) Info() SubscriptionInfo { return s.info }
+
+// Receive returns the next delivery, blocking until one is available or
+// ctx ends. It never polls busily.
+func (s *Subscription) Receive(ctx context.Context) (*Delivery, error) {
+	const op = "mq.Subscription.Receive"
+	if !s.gate.enter() {
+		return nil, s.closedError(op)
+	}
+	defer s.gate.leave()
+	for {
+		if d := s.pop(); d != nil {
+			return d, nil
+		}
+		if err := s.fetch(ctx, op, s.prefetch); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// ReceiveBatch returns between 1 and n deliveries, blocking until at
+// least one is available or ctx ends.
+func (s *Subscription) ReceiveBatch(ctx context.Context, n int) ([]*Delivery, error) {
+	const op = "mq.Subscription.ReceiveBatch"
+	if n < 1 {
+		return nil, newError(InvalidArgument, op, "n must be at least 1", nil)
+	}
+	if !s.gate.enter() {
+		return nil, s.closedError(op)
+	}
+	defer s.gate.leave()
+	var out []*Delivery
+	for {
+		for len(out) < n {
+			d := s.pop()
+			if d == nil {
+				break
+			}
+			out = append(out, d)
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+		if err := s.fetch(ctx, op, max(n, s.prefetch)); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// pop hands out the next buffered message that is still deliverable.
+func (s *Subscription) pop() *Delivery {
+	for {
+		s.mu.Lock()
+		if s.head == len(s.buf) {
+			s.mu.Unlock()
+			return nil
+		}
+		m := s.buf[s.head]
+		s.buf[s.head] = driver.Message{}
+		s.head++
+		if s.head == len(s.buf) {
+			s.buf, s.head = s.buf[:0], 0
+		}
+		s.mu.Unlock()
+		if d := s.deliver(&m); d != nil {
+			return d
+		}
+	}
+}
+
+// deliver turns a fetched message into a Delivery, or returns nil when mq
+// keeps it (emulated delay, emulated dead-lettering) or its lease already
+// ended in the buffer.
+func (s *Subscription) deliver(m *driver.Message) *Delivery {
+	if !m.Deadline.IsZero() && !s.now().Before(m.Deadline) {
+		return nil // the backend redelivers it
+	}
+	if len(m.Attributes) > 0 {
+		if v, ok := m.Attributes[driver.AttrNotBefore]; ok {
+			m.Attributes = withoutAttr(m.Attributes, driver.AttrNotBefore)
+			if due, err := time.Parse(time.RFC3339Nano, v); err == nil && s.now().Before(due) {
+				s.emulator().holdDelivery(*m, due)
+				return nil
+			}
+		}
+	}
+	d := &Delivery{
+		Message:     Message{Body: m.Body, Attributes: m.Attributes, Key: m.Key, DedupID: m.DedupID, ID: m.ID},
+		Attempt:     m.Attempt,
+		PublishedAt: m.PublishedAt,
+		sub:         s,
+		ackID:       m.AckID,
+		asFunc:      m.AsFunc,
+	}
+	if d.Attempt == 0 {
+		d.Attempt = 1
+	}
+	if !m.Deadline.IsZero() {
+		d.deadline.Store(m.Deadline.UnixNano())
+	}
+	if !s.caps.DeadLetter.Has() && s.info.MaxAttempts > 0 && d.Attempt > s.info.MaxAttempts {
+		// Lease ends and crashes counted attempts the consumer never saw
+		// fail; the backend cannot dead-letter, so mq does.
+		d.state.Store(stateSettled)
+		_ = s.deadLetter("mq.Subscription.Receive", d, "max attempts ("+strconv.Itoa(s.info.MaxAttempts)+") reached")
+		return nil
+	}
+	if !s.caps.Lease.Has() {
+		s.emulator().trackLease(d, s.now().Add(s.info.Lease))
+	}
+	return d
+}
+
+// fetch receives up to n messages from the driver into the buffer.
+func (s *Subscription) fetch(ctx context.Context, op string, n int) error {
+	fctx := ctx
+	if ctx.Done() == nil && !s.emulateRecv {
+		fctx = s.recvCtx
+	} else {
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		stop := context.AfterFunc(s.recvCtx, cancel)
+		defer stop()
+		if s.emulateRecv {
+			unwatch := s.emulator().watch(cancel)
+			defer unwatch()
+		}
+	}
+	bp := s.fetchBufs.Get().(*[]driver.Message)
+	dst := *bp
+	if len(dst) < n {
+		dst = make([]driver.Message, n)
+	}
+	got, err := s.d.ReceiveBatch(fctx, dst[:n])
+	if got > 0 {
+		s.mu.Lock()
+		s.buf = append(s.buf, dst[:got]...)
+		s.mu.Unlock()
+		clear(dst[:got])
+	}
+	if len(*bp) >= len(dst) {
+		s.fetchBufs.Put(bp)
+	}
+	if err == nil || got > 0 {
+		return nil
+	}
+	switch {
+	case s.recvCtx.Err() != nil:
+		return s.closedError(op)
+	case ctx.Err() != nil:
+		return newError(ctxCode(ctx.Err(), Canceled), op, "", ctx.Err())
+	case fctx.Err() != nil:
+		return nil // woken by the emulator: a held delivery is due
+	}
+	return wrapDriver(s.d, op, err)
+}
+
+// Seek makes messages published at or after t available again, where the
+// backend retains them; otherwise it returns an error matching
+// ErrUnsupported.
+func (s *Subscription) Seek(ctx context.Context, t time.Time) error {
+	const op = "mq.Subscription.Seek"
+	sk, ok := s.d.(driver.Seeker)
+	if !ok || !s.caps.Seek.Has() {
+		return newError(Unsupported, op, "the backend cannot replay", nil)
+	}
+	if !s.gate.enter() {
+		return s.closedError(op)
+	}
+	defer s.gate.leave()
+	return wrapDriver(s.d, op, sk.Seek(ctx, t))
+}
+
+// As exposes the driver's native client (see the driver's # As section).
+func (s *Subscription) As(i any) bool { return s.d.As(i) }
+
+// ErrorAs converts an error from this subscription to a native error type.
+func (s *Subscription) ErrorAs(err error, i any) bool { return errorAs(s.d, err, i) }
+
+// Shutdown stops receiving (blocked Receive calls return an error matching
+// ErrClosed), returns every delivery mq holds but has not handed out to the
+// backend at once, and releases the driver, which hands back unsettled
+// deliveries. Deliveries settled after Shutdown return ErrClosed. It waits
+// for operations in progress until ctx ends. Later calls return nil.
+func (s *Subscription) Shutdown(ctx context.Context) error {
+	const op = "mq.Subscription.Shutdown"
+	if !s.gate.close() {
+		return nil
+	}
+	s.stopRecv()
+	stop := context.AfterFunc(ctx, s.stopOps)
+	defer stop()
+	werr := s.gate.wait(ctx)
+
+	var ids []driver.AckID
+	s.mu.Lock()
+	for _, m := range s.buf[s.head:] {
+		ids = append(ids, m.AckID)
+	}
+	s.buf, s.head = nil, 0
+	s.mu.Unlock()
+	if s.emu != nil {
+		ids = append(ids, s.emu.stop()...)
+	}
+	var nerr error
+	if len(ids) > 0 {
+		nerr = s.d.Nack(s.opCtx, ids, 0)
+	}
+	s.dlqMu.Lock()
+	if s.dlq != nil {
+		_ = s.dlq.Close()
+	}
+	s.dlqMu.Unlock()
+	cerr := s.d.Close()
+	s.stopOps()
+	switch {
+	case werr != nil:
+		return newError(ctxCode(werr, DeadlineExceeded), op, "operations still in progress", werr)
+	case nerr != nil:
+		return wrapDriver(s.d, op, nerr)
+	}
+	return wrapDriver(s.d, op, cerr)
+}
+
+func (s *Subscription) closedError(op string) *Error {
+	return newError(Closed, op, "subscription is shut down", nil)
+}
+
+func (s *Subscription) untrackLease(d *Delivery) {
+	if s.emu != nil && !s.caps.Lease.Has() {
+		s.emu.untrackLease(d)
+	}
+}
+
+func withoutAttr(attrs map[string]string, key string) map[string]string {
+	if len(attrs) == 1 {
+		return nil
+	}
+	out := make(map[string]string, len(attrs)-1)
+	for k, v := range attrs {
+		if k != key {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// extendMany extends the leases of ds in one driver call where it can.
+func (s *Subscription) extendMany(ds []*Delivery, lease time.Duration) {
+	if !s.gate.enter() {
+		return
+	}
+	defer s.gate.leave()
+	until := s.now().Add(lease)
+	if !s.caps.Lease.Has() {
+		for _, d := range ds {
+			s.emulator().extendLease(d, until)
+		}
+		return
+	}
+	if s.caps.MaxLease > 0 && lease > s.caps.MaxLease {
+		lease = s.caps.MaxLease
+	}
+	ids := make([]driver.AckID, 0, len(ds))
+	live := ds[:0:0]
+	for _, d := range ds {
+		if d.state.Load() == stateOutstanding {
+			ids = append(ids, d.ackID)
+			live = append(live, d)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	err := s.d.Extend(s.opCtx, ids, lease)
+	for i, d := range live {
+		if driver.ItemError(err, i) == nil {
+			d.deadline.Store(until.UnixNano())
+		}
+	}
+}
