@@ -157,9 +157,12 @@ func (m *URLMux) resolve(op, rawURL string) (*url.URL, driver.Opener, error) {
 	o := m.openers[u.Scheme]
 	m.mu.RUnlock()
 	if o == nil {
+		registered := strings.Join(m.Schemes(), ", ")
+		if registered == "" {
+			registered = "none"
+		}
 		return nil, nil, newError(NotFound, op, "no driver for scheme \""+u.Scheme+"\" in URL "+strconv.Quote(u.Redacted())+
-			"; registered: "+strings.Join(m.Schemes(), ", ")+
-			" (is the driver imported? for example: import _ \"github.com/portmq/portmq/drivers/"+driverHint(u.Scheme)+"\")", nil)
+			" (registered: "+registered+"); is the driver imported? for example: import _ \""+driverHint(u.Scheme)+"\"", nil)
 	}
 	return u, o, nil
 }
@@ -172,13 +175,14 @@ func openError(op string, u *url.URL, err error) error {
 }
 
 func driverHint(scheme string) string {
+	const base = "github.com/portmq/portmq/"
 	switch scheme {
-	case "amqp", "amqps":
-		return "rabbitmq"
 	case "mem":
-		return "../memdriver"
+		return base + "memdriver"
+	case "amqp", "amqps":
+		return base + "drivers/rabbitmq"
 	}
-	return scheme
+	return base + "drivers/" + scheme
 }
 
 // redactRaw removes the userinfo of a URL that url.Parse rejected.

@@ -1,0 +1,67 @@
+// Package mq is portmq's portable messaging API: produce, subscribe and
+// consume with acknowledgement, with the same semantics on every backend.
+//
+// A URL picks the backend; a blank import registers it:
+//
+//	import _ "github.com/portmq/portmq/memdriver" // mem://
+//
+//	p, err := mq.OpenProducer(ctx, "mem://orders")
+//	sub, err := mq.OpenSubscription(ctx, "mem://orders/payments?max_attempts=5")
+//
+// Moving from the in-memory engine to a broker is a change of URL.
+//
+// # Sending
+//
+// Producer.Send returns once the backend has durably accepted the message
+// and sets Message.ID. Invalid input (over-size body, more than
+// MaxAttributes attributes, keys that are not UTF-8 or use the reserved
+// "portmq-" prefix, nil messages) fails with InvalidArgument before
+// anything is sent. Message.Delay defers delivery; where the backend cannot
+// delay, mq carries the due time in an attribute and holds the message on
+// the receiving side.
+//
+// # Receiving
+//
+// Subscription.Receive blocks until a delivery is available (no polling).
+// Every Delivery carries Attempt (1-based) and must be settled once: Ack
+// (done), Nack(delay) (try again no sooner than delay, Attempt + 1), or
+// DeadLetter(reason) (move to the dead-letter destination now). Extend
+// pushes the lease. A delivery not settled before its lease ends is
+// delivered again. Settling twice returns an error matching ErrSettled;
+// nothing panics. Acks from many goroutines are batched into few driver
+// calls without added latency (group commit).
+//
+// # Consuming
+//
+// A Consumer runs a Handler with bounded concurrency (WithConcurrency),
+// extends leases while handlers run (up to WithMaxExtension), retries
+// failures with exponential backoff and jitter (WithBackoff), dead-letters
+// permanent errors (Permanent) and messages at max attempts, processes
+// messages of one key serially on ordered subscriptions, runs the handler to
+// success at most once per DedupID with an IdempotencyStore
+// (WithIdempotency), and drains gracefully on Shutdown.
+//
+// # Emulation
+//
+// Drivers declare in Capabilities what their backend does natively. mq
+// emulates the rest once, here, for every driver: the lease (nack at its
+// end), delayed nacks and delayed delivery (hold the delivery, extending
+// its lease, until due), and dead-lettering (republish with the metadata
+// attributes AttrDeadLetterReason, AttrAttempts and AttrSource, then ack).
+// What cannot be emulated (replay, producer-side deduplication) returns an
+// error matching ErrUnsupported, and errors.ErrUnsupported.
+//
+// # Errors
+//
+// Every error is an *Error. Code classifies it (NotFound, InvalidArgument,
+// Unavailable, Closed, ...); errors.Is matches the sentinels (ErrNotFound,
+// ErrClosed, ErrSettled, ErrLeaseExpired, ...); IsRetryable says whether to
+// try again; errors.As, or the ErrorAs methods, reach the driver's native
+// error. Error texts never contain credentials.
+//
+// # Drivers
+//
+// Backends implement the interfaces of package driver and register URL
+// schemes with Register from init. Every driver is checked by the exported
+// suite in package conformance.
+package mq

@@ -1,0 +1,124 @@
+package mq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"testing"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// nativeErr stands for a driver's native error type.
+type nativeErr struct{ status int }
+
+func (e *nativeErr) Error() string { return fmt.Sprintf("native status %d", e.status) }
+
+// fakeCommon classifies nativeErr like a driver would.
+type fakeCommon struct{}
+
+func (fakeCommon) As(any) bool { return false }
+func (fakeCommon) ErrorAs(err error, i any) bool {
+	p, ok := i.(**nativeErr)
+	if !ok {
+		return false
+	}
+	return errors.As(err, p)
+}
+func (fakeCommon) ErrorCode(err error) ErrorCode {
+	if ne, ok := errors.AsType[*nativeErr](err); ok && ne.status == 404 {
+		return NotFound
+	}
+	return Unknown
+}
+func (fakeCommon) Close() error { return nil }
+
+func TestCodeClassifiesEveryKindOfError(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want ErrorCode
+	}{
+		{"nil", nil, OK},
+		{"plain", errors.New("x"), Unknown},
+		{"canceled", context.Canceled, Canceled},
+		{"deadline", fmt.Errorf("w: %w", context.DeadlineExceeded), DeadlineExceeded},
+		{"unsupported", errors.ErrUnsupported, Unsupported},
+		{"invalid URL", fmt.Errorf("bad: %w", driver.ErrInvalidURL), InvalidArgument},
+		{"driver.Error", driver.NewError(ResourceExhausted, "quota"), ResourceExhausted},
+		{"native via driver", wrapDriver(fakeCommon{}, "op", &nativeErr{404}), NotFound},
+		{"native unknown", wrapDriver(fakeCommon{}, "op", &nativeErr{500}), Unknown},
+		{"wrapped mq.Error", fmt.Errorf("ctx: %w", newError(Closed, "op", "", nil)), Closed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Code(tc.err); got != tc.want {
+				t.Errorf("Code(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSentinelsMatchByCodeAndNarrowSentinelsByKind(t *testing.T) {
+	nf := wrapDriver(fakeCommon{}, "op", &nativeErr{404})
+	if !errors.Is(nf, ErrNotFound) || errors.Is(nf, ErrClosed) {
+		t.Errorf("NotFound error matches wrongly: %v", nf)
+	}
+	uns := newError(Unsupported, "op", "no", nil)
+	if !errors.Is(uns, ErrUnsupported) || !errors.Is(uns, errors.ErrUnsupported) {
+		t.Errorf("Unsupported error does not match both sentinels")
+	}
+	lease := wrapDriver(fakeCommon{}, "op", driver.ErrLeaseExpired())
+	if !errors.Is(lease, ErrLeaseExpired) || errors.Is(lease, ErrSettled) || !errors.Is(lease, ErrFailedPrecondition) {
+		t.Errorf("lease-expired error matches wrongly: %v", lease)
+	}
+	if errors.Is(newError(FailedPrecondition, "op", "x", nil), ErrSettled) {
+		t.Error("a plain FailedPrecondition matches ErrSettled")
+	}
+	if errors.Is(nf, fs.ErrNotExist) {
+		t.Error("matches an unrelated sentinel")
+	}
+}
+
+func TestNativeErrorIsReachable(t *testing.T) {
+	err := wrapDriver(fakeCommon{}, "mq.X", &nativeErr{404})
+	var ne *nativeErr
+	if !errors.As(err, &ne) || ne.status != 404 {
+		t.Fatalf("errors.As did not reach the native error: %v", err)
+	}
+	ne = nil
+	if !errorAs(fakeCommon{}, err, &ne) || ne.status != 404 {
+		t.Fatal("ErrorAs did not reach the native error")
+	}
+}
+
+func TestIsRetryable(t *testing.T) {
+	for code, want := range map[ErrorCode]bool{Unavailable: true, ResourceExhausted: true, DeadlineExceeded: true, NotFound: false, InvalidArgument: false, Closed: false} {
+		if got := IsRetryable(newError(code, "op", "", nil)); got != want {
+			t.Errorf("IsRetryable(%v) = %v, want %v", code, got, want)
+		}
+	}
+}
+
+func TestErrorTextHasOpMessageAndCause(t *testing.T) {
+	err := newError(NotFound, "mq.OpenProducer", "open mem://x", errors.New("no topic"))
+	if got, want := err.Error(), "mq.OpenProducer: open mem://x: no topic"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := newError(Closed, "op", "", nil).Error(); got != "op: Closed" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestRedactRawRemovesUserinfo(t *testing.T) {
+	for in, want := range map[string]string{
+		"amqp://u:pw@bad host/%zz": "amqp://xxxxx@bad host/%zz",
+		"mem://x/%zz":              "mem://x/%zz",
+		"no scheme":                "no scheme",
+	} {
+		if got := redactRaw(in); got != want {
+			t.Errorf("redactRaw(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
