@@ -357,7 +357,7 @@ func (c *Consumer) handle(ctx context.Context, d *Delivery) {
 		if key == "" {
 			key = d.ID
 		}
-		res, err := c.cfg.store.Claim(ctx, key)
+		res, err := c.claim(ctx, key)
 		switch {
 		case err != nil:
 			c.logf("idempotency claim failed", err)
@@ -369,16 +369,16 @@ func (c *Consumer) handle(ctx context.Context, d *Delivery) {
 			c.settle(d.Ack())
 			return
 		case res == Busy:
-			// A duplicate is running elsewhere; look again later, when it
-			// is done (then this one is acked as a duplicate) or failed.
-			c.settle(d.Nack(c.cfg.backoff.Delay(1)))
+			// Still claimed when the consumer stops: hand it back.
+			c.settle(d.Nack(0))
 			return
 		}
 	}
 	err := c.call(ctx, d)
 	if err == nil {
 		if key != "" {
-			if cerr := c.cfg.store.Complete(ctx, key); cerr != nil {
+			// Record it even if Shutdown cancels ctx right now.
+			if cerr := c.cfg.store.Complete(context.WithoutCancel(ctx), key); cerr != nil {
 				c.logf("idempotency complete failed", cerr)
 			}
 		}
@@ -408,6 +408,28 @@ func (c *Consumer) handle(ctx context.Context, d *Delivery) {
 		if c.settle(d.Nack(c.cfg.backoff.Delay(d.Attempt))) {
 			c.stats.retried.Add(1)
 		}
+	}
+}
+
+// claim claims key, waiting while a duplicate holds the claim: the
+// duplicate either succeeds (then this one is Done) or fails and releases
+// it (then this one runs). Waiting keeps the delivery, and its lease, in
+// hand, so it costs no attempt. It returns Busy only when ctx ends.
+func (c *Consumer) claim(ctx context.Context, key string) (ClaimResult, error) {
+	wait := 5 * time.Millisecond
+	for {
+		res, err := c.cfg.store.Claim(ctx, key)
+		if err != nil || res != Busy {
+			return res, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Busy, nil
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
 	}
 }
 

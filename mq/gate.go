@@ -49,8 +49,6 @@ func (g *gate) close() bool {
 	return first
 }
 
-func (g *gate) closed() bool { return g.n.Load() < 0 }
-
 func (g *gate) signal() {
 	g.mu.Lock()
 	defer g.mu.Unlock()

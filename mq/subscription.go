@@ -195,6 +195,7 @@ func (s *Subscription) deliver(m *driver.Message) *Delivery {
 		// Lease ends and crashes counted attempts the consumer never saw
 		// fail; the backend cannot dead-letter, so mq does.
 		d.state.Store(stateSettled)
+		d.Attempt-- // this delivery is not an attempt: MaxAttempts were made
 		_ = s.deadLetter("mq.Subscription.Receive", d, "max attempts ("+strconv.Itoa(s.info.MaxAttempts)+") reached")
 		return nil
 	}
@@ -345,15 +346,15 @@ func (s *Subscription) extendMany(ds []*Delivery, lease time.Duration) {
 		return
 	}
 	defer s.gate.leave()
+	if s.caps.Lease.Has() && s.caps.MaxLease > 0 && lease > s.caps.MaxLease {
+		lease = s.caps.MaxLease
+	}
 	until := s.now().Add(lease)
 	if !s.caps.Lease.Has() {
 		for _, d := range ds {
 			s.emulator().extendLease(d, until)
 		}
 		return
-	}
-	if s.caps.MaxLease > 0 && lease > s.caps.MaxLease {
-		lease = s.caps.MaxLease
 	}
 	ids := make([]driver.AckID, 0, len(ds))
 	live := ds[:0:0]
