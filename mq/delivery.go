@@ -84,14 +84,14 @@ func (d *Delivery) Ack() error {
 	if d == nil || d.sub == nil {
 		return newError(InvalidArgument, op, "not a received delivery", nil)
 	}
-	if err := d.settle(op); err != nil {
-		return err
-	}
 	s := d.sub
 	if !s.gate.enter() {
 		return s.closedError(op)
 	}
 	defer s.gate.leave()
+	if err := d.settle(op); err != nil {
+		return err
+	}
 	s.untrackLease(d)
 	return s.acker.ack(s, d)
 }
@@ -107,14 +107,14 @@ func (d *Delivery) Nack(delay time.Duration) error {
 	if delay < 0 {
 		return newError(InvalidArgument, op, "negative delay "+delay.String(), nil)
 	}
-	if err := d.settle(op); err != nil {
-		return err
-	}
 	s := d.sub
 	if !s.gate.enter() {
 		return s.closedError(op)
 	}
 	defer s.gate.leave()
+	if err := d.settle(op); err != nil {
+		return err
+	}
 	s.untrackLease(d)
 	if !s.caps.DeadLetter.Has() && s.info.MaxAttempts > 0 && d.Attempt >= s.info.MaxAttempts {
 		return s.deadLetter(op, d, "max attempts ("+strconv.Itoa(s.info.MaxAttempts)+") reached")
@@ -171,14 +171,14 @@ func (d *Delivery) DeadLetter(reason string) error {
 	if d == nil || d.sub == nil {
 		return newError(InvalidArgument, op, "not a received delivery", nil)
 	}
-	if err := d.settle(op); err != nil {
-		return err
-	}
 	s := d.sub
 	if !s.gate.enter() {
 		return s.closedError(op)
 	}
 	defer s.gate.leave()
+	if err := d.settle(op); err != nil {
+		return err
+	}
 	s.untrackLease(d)
 	return s.deadLetter(op, d, reason)
 }

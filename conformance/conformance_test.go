@@ -1,0 +1,180 @@
+package conformance_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/portmq/portmq/conformance"
+	_ "github.com/portmq/portmq/memdriver"
+	"github.com/portmq/portmq/mq"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const memLease = 200 * time.Millisecond
+
+// memProvision provisions mem:// resources; emulate makes every handle
+// declare lease, nack delay, delay and dead-lettering as missing, so that
+// mq's emulation of them runs.
+func memProvision(emulate bool) func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
+	return func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
+		topic := spec.Name
+		tq := url.Values{}
+		if spec.DedupWindow > 0 {
+			tq.Set("dedup_window", spec.DedupWindow.String())
+		}
+		sq := url.Values{}
+		sq.Set("visibility", spec.Lease.String())
+		if spec.MaxAttempts > 0 {
+			sq.Set("max_attempts", strconv.Itoa(spec.MaxAttempts))
+		}
+		if spec.Ordered {
+			sq.Set("ordered", "true")
+		}
+		if spec.Retention > 0 {
+			sq.Set("retention", spec.Retention.String())
+		}
+		res := &conformance.Resources{TopicURL: "mem://" + topic}
+		dlq := ""
+		if spec.DeadLetter {
+			dlq = topic + "-dlq"
+			sq.Set("dead_letter", dlq)
+			res.DeadLetterURL = "mem://" + dlq + "/dlq"
+		}
+		if emulate {
+			tq.Set("emulate", "delay") // the only thing a producer emulates
+			sq.Set("emulate", "all")
+		}
+		if len(tq) > 0 {
+			res.TopicURL += "?" + tq.Encode()
+		}
+		var subs []string
+		for i := range spec.Subscriptions {
+			name := fmt.Sprintf("sub-%d", i)
+			subs = append(subs, name)
+			u := "mem://" + topic + "/" + name + "?" + sq.Encode()
+			// Opening creates the subscription (and its dead-letter topic).
+			s, err := mq.OpenSubscription(ctx, u)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.Shutdown(ctx); err != nil {
+				return nil, err
+			}
+			res.SubscriptionURLs = append(res.SubscriptionURLs, u)
+		}
+		res.Cleanup = func(ctx context.Context) error {
+			a, err := mq.OpenAdmin(ctx, "mem://")
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, s := range subs {
+				errs = append(errs, a.DeleteSubscription(ctx, topic, s))
+			}
+			errs = append(errs, a.DeleteTopic(ctx, topic))
+			if dlq != "" {
+				errs = append(errs, a.DeleteSubscription(ctx, dlq, "dlq"), a.DeleteTopic(ctx, dlq))
+			}
+			errs = append(errs, a.Close())
+			return errors.Join(errs...)
+		}
+		return res, nil
+	}
+}
+
+// memHarness opens handles through an outage wrapper (see outage_test.go)
+// so that the harness can simulate a broker restart.
+func memHarness(name string, emulate bool) conformance.Harness {
+	o := &outage{l: memLease}
+	return conformance.Harness{
+		Name:      name,
+		Mux:       o.mux(),
+		Provision: memProvision(emulate),
+		Lease:     memLease,
+		Restart:   o.restart,
+	}
+}
+
+func TestMem(t *testing.T) {
+	t.Parallel()
+	conformance.Run(t, memHarness("mem", false))
+}
+
+func TestMemEmulated(t *testing.T) {
+	t.Parallel()
+	conformance.Run(t, memHarness("mem-emulated", true))
+}
+
+// TestCheckReportsBrokenHarness shows that Check itself can fail: a harness
+// that cannot provision fails every case that needs resources.
+func TestCheckReportsBrokenHarness(t *testing.T) {
+	broken := errors.New("no broker here")
+	var sb strings.Builder
+	rep, err := conformance.Check(t.Context(), conformance.Harness{
+		Name:      "broken",
+		Lease:     memLease,
+		Provision: func(context.Context, conformance.Spec) (*conformance.Resources, error) { return nil, broken },
+	}, &sb)
+	if err == nil {
+		t.Fatalf("Check with a broken harness returned nil error; report: %+v", rep)
+	}
+	if len(rep.Results) != len(conformance.Cases()) {
+		t.Fatalf("report has %d results, want one per case (%d)", len(rep.Results), len(conformance.Cases()))
+	}
+	if rep.Count(conformance.Fail) < len(rep.Results)/2 {
+		t.Errorf("only %d of %d cases failed with a broken harness", rep.Count(conformance.Fail), len(rep.Results))
+	}
+	for _, r := range rep.Results {
+		if r.Status == conformance.Fail && !strings.Contains(r.Message, broken.Error()) {
+			t.Errorf("failed case %s does not report the provisioning error: %q", r.Name, r.Message)
+		}
+		if r.Status == conformance.Pass {
+			t.Logf("passes without resources: %s", r.Name)
+		}
+		if r.Name == "ConsumerSurvivesBrokerRestart" && (r.Status != conformance.Skip || !strings.Contains(r.Message, "cannot restart")) {
+			t.Errorf("reconnect case without Harness.Restart: %v %q, want a skip saying why", r.Status, r.Message)
+		}
+	}
+	if !strings.Contains(sb.String(), "--- FAIL") {
+		t.Errorf("progress output has no FAIL line:\n%s", sb.String())
+	}
+	if !strings.Contains(err.Error(), "failed") {
+		t.Errorf("Check error %q does not say cases failed", err)
+	}
+}
+
+func TestCheckRejectsHarnessWithoutProvision(t *testing.T) {
+	if _, err := conformance.Check(t.Context(), conformance.Harness{Name: "empty"}, nil); err == nil {
+		t.Fatal("Check with a nil Provision returned nil error")
+	}
+}
+
+func TestCasesCoverEveryRule(t *testing.T) {
+	names := map[string]bool{}
+	rules := map[string]bool{}
+	for _, c := range conformance.Cases() {
+		if names[c.Name] {
+			t.Errorf("case name %s used twice", c.Name)
+		}
+		names[c.Name] = true
+		if c.Description == "" || !strings.HasSuffix(c.Description, ".") {
+			t.Errorf("case %s: description %q is not one sentence", c.Name, c.Description)
+		}
+		n, _, _ := strings.Cut(c.Rule, " ")
+		rules[n] = true
+	}
+	for i := 1; i <= 15; i++ {
+		if !rules[strconv.Itoa(i)] {
+			t.Errorf("no case checks rule %d", i)
+		}
+	}
+}

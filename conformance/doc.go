@@ -1,0 +1,85 @@
+// Package conformance is portmq's executable contract: a suite of cases, one
+// or more per rule of the contract (durable send, at-least-once, ack, nack
+// with delay, extend, dead-letter, idempotency, ordering, fan-out and
+// competition, delay, replay, round trip, shutdown, errors, reconnect), that
+// every driver runs against its backend. The cases go through the
+// user-facing types of package mq (Producer, Subscription, Delivery,
+// Consumer), never the driver interface, so they check what applications
+// get, including mq's emulation of what a backend lacks.
+//
+// # Running the suite
+//
+// A driver's test calls [Run] with a [Harness]:
+//
+//	func TestConformance(t *testing.T) {
+//		conformance.Run(t, conformance.Harness{
+//			Name:      "rabbitmq",
+//			Provision: provision, // creates a topic and subscriptions, returns their URLs
+//			Lease:     10 * time.Second,
+//		})
+//	}
+//
+// Each case becomes a subtest named for the behaviour it checks, for example
+// TestConformance/NackWithDelayIsNotRedeliveredEarly; [Cases] lists them
+// with their rule and a one-sentence description. [Check] runs the same
+// cases without package testing and returns a [Report]; the portmq CLI's
+// conformance command uses it.
+//
+// Cases run one after another. Each case asks the harness for fresh
+// resources through Provision, with a [Spec] naming what it needs (how many
+// subscriptions, lease, max attempts and a dead-letter destination,
+// ordering, a dedup window, retention) and a name no other case uses. The
+// subscriptions must exist when Provision returns, so that they get every
+// message the case sends. When the case ends, it shuts down every producer,
+// subscription and consumer it opened, then calls Resources.Cleanup.
+// Checking for leaked goroutines (go.uber.org/goleak in TestMain) is left
+// to the driver's test, which knows its own background goroutines.
+//
+// # Harness
+//
+//   - Name names the backend in reports.
+//   - Mux opens the URLs; nil means mq's default mux, where drivers
+//     register from init.
+//   - Provision creates the resources of one case and returns their URLs.
+//   - Lease is the shortest lease (visibility timeout) the backend allows
+//     in tests: 200 ms for the in-memory engine, perhaps 10 s for a real
+//     broker.
+//   - Granularity is the precision of the backend's delays; delay
+//     assertions allow it. The coarser of it and the backend's
+//     Capabilities.Granularity is used.
+//   - Restart, if set, restarts the broker during the reconnect case.
+//   - MaxBody caps the largest body of the round-trip case (default: the
+//     backend's Capabilities.MaxBodySize, at most 1 MiB).
+//
+// # Durations
+//
+// Every wait derives from Harness.Lease (L), so that one suite fits both
+// an in-memory engine and a broker whose leases are measured in seconds:
+//
+//   - Most cases provision subscriptions with lease L.
+//   - Something that must happen (a delivery, a redelivery after the lease,
+//     a dead letter) is awaited for up to 5L + 2 s.
+//   - Something that must not happen (a redelivery after Ack, an early
+//     delivery of a delayed message) is watched for a bounded window,
+//     usually 2L plus the granularity, by receiving with a deadline; the
+//     suite never sleeps in the hope that something happened.
+//   - Delays under test are 2L; "promptly" means well within a lease
+//     (cases that test promptness provision a 10L lease and expect the
+//     message within 3L).
+//
+// With L = 200 ms the whole suite runs in well under a minute.
+//
+// # Capabilities and skips
+//
+// A case opens its handles and reads their Capabilities and Info before it
+// asserts anything. What mq emulates on top of a backend (lease keeping,
+// nack delays, delayed delivery, dead-lettering) is tested, not skipped,
+// because applications rely on it either way. A case is skipped only when
+// its rule is impossible on the backend, and the skip message names the
+// capability: seek none (replay), dedup none (producer-side dedup; the
+// consumer-side idempotency case still runs), ordering none, dead-letter
+// and attempts both none (nothing can count attempts). The reconnect case
+// is skipped when the harness has no Restart. A Harness whose Provision
+// ignores a Spec (for example returns an unordered subscription for an
+// ordered Spec) fails the case rather than skipping it.
+package conformance
