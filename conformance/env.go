@@ -68,9 +68,11 @@ func setup(t tb, s *suite, spec Spec) *env {
 	res, err := s.h.Provision(ctx, spec)
 	if err != nil {
 		t.Fatalf("Provision(%+v): %v", spec, err)
+		return nil // not reached: Fatalf ends the case
 	}
 	if res == nil {
 		t.Fatalf("Provision(%+v) returned nil Resources", spec)
+		return nil
 	}
 	if res.Cleanup != nil {
 		t.Cleanup(func() {
@@ -212,7 +214,7 @@ func (e *env) expectNone(s *mq.Subscription, d time.Duration, why string) []*mq.
 			}
 			return got
 		}
-		if early := end.Sub(time.Now()); early > 0 {
+		if early := time.Until(end); early > 0 {
 			e.t.Errorf("%s, but got %s %v before the end of the %v window", why, describe(dl), early.Round(time.Microsecond), d)
 		}
 		got = append(got, dl)

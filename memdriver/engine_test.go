@@ -150,7 +150,7 @@ func TestAdminCreatesAndDeletes(t *testing.T) {
 }
 
 func TestDefaultEngineIsShared(t *testing.T) {
-	if Default() != Default() || Default() == nil {
+	if a, b := Default(), Default(); a != b || a == nil {
 		t.Fatal("Default not stable")
 	}
 }

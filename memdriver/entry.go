@@ -98,17 +98,6 @@ func (r *ring) pop() *entry {
 	return e
 }
 
-// removeIf drops the entries for which drop returns true, keeping order.
-func (r *ring) removeIf(drop func(*entry) bool) {
-	n := r.size
-	for range n {
-		e := r.pop()
-		if !drop(e) {
-			r.push(e)
-		}
-	}
-}
-
 // timeHeap is a min-heap of entries by at, with each entry's index kept in
 // entry.idx so that any entry can be removed in O(log n).
 type timeHeap []*entry
@@ -151,12 +140,6 @@ func (h *timeHeap) remove(e *entry) {
 		if !h.down(i) {
 			h.up(i)
 		}
-	}
-}
-
-func (h timeHeap) fix(i int) {
-	if !h.down(i) {
-		h.up(i)
 	}
 }
 

@@ -12,8 +12,6 @@ type leaseSet struct {
 	heap       timeHeap
 }
 
-func (l *leaseSet) empty() bool { return l.head == nil && l.heap.len() == 0 }
-
 func (l *leaseSet) add(e *entry) {
 	if e.at != farFuture && (l.tail == nil || !e.at.Before(l.tail.at)) {
 		e.inList = true
