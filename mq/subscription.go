@@ -151,11 +151,14 @@ func (s *Subscription) pop() *Delivery {
 		m := s.buf[s.head]
 		s.buf[s.head] = driver.Message{}
 		s.head++
+		// A lone message was fetched by this very call; only messages
+		// that waited behind others in the buffer can have run out.
+		waited := len(s.buf) > 1
 		if s.head == len(s.buf) {
 			s.buf, s.head = s.buf[:0], 0
 		}
 		s.mu.Unlock()
-		if d := s.deliver(&m); d != nil {
+		if d := s.deliver(&m, waited); d != nil {
 			return d
 		}
 	}
@@ -164,8 +167,8 @@ func (s *Subscription) pop() *Delivery {
 // deliver turns a fetched message into a Delivery, or returns nil when mq
 // keeps it (emulated delay, emulated dead-lettering) or its lease already
 // ended in the buffer.
-func (s *Subscription) deliver(m *driver.Message) *Delivery {
-	if !m.Deadline.IsZero() && !s.now().Before(m.Deadline) {
+func (s *Subscription) deliver(m *driver.Message, waited bool) *Delivery {
+	if waited && !m.Deadline.IsZero() && !s.now().Before(m.Deadline) {
 		return nil // the backend redelivers it
 	}
 	if len(m.Attributes) > 0 {
