@@ -66,6 +66,24 @@ func (d *Delivery) As(i any) bool {
 	return d.asFunc(i)
 }
 
+// begin starts a settling call: it checks d, enters the subscription's gate
+// (refused after Shutdown) and marks d settled. On success the caller must
+// call s.gate.leave.
+func (d *Delivery) begin(op string) (*Subscription, error) {
+	if d == nil || d.sub == nil {
+		return nil, newError(InvalidArgument, op, "not a received delivery", nil)
+	}
+	s := d.sub
+	if !s.gate.enter() {
+		return nil, s.closedError(op)
+	}
+	if err := d.settle(op); err != nil {
+		s.gate.leave()
+		return nil, err
+	}
+	return s, nil
+}
+
 // settle marks the delivery settled or says why it cannot be.
 func (d *Delivery) settle(op string) *Error {
 	if d.state.CompareAndSwap(stateOutstanding, stateSettled) {
@@ -80,18 +98,11 @@ func (d *Delivery) settle(op string) *Error {
 // Ack acknowledges the delivery: the message is not delivered again. Acks
 // from many goroutines are batched into few driver calls.
 func (d *Delivery) Ack() error {
-	const op = "mq.Delivery.Ack"
-	if d == nil || d.sub == nil {
-		return newError(InvalidArgument, op, "not a received delivery", nil)
-	}
-	s := d.sub
-	if !s.gate.enter() {
-		return s.closedError(op)
-	}
-	defer s.gate.leave()
-	if err := d.settle(op); err != nil {
+	s, err := d.begin("mq.Delivery.Ack")
+	if err != nil {
 		return err
 	}
+	defer s.gate.leave()
 	s.untrackLease(d)
 	return s.acker.ack(s, d)
 }
@@ -101,20 +112,14 @@ func (d *Delivery) Ack() error {
 // attempts the message is dead-lettered instead.
 func (d *Delivery) Nack(delay time.Duration) error {
 	const op = "mq.Delivery.Nack"
-	if d == nil || d.sub == nil {
-		return newError(InvalidArgument, op, "not a received delivery", nil)
-	}
 	if delay < 0 {
 		return newError(InvalidArgument, op, "negative delay "+delay.String(), nil)
 	}
-	s := d.sub
-	if !s.gate.enter() {
-		return s.closedError(op)
-	}
-	defer s.gate.leave()
-	if err := d.settle(op); err != nil {
+	s, err := d.begin(op)
+	if err != nil {
 		return err
 	}
+	defer s.gate.leave()
 	s.untrackLease(d)
 	if !s.caps.DeadLetter.Has() && s.info.MaxAttempts > 0 && d.Attempt >= s.info.MaxAttempts {
 		return s.deadLetter(op, d, "max attempts ("+strconv.Itoa(s.info.MaxAttempts)+") reached")
@@ -168,17 +173,11 @@ func (d *Delivery) Extend(lease time.Duration) error {
 // destination now, with reason recorded in AttrDeadLetterReason.
 func (d *Delivery) DeadLetter(reason string) error {
 	const op = "mq.Delivery.DeadLetter"
-	if d == nil || d.sub == nil {
-		return newError(InvalidArgument, op, "not a received delivery", nil)
-	}
-	s := d.sub
-	if !s.gate.enter() {
-		return s.closedError(op)
-	}
-	defer s.gate.leave()
-	if err := d.settle(op); err != nil {
+	s, err := d.begin(op)
+	if err != nil {
 		return err
 	}
+	defer s.gate.leave()
 	s.untrackLease(d)
 	return s.deadLetter(op, d, reason)
 }
