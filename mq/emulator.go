@@ -185,11 +185,6 @@ func (e *emulator) step() time.Duration {
 		h.extendAt = now.Add(s.info.Lease / 2)
 		heap.Fix(&e.holds, 0)
 	}
-	if len(ready) > 0 {
-		for p := range e.watch_ {
-			wake = append(wake, *p)
-		}
-	}
 	e.mu.Unlock()
 
 	if len(expired) > 0 {
@@ -208,6 +203,14 @@ func (e *emulator) step() time.Duration {
 		s.mu.Lock()
 		s.buf = append(s.buf, ready...)
 		s.mu.Unlock()
+		// Collect watchers after the append: a Receive that registered
+		// before this point is woken; one that registers after it sees the
+		// buffer (fetch checks it after registering).
+		e.mu.Lock()
+		for p := range e.watch_ {
+			wake = append(wake, *p)
+		}
+		e.mu.Unlock()
 		for _, f := range wake {
 			f()
 		}
