@@ -65,18 +65,25 @@ func checkDeadLetter(t tb, dl *mq.Delivery, sent *mq.Message, attempts int, reas
 	}
 }
 
+// checkAttempt checks that d is delivery attempt i of m (the count only
+// where the backend or mq counts attempts).
+func checkAttempt(t tb, d *mq.Delivery, m *mq.Message, i int, caps mq.Capabilities) {
+	t.Helper()
+	if d.ID != m.ID {
+		t.Fatalf("received %s, want attempt %d of %s", describe(d), i, m.ID)
+	}
+	if caps.Attempts.Has() && d.Attempt != i {
+		t.Errorf("delivery has Attempt %d, want %d", d.Attempt, i)
+	}
+}
+
 func testDeadLetterByNacks(t tb, s *suite) {
 	e, p, sub, dlq := deadLetterEnv(t, s)
 	caps := sub.Capabilities()
 	m := e.send(p, &mq.Message{Body: []byte("poison-nack"), Attributes: deadLetterAttrs})
 	for i := 1; i <= maxAttempts; i++ {
 		d := e.recv(sub, e.tm.patience, fmt.Sprintf("delivery attempt %d", i))
-		if d.ID != m.ID {
-			t.Fatalf("received %s, want attempt %d of %s", describe(d), i, m.ID)
-		}
-		if caps.Attempts.Has() && d.Attempt != i {
-			t.Errorf("delivery has Attempt %d, want %d", d.Attempt, i)
-		}
+		checkAttempt(t, d, m, i, caps)
 		if err := d.Nack(0); err != nil {
 			t.Fatalf("Nack(0) of attempt %d: %v", i, err)
 		}
@@ -93,12 +100,7 @@ func testDeadLetterByExpiry(t tb, s *suite) {
 	m := e.send(p, &mq.Message{Body: []byte("poison-expire"), Attributes: deadLetterAttrs})
 	for i := 1; i <= maxAttempts; i++ {
 		d := e.recv(sub, e.tm.patience, fmt.Sprintf("delivery attempt %d (earlier leases left to expire)", i))
-		if d.ID != m.ID {
-			t.Fatalf("received %s, want attempt %d of %s", describe(d), i, m.ID)
-		}
-		if caps.Attempts.Has() && d.Attempt != i {
-			t.Errorf("delivery has Attempt %d, want %d", d.Attempt, i)
-		}
+		checkAttempt(t, d, m, i, caps)
 		// Not settled: the lease ends.
 	}
 	awaitDeadLetter(e, sub, dlq, m, fmt.Sprintf("%d expired leases", maxAttempts))
@@ -149,12 +151,7 @@ func testDeadLetterByClose(t tb, s *suite) {
 	for i := 1; i <= maxAttempts; i++ {
 		h := e.sub(0)
 		d := e.recv(h, 3*e.tm.lease, fmt.Sprintf("delivery attempt %d (earlier receivers shut down without settling)", i))
-		if d.ID != m.ID {
-			t.Fatalf("received %s, want attempt %d of %s", describe(d), i, m.ID)
-		}
-		if caps.Attempts.Has() && d.Attempt != i {
-			t.Errorf("delivery has Attempt %d, want %d", d.Attempt, i)
-		}
+		checkAttempt(t, d, m, i, caps)
 		// The consumer "crashes": its handle goes away with the delivery.
 		ctx, cancel := e.within(e.tm.shutdown)
 		err := h.Shutdown(ctx)

@@ -164,11 +164,7 @@ func (e *emulator) step() time.Duration {
 	}
 	for len(e.holds) > 0 {
 		h := e.holds[0]
-		at := h.due
-		if !h.extendAt.IsZero() && h.extendAt.Before(at) {
-			at = h.extendAt
-		}
-		if at.After(now) {
+		if at := h.next(); at.After(now) {
 			next = min(next, at.Sub(now))
 			break
 		}

@@ -159,8 +159,7 @@ func IsRetryable(err error) bool {
 	return false
 }
 
-// newError builds an *Error; code is taken from the driver for native
-// errors when classify is non-nil.
+// newError builds an *Error.
 func newError(code ErrorCode, op, msg string, cause error) *Error {
 	return &Error{Code: code, Op: op, Msg: msg, Err: cause}
 }
@@ -174,12 +173,11 @@ func wrapDriver(c driver.Common, op string, err error) error {
 	if e, ok := err.(*Error); ok {
 		return e
 	}
+	// ctxCode covers context errors, errors.ErrUnsupported, ErrInvalidURL
+	// and *driver.Error; the driver classifies its native errors.
 	code := ctxCode(err, Unknown)
 	if code == Unknown && c != nil {
 		code = c.ErrorCode(err)
-	}
-	if code == Unknown {
-		code = driver.CodeOf(err)
 	}
 	e := &Error{Code: code, Op: op, Err: err}
 	if code == FailedPrecondition {

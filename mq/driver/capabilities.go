@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -29,7 +30,7 @@ func (s Support) String() string {
 	case Native:
 		return "native"
 	}
-	return "Support(" + itoa(int(s)) + ")"
+	return "Support(" + strconv.Itoa(int(s)) + ")"
 }
 
 // Has reports whether the driver provides the feature (natively or itself).
@@ -113,26 +114,4 @@ func (c Capabilities) String() string {
 		b.WriteString(f.Support.String())
 	}
 	return b.String()
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var buf [20]byte
-	i := len(buf)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for n > 0 {
-		i--
-		buf[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		buf[i] = '-'
-	}
-	return string(buf[i:])
 }

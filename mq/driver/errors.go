@@ -73,7 +73,7 @@ type Error struct {
 	Err  error // optional cause
 }
 
-// Errorf-free constructor, to keep drivers allocation-light.
+// NewError returns an *Error with code and message.
 func NewError(code ErrorCode, msg string) *Error { return &Error{Code: code, Msg: msg} }
 
 func (e *Error) Error() string {
