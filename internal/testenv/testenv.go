@@ -1,0 +1,98 @@
+// Package testenv holds what the tests of server-backed drivers share: the
+// rule that a missing server skips the test on a laptop and fails it in CI
+// (PORTMQ_REQUIRE_SERVERS=1), the addresses of the test servers, and a
+// cross-process lock on the shared RabbitMQ server so that a test that
+// restarts the broker does not pull it from under another package's tests
+// running at the same time (go test runs packages in parallel processes).
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// RequireServersEnv is the variable that turns a skip for a missing server
+// into a failure. .ci/run sets it to 1.
+const RequireServersEnv = "PORTMQ_REQUIRE_SERVERS"
+
+// RequireServers reports whether missing servers must fail tests.
+func RequireServers() bool {
+	v := os.Getenv(RequireServersEnv)
+	return v != "" && v != "0" && v != "false"
+}
+
+// Unavailable ends the test because a server it needs is absent: a skip
+// on a developer machine, a failure when RequireServers is set. how says
+// how to start the server, for example
+// "start it with: rabbitmq-server -detached".
+func Unavailable(tb testing.TB, what string, err error, how string) {
+	tb.Helper()
+	msg := fmt.Sprintf("%s is not available (%v); %s", what, err, how)
+	if RequireServers() {
+		tb.Fatalf("%s [%s=1 makes this a failure]", msg, RequireServersEnv)
+	}
+	tb.Skip(msg)
+}
+
+// RabbitMQURL is the AMQP URL of the test RabbitMQ server:
+// PORTMQ_TEST_RABBITMQ_URL, else amqp://guest:guest@127.0.0.1:5672/.
+func RabbitMQURL() string {
+	if u := os.Getenv("PORTMQ_TEST_RABBITMQ_URL"); u != "" {
+		return u
+	}
+	return "amqp://guest:guest@127.0.0.1:5672/"
+}
+
+// RabbitMQHowToStart says how to start the local RabbitMQ server.
+const RabbitMQHowToStart = "start it with: rabbitmq-server -detached && rabbitmqctl await_startup (or set PORTMQ_TEST_RABBITMQ_URL)"
+
+// BrokerLock is a cross-process reader/writer lock on a shared test
+// server. Tests that use the server hold it shared; a test that restarts
+// the server holds it exclusive for the restart.
+type BrokerLock struct {
+	f *os.File
+}
+
+// LockBroker takes the lock named name (for example "rabbitmq") in the
+// temporary directory, shared or exclusive, waiting until it is granted.
+func LockBroker(name string, exclusive bool) (*BrokerLock, error) {
+	p := filepath.Join(os.TempDir(), "portmq-"+name+".lock")
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, err
+	}
+	l := &BrokerLock{f: f}
+	if err := l.set(exclusive); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *BrokerLock) set(exclusive bool) error {
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	for {
+		err := syscall.Flock(int(l.f.Fd()), how)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+// Exclusive upgrades the lock to exclusive, waiting for every other holder
+// to let go. Shared downgrades it again.
+func (l *BrokerLock) Exclusive() error { return l.set(true) }
+
+// Shared turns the lock back into a shared one.
+func (l *BrokerLock) Shared() error { return l.set(false) }
+
+// Unlock releases the lock.
+func (l *BrokerLock) Unlock() error {
+	return l.f.Close()
+}
