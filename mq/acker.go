@@ -10,6 +10,9 @@ import (
 // callers arriving while a flush runs join the next batch, which the same
 // caller flushes right after. A lone consumer pays one driver call per ack
 // and no latency; many consumers share driver calls. No goroutine, no timer.
+//
+// A flushed delivery's state becomes stateAcked; the rare failures wait in
+// errs for their caller, so that Delivery carries no error field.
 type acker struct {
 	mu       sync.Mutex
 	cond     sync.Cond
@@ -17,6 +20,17 @@ type acker struct {
 	pending  []*Delivery
 	batch    []*Delivery
 	ids      []driver.AckID
+	errs     map[*Delivery]error
+}
+
+// result takes d's flush result; a.mu is held.
+func (a *acker) result(d *Delivery) error {
+	if len(a.errs) == 0 {
+		return nil
+	}
+	err := a.errs[d]
+	delete(a.errs, d)
+	return err
 }
 
 func (a *acker) ack(s *Subscription, d *Delivery) error {
@@ -26,11 +40,10 @@ func (a *acker) ack(s *Subscription, d *Delivery) error {
 	}
 	if a.flushing {
 		a.pending = append(a.pending, d)
-		for !d.ackDone {
+		for d.state.Load() != stateAcked {
 			a.cond.Wait()
 		}
-		err := d.ackErr
-		d.ackErr = nil
+		err := a.result(d)
 		a.mu.Unlock()
 		return err
 	}
@@ -47,9 +60,12 @@ func (a *acker) ack(s *Subscription, d *Delivery) error {
 		a.mu.Lock()
 		for i, x := range batch {
 			if ierr := driver.ItemError(err, i); ierr != nil {
-				x.ackErr = wrapDriver(s.d, "mq.Delivery.Ack", ierr)
+				if a.errs == nil {
+					a.errs = make(map[*Delivery]error)
+				}
+				a.errs[x] = wrapDriver(s.d, "mq.Delivery.Ack", ierr)
 			}
-			x.ackDone = true
+			x.state.Store(stateAcked)
 		}
 		if len(batch) > 1 || batch[0] != d {
 			a.cond.Broadcast() // someone other than this caller waits
@@ -64,8 +80,7 @@ func (a *acker) ack(s *Subscription, d *Delivery) error {
 		batch, a.pending = a.pending, batch[:0]
 	}
 	a.flushing = false
-	err := d.ackErr
-	d.ackErr = nil
+	err := a.result(d)
 	a.mu.Unlock()
 	return err
 }

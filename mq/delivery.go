@@ -25,15 +25,9 @@ type Delivery struct {
 	sub      *Subscription
 	ackID    driver.AckID
 	deadline atomic.Int64 // unix nanos when the lease ends; 0 = unknown
-	state    atomic.Uint32
 	asFunc   func(any) bool
-
-	// Guarded by sub.acker.mu.
-	ackDone bool
-	ackErr  error
-
-	// Guarded by sub.emu.mu (emulated lease).
-	leaseIdx int
+	state    atomic.Uint32
+	leaseIdx int32 // guarded by sub.emu.mu (emulated lease)
 }
 
 // Metadata attributes on dead-lettered messages.
@@ -47,6 +41,7 @@ const (
 	stateOutstanding uint32 = iota
 	stateSettled
 	stateExpired
+	stateAcked // settled by Ack and flushed to the driver (set under acker.mu)
 )
 
 // Deadline returns when the delivery's lease ends (zero if unknown).
@@ -146,7 +141,7 @@ func (d *Delivery) Extend(lease time.Duration) error {
 		lease = s.caps.MinLease
 	}
 	switch d.state.Load() {
-	case stateSettled:
+	case stateSettled, stateAcked:
 		return &Error{Code: FailedPrecondition, Op: op, Msg: "delivery already settled", kind: kindSettled}
 	case stateExpired:
 		return &Error{Code: FailedPrecondition, Op: op, Msg: "lease expired; the message will be delivered again", kind: kindLeaseExpired}

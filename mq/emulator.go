@@ -80,8 +80,8 @@ func (e *emulator) trackLease(d *Delivery, until time.Time) {
 
 func (e *emulator) untrackLease(d *Delivery) {
 	e.mu.Lock()
-	if d.leaseIdx >= 0 && d.leaseIdx < len(e.leases) && e.leases[d.leaseIdx] == d {
-		heap.Remove(&e.leases, d.leaseIdx)
+	if d.leaseIdx >= 0 && int(d.leaseIdx) < len(e.leases) && e.leases[d.leaseIdx] == d {
+		heap.Remove(&e.leases, int(d.leaseIdx))
 	}
 	e.mu.Unlock()
 }
@@ -90,11 +90,11 @@ func (e *emulator) untrackLease(d *Delivery) {
 func (e *emulator) extendLease(d *Delivery, until time.Time) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if d.state.Load() != stateOutstanding || d.leaseIdx < 0 || d.leaseIdx >= len(e.leases) || e.leases[d.leaseIdx] != d {
+	if d.state.Load() != stateOutstanding || d.leaseIdx < 0 || int(d.leaseIdx) >= len(e.leases) || e.leases[d.leaseIdx] != d {
 		return false
 	}
 	d.deadline.Store(until.UnixNano())
-	heap.Fix(&e.leases, d.leaseIdx)
+	heap.Fix(&e.leases, int(d.leaseIdx))
 	return true
 }
 
@@ -242,9 +242,9 @@ func (h leaseHeap) Len() int           { return len(h) }
 func (h leaseHeap) Less(i, j int) bool { return h[i].deadline.Load() < h[j].deadline.Load() }
 func (h leaseHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].leaseIdx, h[j].leaseIdx = i, j
+	h[i].leaseIdx, h[j].leaseIdx = int32(i), int32(j)
 }
-func (h *leaseHeap) Push(x any) { d := x.(*Delivery); d.leaseIdx = len(*h); *h = append(*h, d) }
+func (h *leaseHeap) Push(x any) { d := x.(*Delivery); d.leaseIdx = int32(len(*h)); *h = append(*h, d) }
 func (h *leaseHeap) Pop() any {
 	old := *h
 	d := old[len(old)-1]

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portmq/portmq/internal/clock"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -72,7 +73,7 @@ func NewSubscription(ds driver.Subscription, opts ...SubscriptionOption) (*Subsc
 			return nil, err
 		}
 	}
-	s := &Subscription{d: ds, caps: ds.Capabilities(), info: ds.Info(), prefetch: cfg.prefetch, now: time.Now}
+	s := &Subscription{d: ds, caps: ds.Capabilities(), info: ds.Info(), prefetch: cfg.prefetch, now: clock.Now}
 	if s.caps.MaxBatch > 0 && s.prefetch > s.caps.MaxBatch {
 		s.prefetch = s.caps.MaxBatch
 	}
