@@ -1,0 +1,177 @@
+package gocloud
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"reflect"
+	"strings"
+	"syscall"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"gocloud.dev/gcerrors"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// codeFromCDK maps the Go CDK's error codes to portmq's.
+var codeFromCDK = map[gcerrors.ErrorCode]driver.ErrorCode{
+	gcerrors.OK:                 driver.OK,
+	gcerrors.Unknown:            driver.Unknown,
+	gcerrors.NotFound:           driver.NotFound,
+	gcerrors.AlreadyExists:      driver.AlreadyExists,
+	gcerrors.InvalidArgument:    driver.InvalidArgument,
+	gcerrors.Internal:           driver.Internal,
+	gcerrors.Unimplemented:      driver.Unsupported,
+	gcerrors.FailedPrecondition: driver.FailedPrecondition,
+	gcerrors.PermissionDenied:   driver.PermissionDenied,
+	gcerrors.ResourceExhausted:  driver.ResourceExhausted,
+	gcerrors.Canceled:           driver.Canceled,
+	gcerrors.DeadlineExceeded:   driver.DeadlineExceeded,
+}
+
+// errorCode classifies an error of a Go CDK call. Go CDK codes map one to
+// one (Unimplemented becomes Unsupported), except that a broken
+// connection, which the Go CDK reports as FailedPrecondition (a closed
+// AMQP channel) or Unknown (a network error), is Unavailable: it is
+// retryable, and the driver reconnects on the next call.
+func errorCode(err error) driver.ErrorCode {
+	if err == nil {
+		return driver.OK
+	}
+	if c := driver.CodeOf(err); c != driver.Unknown {
+		return c
+	}
+	if c, ok := amqpCode(err); ok {
+		return c
+	}
+	if isNetErr(err) {
+		return driver.Unavailable
+	}
+	if c, ok := codeFromCDK[gcerrors.Code(err)]; ok {
+		return c
+	}
+	return driver.Unknown
+}
+
+// amqpCode classifies AMQP errors by their reply code.
+func amqpCode(err error) (driver.ErrorCode, bool) {
+	var ae *amqp.Error
+	if !errors.As(err, &ae) {
+		return 0, false
+	}
+	switch ae.Code {
+	case amqp.ConnectionForced, amqp.ChannelError, amqp.FrameError, amqp.InternalError:
+		// The connection or channel is gone (a broker restart, a closed
+		// connection): the next call reconnects.
+		return driver.Unavailable, true
+	case amqp.ResourceError:
+		return driver.ResourceExhausted, true
+	case amqp.AccessRefused:
+		return driver.PermissionDenied, true
+	case amqp.NotFound:
+		return driver.NotFound, true
+	case amqp.PreconditionFailed:
+		return driver.FailedPrecondition, true
+	case amqp.ContentTooLarge:
+		return driver.InvalidArgument, true
+	case amqp.NotImplemented:
+		return driver.Unsupported, true
+	}
+	return 0, false
+}
+
+func isNetErr(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// rabbitDialCode classifies an error of amqp.Dial(rawURL).
+func rabbitDialCode(err error, rawURL string) driver.ErrorCode {
+	switch {
+	case errors.Is(err, amqp.ErrCredentials), errors.Is(err, amqp.ErrSASL):
+		return driver.Unauthenticated
+	case errors.Is(err, amqp.ErrVhost):
+		return driver.PermissionDenied
+	}
+	if _, perr := amqp.ParseURI(rawURL); perr != nil {
+		return driver.InvalidArgument
+	}
+	return driver.Unavailable
+}
+
+// openErr wraps an error of a Go CDK URL opener. The openers this package
+// calls fail at open for bad URLs (mq classifies an unclassified open error
+// as InvalidArgument); a classified error keeps its code.
+func openErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if c := errorCode(err); c != driver.Unknown {
+		return &driver.Error{Code: c, Msg: "gocloud: open", Err: err}
+	}
+	return &driver.Error{Code: driver.InvalidArgument, Msg: "gocloud: open", Err: err}
+}
+
+// errorAs converts err with the Go CDK object's ErrorAs (which reaches the
+// Go CDK driver's native errors, such as *amqp.Error), else with errors.As.
+// It reports false instead of panicking for a target that is not a non-nil
+// pointer.
+func errorAs(err error, i any, cdk func(error, any) bool) bool {
+	if err == nil || !validTarget(i) {
+		return false
+	}
+	if cdk != nil && cdk(err, i) {
+		return true
+	}
+	t := reflect.TypeOf(i).Elem()
+	if t.Kind() != reflect.Interface && !t.Implements(errorType) {
+		return false
+	}
+	return errors.As(err, i)
+}
+
+var errorType = reflect.TypeFor[error]()
+
+func validTarget(i any) bool {
+	if i == nil {
+		return false
+	}
+	v := reflect.ValueOf(i)
+	return v.Kind() == reflect.Pointer && !v.IsNil()
+}
+
+// redactedError hides a secret (a URL's password) in the text of an error
+// whose text the driver does not control; Unwrap still reaches it, for
+// errors.As.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redacted returns err with the password of rawURL removed from its text.
+func redacted(err error, rawURL string) error {
+	msg := err.Error()
+	if u, perr := url.Parse(rawURL); perr == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
+}
+
+// redactURL returns rawURL without its password.
+func redactURL(rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil {
+		return u.Redacted()
+	}
+	return redactRaw(rawURL)
+}

@@ -1,0 +1,210 @@
+package gocloud
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"os"
+	"path"
+	"sync"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"gocloud.dev/pubsub"
+	"gocloud.dev/pubsub/rabbitpubsub"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// release undoes an open: it shuts a Go CDK object down, or does nothing
+// for a shared one.
+type release func(ctx context.Context) error
+
+func noRelease(context.Context) error { return nil }
+
+// conns opens the Go CDK topics and subscriptions of one portmq handle
+// (its own, and a subscription's retry and dead-letter topics) and
+// releases them with it.
+//
+// Three ways, by scheme:
+//   - mem (shared): mempubsub keeps topics for the process and a
+//     subscription exists only inside its handle, so topics are never shut
+//     down and subscriptions are kept, one per topic and name, for the
+//     process (see sharedSubs).
+//   - rabbit on the Go CDK's default mux: the Go CDK's rabbit driver never
+//     closes its AMQP channels (its Close methods do nothing), so the
+//     deliveries it fetched ahead would stay unacknowledged on the shared
+//     default connection for the life of the process. conns dials an
+//     AMQP connection of its own from RABBIT_SERVER_URL, as the Go CDK's
+//     default opener does, opens through rabbitpubsub.URLOpener on it, and
+//     closes it with the handle, which hands every unacknowledged delivery
+//     back to the broker.
+//   - everything else: through the Go CDK mux; release shuts down.
+type conns struct {
+	mux *pubsub.URLMux
+
+	mu     sync.Mutex
+	rabbit *amqp.Connection
+}
+
+func (c *conns) isDefaultMux() bool { return c.mux == pubsub.DefaultURLMux() }
+
+// openTopic opens the Go CDK topic u.
+func (c *conns) openTopic(ctx context.Context, u *url.URL) (*pubsub.Topic, release, error) {
+	if err := c.checkScheme(u, true); err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case lookupScheme(u.Scheme).shared:
+		t, err := c.mux.OpenTopicURL(ctx, u)
+		return t, noRelease, openErr(err)
+	case u.Scheme == "rabbit" && c.isDefaultMux():
+		o, err := c.rabbitOpener()
+		if err != nil {
+			return nil, nil, err
+		}
+		t, err := o.OpenTopicURL(ctx, u)
+		if err != nil {
+			return nil, nil, openErr(err)
+		}
+		return t, t.Shutdown, nil
+	}
+	t, err := c.mux.OpenTopicURL(ctx, u)
+	if err != nil {
+		return nil, nil, openErr(err)
+	}
+	return t, t.Shutdown, nil
+}
+
+// openSubscription opens the Go CDK subscription u, named name.
+func (c *conns) openSubscription(ctx context.Context, u *url.URL, name string) (*pubsub.Subscription, release, error) {
+	if err := c.checkScheme(u, false); err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case lookupScheme(u.Scheme).shared:
+		s, err := sharedSubs.get(ctx, c.mux, u, name)
+		return s, noRelease, err
+	case u.Scheme == "rabbit" && c.isDefaultMux():
+		o, err := c.rabbitOpener()
+		if err != nil {
+			return nil, nil, err
+		}
+		s, err := o.OpenSubscriptionURL(ctx, u)
+		if err != nil {
+			return nil, nil, openErr(err)
+		}
+		return s, s.Shutdown, nil
+	}
+	s, err := c.mux.OpenSubscriptionURL(ctx, u)
+	if err != nil {
+		return nil, nil, openErr(err)
+	}
+	return s, s.Shutdown, nil
+}
+
+func (c *conns) checkScheme(u *url.URL, topic bool) error {
+	ok := c.mux.ValidSubscriptionScheme(u.Scheme)
+	what := "subscriptions"
+	if topic {
+		ok = c.mux.ValidTopicScheme(u.Scheme)
+		what = "topics"
+	}
+	if ok {
+		return nil
+	}
+	return &driver.Error{Code: driver.NotFound, Msg: "gocloud: the Go CDK URL mux has no driver for " + what + " of scheme \"" + u.Scheme + "\"; import its Go CDK package, for example _ \"gocloud.dev/pubsub/" + u.Scheme + "pubsub\""}
+}
+
+// rabbitOpener returns a rabbitpubsub.URLOpener on this handle's
+// connection, dialing it first if there is none or it closed.
+func (c *conns) rabbitOpener() (*rabbitpubsub.URLOpener, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rabbit == nil || c.rabbit.IsClosed() {
+		if c.rabbit != nil {
+			_ = c.rabbit.Close()
+		}
+		conn, err := dialRabbit(os.Getenv("RABBIT_SERVER_URL"))
+		if err != nil {
+			return nil, err
+		}
+		c.rabbit = conn
+	}
+	return &rabbitpubsub.URLOpener{Connection: c.rabbit}, nil
+}
+
+// reset drops the handle's connection, after a failure that may have
+// broken it; the next open dials again. Closing the connection hands its
+// unacknowledged deliveries back to the broker.
+func (c *conns) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rabbit != nil {
+		_ = c.rabbit.Close()
+		c.rabbit = nil
+	}
+}
+
+// close closes what conns holds itself, after every object was released.
+func (c *conns) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rabbit == nil {
+		return nil
+	}
+	err := c.rabbit.Close()
+	c.rabbit = nil
+	if errors.Is(err, amqp.ErrClosed) {
+		err = nil // closed by the broker already
+	}
+	return err
+}
+
+func dialRabbit(raw string) (*amqp.Connection, error) {
+	if raw == "" {
+		return nil, &driver.Error{Code: driver.FailedPrecondition, Msg: "gocloud: RABBIT_SERVER_URL is not set; the Go CDK's rabbit driver reads the server URL from it"}
+	}
+	conn, err := amqp.Dial(raw)
+	if err != nil {
+		return nil, &driver.Error{Code: rabbitDialCode(err, raw), Msg: "gocloud: dial RABBIT_SERVER_URL " + redactURL(raw), Err: redacted(err, raw)}
+	}
+	return conn, nil
+}
+
+// sharedSubs keeps the Go CDK subscriptions of shared schemes (mem): one
+// per mux, topic and name, for the life of the process. A mempubsub
+// subscription is a queue that exists only inside its handle; keeping it
+// makes a portmq subscription URL name the same queue on every open, so
+// that handles compete for its messages and a closed handle's messages
+// stay in it.
+var sharedSubs = &subRegistry{m: map[sharedKey]*pubsub.Subscription{}}
+
+type sharedKey struct {
+	mux         *pubsub.URLMux
+	topic, name string
+}
+
+type subRegistry struct {
+	mu sync.Mutex
+	m  map[sharedKey]*pubsub.Subscription
+}
+
+func (r *subRegistry) get(ctx context.Context, mux *pubsub.URLMux, u *url.URL, name string) (*pubsub.Subscription, error) {
+	k := sharedKey{mux: mux, topic: path.Join(u.Host, u.Path), name: name}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.m[k]; s != nil {
+		return s, nil
+	}
+	// mempubsub subscribes only to a topic that was opened; open (create)
+	// it first, as memdriver creates topics on first use.
+	if _, err := mux.OpenTopicURL(ctx, &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}); err != nil {
+		return nil, openErr(err)
+	}
+	s, err := mux.OpenSubscriptionURL(ctx, u)
+	if err != nil {
+		return nil, openErr(err)
+	}
+	r.m[k] = s
+	return s, nil
+}
