@@ -48,6 +48,10 @@ type conns struct {
 
 func (c *conns) isDefaultMux() bool { return c.mux == pubsub.DefaultURLMux() }
 
+// ownsConn reports whether objects of u get a connection of the handle's
+// own, which closing hands their unacknowledged deliveries back.
+func (c *conns) ownsConn(u *url.URL) bool { return u.Scheme == "rabbit" && c.isDefaultMux() }
+
 // openTopic opens the Go CDK topic u.
 func (c *conns) openTopic(ctx context.Context, u *url.URL) (*pubsub.Topic, release, error) {
 	if err := c.checkScheme(u, true); err != nil {
@@ -57,7 +61,7 @@ func (c *conns) openTopic(ctx context.Context, u *url.URL) (*pubsub.Topic, relea
 	case lookupScheme(u.Scheme).shared:
 		t, err := c.mux.OpenTopicURL(ctx, u)
 		return t, noRelease, openErr(err)
-	case u.Scheme == "rabbit" && c.isDefaultMux():
+	case c.ownsConn(u):
 		o, err := c.rabbitOpener()
 		if err != nil {
 			return nil, nil, err
@@ -84,7 +88,7 @@ func (c *conns) openSubscription(ctx context.Context, u *url.URL, name string) (
 	case lookupScheme(u.Scheme).shared:
 		s, err := sharedSubs.get(ctx, c.mux, u, name)
 		return s, noRelease, err
-	case u.Scheme == "rabbit" && c.isDefaultMux():
+	case c.ownsConn(u):
 		o, err := c.rabbitOpener()
 		if err != nil {
 			return nil, nil, err
