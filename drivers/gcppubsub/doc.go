@@ -1,0 +1,2 @@
+// Package gcppubsub is the portmq driver for Google Cloud Pub/Sub.
+package gcppubsub

@@ -1,0 +1,192 @@
+package gcppubsub
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// Ack deadlines: Pub/Sub takes whole seconds, 0 to 600 in
+// ModifyAckDeadline (0 is a nack) and 10 to 600 on a subscription.
+const (
+	maxAckDeadline     = 600 * time.Second
+	defaultAckDeadline = 10 * time.Second
+)
+
+// delivery is the AckID.Ref of one delivery. Pub/Sub accepts acks of
+// expired ack IDs silently (and ignores them), so the driver keeps each
+// delivery's deadline itself to report ErrLeaseExpired honestly: a
+// settling call at or after the deadline is refused and the message is
+// left to come back.
+type delivery struct {
+	sub      *subscription
+	ackID    string
+	rm       *pb.ReceivedMessage // for Delivery.As
+	deadline atomic.Int64        // unix nanos; never later than the server's
+	settled  atomic.Bool
+
+	prev, next *delivery // in sub.outstanding while unsettled; guarded by sub.omu
+}
+
+func (d *delivery) as(i any) bool {
+	if p, ok := i.(**pb.ReceivedMessage); ok && p != nil {
+		*p = d.rm
+		return true
+	}
+	return false
+}
+
+// outstanding is the list of deliveries handed out and not settled, so
+// that Close can hand them back at once.
+type outstanding struct {
+	mu   sync.Mutex
+	head delivery // sentinel
+}
+
+func (o *outstanding) init() { o.head.prev, o.head.next = &o.head, &o.head }
+
+func (o *outstanding) add(ds []*delivery) {
+	o.mu.Lock()
+	for _, d := range ds {
+		d.prev, d.next = o.head.prev, &o.head
+		o.head.prev.next = d
+		o.head.prev = d
+	}
+	o.mu.Unlock()
+}
+
+// remove unlinks a delivery the caller settled (won settled's CAS).
+func (o *outstanding) remove(d *delivery) {
+	o.mu.Lock()
+	if d.next != nil {
+		d.prev.next, d.next.prev = d.next, d.prev
+		d.prev, d.next = nil, nil
+	}
+	o.mu.Unlock()
+}
+
+// drain settles every delivery still outstanding and returns the ack IDs
+// of those whose deadline has not passed.
+func (o *outstanding) drain(now int64) []string {
+	var ids []string
+	o.mu.Lock()
+	for d := o.head.next; d != &o.head; {
+		next := d.next
+		d.prev, d.next = nil, nil
+		if d.settled.CompareAndSwap(false, true) && now < d.deadline.Load() {
+			ids = append(ids, d.ackID)
+		}
+		d = next
+	}
+	o.head.prev, o.head.next = &o.head, &o.head
+	o.mu.Unlock()
+	return ids
+}
+
+// claimed sorts the deliveries named by a settling call: live ones (this
+// handle's, unsettled, deadline ahead) go to ackIDs with their index in
+// idx; the others get ErrLeaseExpired in errs (allocated on first use).
+// With settle, live deliveries are marked settled and unlinked.
+type claimed struct {
+	ackIDs []string
+	idx    []int
+	live   []*delivery
+	errs   []error
+}
+
+func (s *subscription) claim(ids []driver.AckID, settle bool) *claimed {
+	c := &claimed{ackIDs: make([]string, 0, len(ids)), idx: make([]int, 0, len(ids))}
+	if !settle {
+		c.live = make([]*delivery, 0, len(ids))
+	}
+	now := time.Now().UnixNano()
+	for i, id := range ids {
+		d, ok := id.Ref.(*delivery)
+		switch {
+		case !ok || d == nil || d.sub != s:
+		case settle && !d.settled.CompareAndSwap(false, true):
+			d = nil
+		case !settle && d.settled.Load():
+			d = nil
+		default:
+			if settle {
+				s.out.remove(d)
+			}
+			if now >= d.deadline.Load() {
+				d = nil
+			}
+		}
+		if d == nil || !ok {
+			c.fail(i, len(ids), driver.ErrLeaseExpired())
+			continue
+		}
+		c.ackIDs = append(c.ackIDs, d.ackID)
+		c.idx = append(c.idx, i)
+		if !settle {
+			c.live = append(c.live, d)
+		}
+	}
+	return c
+}
+
+func (c *claimed) fail(i, n int, err error) {
+	if c.errs == nil {
+		c.errs = make([]error, n)
+	}
+	c.errs[i] = err
+}
+
+// result turns the per-item errors into the SPI's shape: nil, the lone
+// item's error, or a *driver.BatchError.
+func (c *claimed) result() error {
+	if c.errs == nil {
+		return nil
+	}
+	if len(c.errs) == 1 {
+		return c.errs[0]
+	}
+	return &driver.BatchError{Errs: c.errs}
+}
+
+// rpc calls f on the live ack IDs in chunks of maxBatch and records the
+// error of a failed chunk on each of its items.
+func (c *claimed) rpc(total int, f func(ids []string) error) {
+	for start := 0; start < len(c.ackIDs); start += maxBatch {
+		end := min(start+maxBatch, len(c.ackIDs))
+		if err := f(c.ackIDs[start:end]); err != nil {
+			for _, i := range c.idx[start:end] {
+				c.fail(i, total, err)
+			}
+		}
+	}
+}
+
+// modack sends ModifyAckDeadline(secs) for ackIDs in chunks.
+func (s *subscription) modack(ctx context.Context, ackIDs []string, secs int32) error {
+	var first error
+	for start := 0; start < len(ackIDs); start += maxBatch {
+		end := min(start+maxBatch, len(ackIDs))
+		err := s.subc.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{Subscription: s.name, AckIds: ackIDs[start:end], AckDeadlineSeconds: secs})
+		if err != nil && first == nil {
+			first = wrap(err, "modify ack deadline on %s", s.name)
+		}
+	}
+	return first
+}
+
+// seconds rounds d up to whole seconds, as Pub/Sub takes them, within
+// [0, 600].
+func seconds(d time.Duration) int32 {
+	if d <= 0 {
+		return 0
+	}
+	if d >= maxAckDeadline {
+		return int32(maxAckDeadline / time.Second)
+	}
+	return int32((d + time.Second - 1) / time.Second)
+}

@@ -1,0 +1,296 @@
+package gcppubsub
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"google.golang.org/api/option"
+
+	"github.com/portmq/portmq/mq"
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// Scheme is the URL scheme the package registers with mq.
+const Scheme = "gcppubsub"
+
+func init() { mq.Register(Scheme, new(URLOpener)) }
+
+// URLOpener opens gcppubsub:// URLs (see the package doc). The zero value
+// is what the package registers: clients that honour PUBSUB_EMULATOR_HOST
+// and otherwise use Application Default Credentials. Register an opener of
+// your own on your own mq.URLMux to pass client options. Handles of one
+// project share one *pubsub.Client, closed when the last handle closes.
+type URLOpener struct {
+	// ClientOptions are passed to pubsub.NewClient (for example
+	// option.WithCredentialsFile or option.WithEndpoint).
+	ClientOptions []option.ClientOption
+	// Topic and Subscription are the options of the handles opened;
+	// URL parameters override them.
+	Topic        TopicOptions
+	Subscription SubscriptionOptions
+
+	mu      sync.Mutex
+	clients map[string]*pooledClient
+}
+
+var (
+	_ driver.Opener      = (*URLOpener)(nil)
+	_ driver.AdminOpener = (*URLOpener)(nil)
+)
+
+type pooledClient struct {
+	c    *pubsub.Client
+	refs int
+}
+
+// client returns the shared client of project and the function that gives
+// it back.
+func (o *URLOpener) client(ctx context.Context, project string) (*pubsub.Client, func(), error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	pc := o.clients[project]
+	if pc == nil {
+		c, err := pubsub.NewClient(ctx, project, o.ClientOptions...)
+		if err != nil {
+			return nil, nil, wrap(err, "connect to project %s", project)
+		}
+		if o.clients == nil {
+			o.clients = make(map[string]*pooledClient)
+		}
+		pc = &pooledClient{c: c}
+		o.clients[project] = pc
+	}
+	pc.refs++
+	var once sync.Once
+	return pc.c, func() {
+		once.Do(func() {
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			if pc.refs--; pc.refs == 0 {
+				delete(o.clients, project)
+				_ = pc.c.Close()
+			}
+		})
+	}, nil
+}
+
+var (
+	topicParams = []string{"batch_delay"}
+	subParams   = []string{"ack_deadline", "dead_letter", "max_attempts", "ordered"}
+)
+
+// OpenTopic opens gcppubsub://projects/P/topics/T (or gcppubsub://P/T).
+func (o *URLOpener) OpenTopic(ctx context.Context, u *url.URL) (driver.Topic, error) {
+	project, id, err := parseResource(u, kindTopic)
+	if err != nil {
+		return nil, err
+	}
+	q, err := parseQuery(u, topicParams)
+	if err != nil {
+		return nil, err
+	}
+	opts := o.Topic
+	if v, ok := q["batch_delay"]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return nil, badParam("batch_delay", v, "a non-negative duration such as 10ms")
+		}
+		ps := pubsub.DefaultPublishSettings
+		if opts.PublishSettings != nil {
+			ps = *opts.PublishSettings
+		}
+		ps.DelayThreshold = d
+		opts.PublishSettings = &ps
+	}
+	c, release, err := o.client(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	t, err := newTopic(c, fullName(project, kindTopic, id), &opts, release)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return t, nil
+}
+
+// OpenSubscription opens gcppubsub://projects/P/subscriptions/S (or
+// gcppubsub://P/S).
+func (o *URLOpener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Subscription, error) {
+	project, id, err := parseResource(u, kindSubscription)
+	if err != nil {
+		return nil, err
+	}
+	q, err := parseQuery(u, subParams)
+	if err != nil {
+		return nil, err
+	}
+	opts := o.Subscription
+	if v, ok := q["ack_deadline"]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > maxAckDeadline {
+			return nil, badParam("ack_deadline", v, "a duration from 1s to 10m")
+		}
+		opts.AckDeadline = d
+	}
+	if v, ok := q["max_attempts"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > maxPolicyAttempts {
+			return nil, badParam("max_attempts", v, "an integer from 0 to 100")
+		}
+		opts.MaxAttempts = n
+	}
+	if v, ok := q["dead_letter"]; ok {
+		if _, err := resolveName(project, kindTopic, v); err != nil {
+			return nil, urlError("parameter \"dead_letter\": %v", err)
+		}
+		opts.DeadLetterTopic = v
+	}
+	if v, ok := q["ordered"]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, badParam("ordered", v, "a boolean (true or false)")
+		}
+		opts.Ordered = b
+	}
+	c, release, err := o.client(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	s, err := newSubscription(ctx, c, fullName(project, kindSubscription, id), &opts, release)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenAdmin opens gcppubsub://projects/P (or gcppubsub://P); it takes no
+// parameters.
+func (o *URLOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, error) {
+	project, err := parseProject(u)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := parseQuery(u, nil); err != nil {
+		return nil, err
+	}
+	c, release, err := o.client(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	return newAdmin(c, release), nil
+}
+
+func urlError(format string, args ...any) error {
+	return fmt.Errorf("gcppubsub: %w: %s", driver.ErrInvalidURL, fmt.Sprintf(format, args...))
+}
+
+func badParam(k, v, want string) error {
+	return urlError("parameter %s: %s is not %s", strconv.Quote(k), strconv.Quote(v), want)
+}
+
+// checkURL rejects what no gcppubsub URL has. The userinfo is never
+// echoed: it may hold a password.
+func checkURL(u *url.URL) error {
+	switch {
+	case u == nil:
+		return urlError("nil URL")
+	case u.User != nil:
+		return urlError("gcppubsub URLs take no user info: credentials come from Application Default Credentials or the opener's client options")
+	case u.Opaque != "":
+		return urlError("want gcppubsub://projects/PROJECT/...")
+	case u.Fragment != "":
+		return urlError("gcppubsub URLs take no fragment")
+	}
+	return nil
+}
+
+// parseResource returns the project and the ID of the topic or
+// subscription a URL names, in the full form
+// gcppubsub://projects/P/KIND/ID or the short form gcppubsub://P/ID.
+func parseResource(u *url.URL, kind string) (project, id string, err error) {
+	if err := checkURL(u); err != nil {
+		return "", "", err
+	}
+	what := strings.TrimSuffix(kind, "s")
+	want := "want gcppubsub://projects/PROJECT/" + kind + "/ID or gcppubsub://PROJECT/ID"
+	path := strings.Trim(u.Path, "/")
+	segs := strings.Split(path, "/")
+	switch {
+	case u.Host == "":
+		return "", "", urlError("missing project: %s", want)
+	case u.Host == "projects" && len(segs) == 3:
+		if segs[1] != kind {
+			return "", "", urlError("a %s URL names projects/PROJECT/%s/ID, not %s", what, kind, segs[1])
+		}
+		project, id = segs[0], segs[2]
+	case len(segs) == 1 && segs[0] != "":
+		project, id = u.Host, segs[0]
+	default:
+		return "", "", urlError("%s", want)
+	}
+	if !validProject(project) {
+		return "", "", urlError("project %s is not a valid project ID", strconv.Quote(project))
+	}
+	if err := checkID(what, id); err != nil {
+		return "", "", urlError("%v", err)
+	}
+	return project, id, nil
+}
+
+// parseProject returns the project of an admin URL: gcppubsub://projects/P
+// or gcppubsub://P.
+func parseProject(u *url.URL) (string, error) {
+	if err := checkURL(u); err != nil {
+		return "", err
+	}
+	path := strings.Trim(u.Path, "/")
+	var project string
+	switch {
+	case u.Host == "projects" && path != "" && !strings.Contains(path, "/"):
+		project = path
+	case u.Host != "" && path == "":
+		project = u.Host
+	default:
+		return "", urlError("an admin URL names a project: gcppubsub://projects/PROJECT or gcppubsub://PROJECT")
+	}
+	if !validProject(project) {
+		return "", urlError("project %s is not a valid project ID", strconv.Quote(project))
+	}
+	return project, nil
+}
+
+// parseQuery returns the query parameters, each given once and all in
+// allowed.
+func parseQuery(u *url.URL, allowed []string) (map[string]string, error) {
+	vals, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, urlError("malformed query")
+	}
+	q := make(map[string]string, len(vals))
+	for k, v := range vals {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || a == k
+		}
+		if !ok {
+			hint := "none"
+			if len(allowed) > 0 {
+				hint = strings.Join(allowed, ", ")
+			}
+			return nil, urlError("unknown parameter %s (allowed: %s)", strconv.Quote(k), hint)
+		}
+		if len(v) != 1 {
+			return nil, urlError("parameter %s given more than once", strconv.Quote(k))
+		}
+		q[k] = v[0]
+	}
+	return q, nil
+}
