@@ -1,0 +1,2 @@
+// Package portmqpubsub is a Go CDK pubsub driver over portmq.
+package portmqpubsub
