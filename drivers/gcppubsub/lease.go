@@ -97,12 +97,22 @@ type claimed struct {
 	idx    []int
 	live   []*delivery
 	errs   []error
+
+	// Room for the common single-item call, in the same allocation.
+	ackID1 [1]string
+	idx1   [1]int
+	live1  [1]*delivery
 }
 
 func (s *subscription) claim(ids []driver.AckID, settle bool) *claimed {
-	c := &claimed{ackIDs: make([]string, 0, len(ids)), idx: make([]int, 0, len(ids))}
-	if !settle {
-		c.live = make([]*delivery, 0, len(ids))
+	c := new(claimed)
+	if len(ids) <= 1 {
+		c.ackIDs, c.idx, c.live = c.ackID1[:0], c.idx1[:0], c.live1[:0]
+	} else {
+		c.ackIDs, c.idx = make([]string, 0, len(ids)), make([]int, 0, len(ids))
+		if !settle {
+			c.live = make([]*delivery, 0, len(ids))
+		}
 	}
 	now := time.Now().UnixNano()
 	for i, id := range ids {

@@ -110,10 +110,14 @@ func loadSettings(ctx context.Context, client *pubsub.Client, name string, opts 
 		return settings{}, mismatch("ack deadline", opts.AckDeadline, st.lease)
 	case opts.MaxAttempts > 0 && opts.MaxAttempts != st.maxAttempts:
 		return settings{}, mismatch("max attempts", opts.MaxAttempts, st.maxAttempts)
-	case dlq != "" && dlq != st.deadLetter:
+	case dlq != "" && st.deadLetter != "" && dlq != st.deadLetter:
 		return settings{}, mismatch("dead-letter topic", dlq, st.deadLetter)
 	case opts.Ordered && !st.ordered:
 		return settings{}, mismatch("message ordering", true, false)
+	}
+	if st.deadLetter == "" {
+		// No policy: the topic only serves DeadLetter(reason).
+		st.deadLetter = dlq
 	}
 	return st, nil
 }
