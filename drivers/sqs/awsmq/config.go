@@ -1,0 +1,108 @@
+package awsmq
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// Conn is an aws.Config for one driver handle. When the handle owns the
+// HTTP client (the config was loaded, not given), Close closes its idle
+// connections, so that a closed handle leaves no goroutines behind.
+type Conn struct {
+	Config aws.Config
+	tr     *http.Transport
+}
+
+// Close closes the idle connections of an owned HTTP client.
+func (c *Conn) Close() {
+	if c != nil && c.tr != nil {
+		c.tr.CloseIdleConnections()
+	}
+}
+
+// Load returns the configuration for p. With base nil it loads the SDK's
+// default configuration (environment, shared files, IAM role) for p's
+// region and profile, caches it for later handles with the same region and
+// profile (so they share credentials), and gives the handle its own HTTP
+// client. With base non-nil it copies base and keeps base's HTTP client if
+// it has one. p.Endpoint, if set, becomes the base endpoint. A config
+// without a region is an error.
+func Load(ctx context.Context, drv string, base *aws.Config, p Params) (*Conn, error) {
+	var cfg aws.Config
+	if base != nil {
+		cfg = base.Copy()
+		if p.Region != "" {
+			cfg.Region = p.Region
+		}
+	} else {
+		var err error
+		if cfg, err = loadDefault(ctx, p.Region, p.Profile); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Region == "" {
+		return nil, driver.NewError(driver.InvalidArgument, drv+": no AWS region: set the region query parameter, AWS_REGION or a profile's region")
+	}
+	if p.Endpoint != "" {
+		cfg.BaseEndpoint = aws.String(p.Endpoint)
+	}
+	c := &Conn{Config: cfg}
+	if base == nil || base.HTTPClient == nil {
+		c.tr = awshttp.NewBuildableClient().GetTransport()
+		c.Config.HTTPClient = &http.Client{
+			Transport: c.tr,
+			// Like the SDK's own client: hand redirects back to the SDK.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	return c, nil
+}
+
+type cacheKey struct{ region, profile string }
+
+var (
+	cacheMu sync.Mutex
+	cache   = map[cacheKey]aws.Config{}
+)
+
+func loadDefault(ctx context.Context, region, profile string) (aws.Config, error) {
+	k := cacheKey{region, profile}
+	cacheMu.Lock()
+	cfg, ok := cache[k]
+	cacheMu.Unlock()
+	if ok {
+		return cfg.Copy(), nil
+	}
+	var opts []func(*config.LoadOptions) error
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	if profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(profile))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		// The SDK's loading errors name files and profiles, not secrets.
+		return aws.Config{}, &driver.Error{Code: loadCode(err), Msg: "loading the AWS configuration", Err: err}
+	}
+	cacheMu.Lock()
+	cache[k] = cfg
+	cacheMu.Unlock()
+	return cfg.Copy(), nil
+}
+
+func loadCode(err error) driver.ErrorCode {
+	var pe config.SharedConfigProfileNotExistError
+	if errors.As(err, &pe) {
+		return driver.NotFound
+	}
+	return driver.InvalidArgument
+}

@@ -1,0 +1,181 @@
+package awsmq
+
+import (
+	"errors"
+	"net"
+	"reflect"
+	"strings"
+
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// codes maps the error codes of SQS and SNS (both their JSON names and the
+// older query-protocol names) to portmq codes.
+var codes = map[string]driver.ErrorCode{
+	// Missing resources.
+	"QueueDoesNotExist":                       driver.NotFound,
+	"AWS.SimpleQueueService.NonExistentQueue": driver.NotFound,
+	"ResourceNotFoundException":               driver.NotFound,
+	"NotFound":                                driver.NotFound,
+	"NotFoundException":                       driver.NotFound,
+	// Existing resources.
+	"QueueNameExists":                                     driver.AlreadyExists,
+	"QueueAlreadyExists":                                  driver.AlreadyExists,
+	"AWS.SimpleQueueService.QueueDeletedRecently":         driver.FailedPrecondition,
+	"QueueDeletedRecently":                                driver.FailedPrecondition,
+	"PurgeQueueInProgress":                                driver.FailedPrecondition,
+	"AWS.SimpleQueueService.PurgeQueueInProgress":         driver.FailedPrecondition,
+	"ReceiptHandleIsInvalid":                              driver.FailedPrecondition,
+	"MessageNotInflight":                                  driver.FailedPrecondition,
+	"AWS.SimpleQueueService.MessageNotInflight":           driver.FailedPrecondition,
+	"InvalidParameterCombination":                         driver.InvalidArgument,
+	"InvalidParameterValue":                               driver.InvalidArgument,
+	"InvalidParameter":                                    driver.InvalidArgument,
+	"InvalidAttributeName":                                driver.InvalidArgument,
+	"InvalidAttributeValue":                               driver.InvalidArgument,
+	"InvalidMessageContents":                              driver.InvalidArgument,
+	"InvalidBatchEntryId":                                 driver.InvalidArgument,
+	"AWS.SimpleQueueService.InvalidBatchEntryId":          driver.InvalidArgument,
+	"BatchEntryIdsNotDistinct":                            driver.InvalidArgument,
+	"AWS.SimpleQueueService.BatchEntryIdsNotDistinct":     driver.InvalidArgument,
+	"BatchRequestTooLong":                                 driver.InvalidArgument,
+	"AWS.SimpleQueueService.BatchRequestTooLong":          driver.InvalidArgument,
+	"EmptyBatchRequest":                                   driver.InvalidArgument,
+	"AWS.SimpleQueueService.EmptyBatchRequest":            driver.InvalidArgument,
+	"TooManyEntriesInBatchRequest":                        driver.InvalidArgument,
+	"AWS.SimpleQueueService.TooManyEntriesInBatchRequest": driver.InvalidArgument,
+	"MissingParameter":                                    driver.InvalidArgument,
+	"InvalidIdFormat":                                     driver.InvalidArgument,
+	"InvalidAddress":                                      driver.InvalidArgument,
+	"ValidationError":                                     driver.InvalidArgument,
+	"ValidationException":                                 driver.InvalidArgument,
+	"UnsupportedOperation":                                driver.Unsupported,
+	"AWS.SimpleQueueService.UnsupportedOperation":         driver.Unsupported,
+	// Credentials and permissions.
+	"AccessDenied":                           driver.PermissionDenied,
+	"AccessDeniedException":                  driver.PermissionDenied,
+	"AuthorizationError":                     driver.PermissionDenied,
+	"KmsAccessDenied":                        driver.PermissionDenied,
+	"KMS.AccessDeniedException":              driver.PermissionDenied,
+	"InvalidClientTokenId":                   driver.Unauthenticated,
+	"UnrecognizedClientException":            driver.Unauthenticated,
+	"SignatureDoesNotMatch":                  driver.Unauthenticated,
+	"IncompleteSignature":                    driver.Unauthenticated,
+	"MissingAuthenticationToken":             driver.Unauthenticated,
+	"ExpiredToken":                           driver.Unauthenticated,
+	"ExpiredTokenException":                  driver.Unauthenticated,
+	"InvalidSecurity":                        driver.Unauthenticated,
+	"AWS.SimpleQueueService.InvalidSecurity": driver.Unauthenticated,
+	// Limits and outages.
+	"RequestThrottled":          driver.ResourceExhausted,
+	"Throttling":                driver.ResourceExhausted,
+	"ThrottlingException":       driver.ResourceExhausted,
+	"Throttled":                 driver.ResourceExhausted,
+	"OverLimit":                 driver.ResourceExhausted,
+	"KmsThrottled":              driver.ResourceExhausted,
+	"KMSThrottlingException":    driver.ResourceExhausted,
+	"TopicLimitExceeded":        driver.ResourceExhausted,
+	"SubscriptionLimitExceeded": driver.ResourceExhausted,
+	"InternalError":             driver.Unavailable,
+	"InternalFailure":           driver.Unavailable,
+	"ServiceUnavailable":        driver.Unavailable,
+	"RequestTimeout":            driver.Unavailable,
+}
+
+// ErrorCode classifies an error returned by the AWS SDK or by this
+// package: a *driver.Error keeps its code, an AWS API error is classified
+// by its error code (then by its HTTP status), and an error reaching the
+// endpoint is Unavailable.
+func ErrorCode(err error) driver.ErrorCode {
+	if err == nil {
+		return driver.OK
+	}
+	if c := driver.CodeOf(err); c != driver.Unknown {
+		return c
+	}
+	if ae, ok := errors.AsType[smithy.APIError](err); ok {
+		code := ae.ErrorCode()
+		if c, ok := codes[code]; ok {
+			return c
+		}
+		if strings.HasPrefix(code, "Kms") || strings.HasPrefix(code, "KMS") {
+			return driver.FailedPrecondition
+		}
+	}
+	if re, ok := errors.AsType[*smithyhttp.ResponseError](err); ok {
+		switch s := re.HTTPStatusCode(); {
+		case s == 401:
+			return driver.Unauthenticated
+		case s == 403:
+			return driver.PermissionDenied
+		case s == 404:
+			return driver.NotFound
+		case s == 429:
+			return driver.ResourceExhausted
+		case s >= 500:
+			return driver.Unavailable
+		case s >= 400:
+			return driver.InvalidArgument
+		}
+	}
+	if _, ok := errors.AsType[*smithyhttp.RequestSendError](err); ok {
+		return driver.Unavailable
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return driver.Unavailable
+	}
+	return driver.Unknown
+}
+
+var errorType = reflect.TypeFor[error]()
+
+// ErrorAs is errors.As that reports false, instead of panicking, when i
+// is not a non-nil pointer to an interface or to a type implementing
+// error.
+func ErrorAs(err error, i any) bool {
+	if err == nil || i == nil {
+		return false
+	}
+	v := reflect.ValueOf(i)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return false
+	}
+	if t := v.Type().Elem(); t.Kind() != reflect.Interface && !t.Implements(errorType) {
+		return false
+	}
+	return errors.As(err, i)
+}
+
+// BatchEntryError is the error of one entry of a batch request (send,
+// delete, change visibility, publish) that failed while others
+// succeeded. It implements smithy.APIError, so that it is classified like
+// the same error of a whole request. Reach it with errors.As (or mq's
+// ErrorAs).
+type BatchEntryError struct {
+	Service     string // "sqs" or "sns"
+	Op          string // for example "DeleteMessageBatch"
+	Code        string // for example "ReceiptHandleIsInvalid"
+	Message     string
+	SenderFault bool
+}
+
+func (e *BatchEntryError) Error() string {
+	return e.Service + ": " + e.Op + ": " + e.Code + ": " + e.Message
+}
+
+// ErrorCode implements smithy.APIError.
+func (e *BatchEntryError) ErrorCode() string { return e.Code }
+
+// ErrorMessage implements smithy.APIError.
+func (e *BatchEntryError) ErrorMessage() string { return e.Message }
+
+// ErrorFault implements smithy.APIError.
+func (e *BatchEntryError) ErrorFault() smithy.ErrorFault {
+	if e.SenderFault {
+		return smithy.FaultClient
+	}
+	return smithy.FaultServer
+}

@@ -1,0 +1,173 @@
+package awsmq
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// Connection query parameters every sqs:// and sns:// URL takes.
+const (
+	ParamRegion   = "region"
+	ParamEndpoint = "endpoint"
+	ParamProfile  = "profile"
+)
+
+// ConnParams lists the connection query parameters.
+var ConnParams = []string{ParamRegion, ParamEndpoint, ParamProfile}
+
+// Params are the connection settings of a URL. Empty fields mean the AWS
+// SDK's defaults (its default credential and configuration chain).
+type Params struct {
+	// Region is the AWS region, for example eu-west-1.
+	Region string
+	// Endpoint is the base URL of an SQS- or SNS-compatible endpoint, for
+	// example http://127.0.0.1:5000 for moto.
+	Endpoint string
+	// Profile names a profile of the shared configuration files.
+	Profile string
+}
+
+// URLError returns an error wrapping driver.ErrInvalidURL, prefixed with
+// the driver's name.
+func URLError(drv, msg string) error {
+	return fmt.Errorf("%s: %w: %s", drv, driver.ErrInvalidURL, msg)
+}
+
+// Query holds a URL's query parameters, each given once.
+type Query struct {
+	drv  string
+	vals map[string]string
+}
+
+// ParseQuery returns u's query parameters after checking that each is in
+// allowed and given once. drv prefixes error messages.
+func ParseQuery(drv string, u *url.URL, allowed []string) (Query, error) {
+	vals, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return Query{}, URLError(drv, "malformed query")
+	}
+	q := Query{drv: drv, vals: make(map[string]string, len(vals))}
+	for k, v := range vals {
+		if !slices.Contains(allowed, k) {
+			hint := "none"
+			if len(allowed) > 0 {
+				hint = strings.Join(allowed, ", ")
+			}
+			return Query{}, URLError(drv, "unknown parameter "+strconv.Quote(k)+" (allowed: "+hint+")")
+		}
+		if len(v) != 1 {
+			return Query{}, URLError(drv, "parameter "+strconv.Quote(k)+" given more than once")
+		}
+		q.vals[k] = v[0]
+	}
+	return q, nil
+}
+
+// Get returns the value of parameter k and whether it was given.
+func (q Query) Get(k string) (string, bool) {
+	v, ok := q.vals[k]
+	return v, ok
+}
+
+func (q Query) bad(k, v, want string) error {
+	return URLError(q.drv, "parameter "+strconv.Quote(k)+": "+strconv.Quote(v)+" is not "+want)
+}
+
+// Seconds parses parameter k as a Go duration between lo and hi, rounded
+// up to whole seconds; def when absent.
+func (q Query) Seconds(k string, lo, hi, def time.Duration) (time.Duration, error) {
+	v, ok := q.vals[k]
+	if !ok {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		return 0, q.bad(k, v, "a duration from "+lo.String()+" to "+hi.String()+" such as 20s")
+	}
+	return CeilSeconds(d), nil
+}
+
+// CeilSeconds rounds d up to whole seconds.
+func CeilSeconds(d time.Duration) time.Duration {
+	return ((d + time.Second - 1) / time.Second) * time.Second
+}
+
+// Params parses the connection parameters.
+func (q Query) Params() (Params, error) {
+	var p Params
+	if v, ok := q.vals[ParamRegion]; ok {
+		if !validRegion(v) {
+			return p, q.bad(ParamRegion, v, "an AWS region such as eu-west-1")
+		}
+		p.Region = v
+	}
+	if v, ok := q.vals[ParamProfile]; ok {
+		if v == "" {
+			return p, q.bad(ParamProfile, v, "a profile name")
+		}
+		p.Profile = v
+	}
+	if v, ok := q.vals[ParamEndpoint]; ok {
+		ep, err := checkEndpoint(q.drv, v)
+		if err != nil {
+			return p, err
+		}
+		p.Endpoint = ep
+	}
+	return p, nil
+}
+
+func validRegion(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkEndpoint accepts an http or https URL with a host and nothing but a
+// path. Its error never repeats user info.
+func checkEndpoint(drv, v string) (string, error) {
+	u, err := url.Parse(v)
+	if err != nil {
+		return "", URLError(drv, "parameter \"endpoint\" is not a URL")
+	}
+	switch {
+	case u.User != nil:
+		return "", URLError(drv, "parameter \"endpoint\" must not hold user info; credentials come from the AWS SDK's default chain")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", URLError(drv, "parameter \"endpoint\" must be an http or https URL, such as http://127.0.0.1:5000")
+	case u.Host == "":
+		return "", URLError(drv, "parameter \"endpoint\" has no host")
+	case u.RawQuery != "" || u.Fragment != "":
+		return "", URLError(drv, "parameter \"endpoint\" must not have a query or fragment")
+	}
+	return u.String(), nil
+}
+
+// CheckURL rejects URL parts the drivers never use, so that a credential
+// put in the URL by mistake is refused rather than ignored. The error does
+// not repeat the user info.
+func CheckURL(drv string, u *url.URL) error {
+	switch {
+	case u == nil:
+		return URLError(drv, "nil URL")
+	case u.Opaque != "":
+		return URLError(drv, "want "+drv+"://NAME, not an opaque URL")
+	case u.User != nil:
+		return URLError(drv, drv+" URLs take no user info: credentials come from the AWS SDK's default chain (environment, shared config files, IAM role)")
+	case u.Fragment != "":
+		return URLError(drv, drv+" URLs take no fragment")
+	}
+	return nil
+}
