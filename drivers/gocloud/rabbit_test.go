@@ -5,16 +5,22 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
+	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"gocloud.dev/pubsub"
 
 	"github.com/portmq/portmq/conformance"
+	"github.com/portmq/portmq/drivers/gocloud"
 	"github.com/portmq/portmq/internal/testenv"
+	"github.com/portmq/portmq/mq"
 )
 
 // rabbitLease is the lease of the gocloud+rabbit harness; the lease is
@@ -135,12 +141,118 @@ func (a *rabbitAdmin) provision(ctx context.Context, spec conformance.Spec) (*co
 	return res, nil
 }
 
+// forceClose closes, from the broker side, every AMQP connection the
+// driver dialed in this process: what its clients see of a broker restart
+// (connection.close with CONNECTION_FORCED), without restarting the broker
+// other packages' tests share. Messages and queues are durable, so a real
+// restart would keep them too.
+func forceClose(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, "rabbitmqctl", "-q", "list_connections", "pid", "client_properties").Output()
+	if err != nil {
+		return fmt.Errorf("rabbitmqctl list_connections: %w", err)
+	}
+	closed := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		pid, props, ok := strings.Cut(line, "\t")
+		if !ok || !strings.Contains(props, `"`+gocloud.ConnectionName()+`"`) {
+			continue
+		}
+		if err := exec.CommandContext(ctx, "rabbitmqctl", "-q", "close_connection", pid, "portmq gocloud test: simulated broker restart").Run(); err != nil {
+			return fmt.Errorf("rabbitmqctl close_connection %s: %w", pid, err)
+		}
+		closed++
+	}
+	if closed == 0 {
+		return errors.New("no connection of the driver found in rabbitmqctl list_connections")
+	}
+	return nil
+}
+
 func TestConformanceRabbit(t *testing.T) {
 	t.Parallel()
 	a := newRabbitAdmin(t)
+	restart := forceClose
+	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
+		t.Logf("rabbitmqctl not found (%v): the reconnect case is skipped", err)
+		restart = nil
+	}
 	conformance.Run(t, conformance.Harness{
 		Name:      "gocloud+rabbit",
 		Provision: a.provision,
 		Lease:     rabbitLease,
+		Restart:   restart,
 	})
+}
+
+// gocloud+rabbit sends persistent messages with the portmq ID as AMQP
+// message-id, and its handles expose the Go CDK and AMQP types.
+func TestRabbitEscapeHatchesAndPersistence(t *testing.T) {
+	a := newRabbitAdmin(t)
+	ctx := context.Background()
+	ex := a.prefix + "hatches"
+	if err := a.declare(ex, ex+"-q"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := mq.OpenProducer(ctx, "gocloud+rabbit://"+ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, p.Shutdown)
+	sub, err := mq.OpenSubscription(ctx, "gocloud+rabbit://"+ex+"-q?visibility=1m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, sub.Shutdown)
+	m := &mq.Message{Body: []byte("durable"), Key: "k"}
+	if err := p.Send(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	d := recv(t, sub)
+	var ad amqp.Delivery
+	if !d.As(&ad) {
+		t.Fatal("Delivery.As(*amqp.Delivery) = false")
+	}
+	if ad.DeliveryMode != amqp.Persistent || ad.MessageId != m.ID || d.ID != m.ID || d.Key != "k" {
+		t.Errorf("AMQP delivery mode %d message-id %q, portmq ID %q key %q; want persistent, %q, %q, k", ad.DeliveryMode, ad.MessageId, d.ID, d.Key, m.ID, m.ID)
+	}
+	if err := d.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	var conn *amqp.Connection
+	if !sub.As(&conn) || conn == nil || conn.IsClosed() {
+		t.Error("Subscription.As(**amqp.Connection) gives no open connection")
+	}
+	var pt *pubsub.Topic
+	if !p.As(&pt) || pt == nil {
+		t.Error("Producer.As(**pubsub.Topic) = false")
+	}
+	// A missing exchange is NotFound, with the *amqp.Error reachable.
+	p2, err := mq.OpenProducer(ctx, "gocloud+rabbit://"+a.prefix+"no-such-exchange")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, p2.Shutdown)
+	err = p2.Send(ctx, &mq.Message{Body: []byte("x")})
+	var ae *amqp.Error
+	if mq.Code(err) != mq.NotFound || !p2.ErrorAs(err, &ae) || ae.Code != amqp.NotFound {
+		t.Errorf("Send to a missing exchange = %v (code %v, *amqp.Error %v), want NotFound with the *amqp.Error", err, mq.Code(err), ae)
+	}
+}
+
+func TestRabbitWrongPasswordIsUnauthenticatedAndHidden(t *testing.T) {
+	newRabbitAdmin(t) // skips without a broker
+	u, err := url.Parse(testenv.RabbitMQURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := "guest"
+	if u.User != nil {
+		user = u.User.Username()
+	}
+	u.User = url.UserPassword(user, "wr0ngpassw0rd")
+	t.Setenv("RABBIT_SERVER_URL", u.String())
+	_, err = mq.OpenProducer(context.Background(), "gocloud+rabbit://any")
+	if mq.Code(err) != mq.Unauthenticated || strings.Contains(err.Error(), "wr0ngpassw0rd") {
+		t.Errorf("open with a wrong password = %v (code %v), want Unauthenticated without the password", err, mq.Code(err))
+	}
 }

@@ -6,7 +6,9 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"strconv"
 	"sync"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"gocloud.dev/pubsub"
@@ -164,11 +166,19 @@ func (c *conns) close() error {
 	return err
 }
 
+// connectionName names the driver's AMQP connections in the broker's
+// connection list (rabbitmqctl list_connections client_properties).
+var connectionName = "portmq gocloud+rabbit pid " + strconv.Itoa(os.Getpid())
+
 func dialRabbit(raw string) (*amqp.Connection, error) {
 	if raw == "" {
 		return nil, &driver.Error{Code: driver.FailedPrecondition, Msg: "gocloud: RABBIT_SERVER_URL is not set; the Go CDK's rabbit driver reads the server URL from it"}
 	}
-	conn, err := amqp.Dial(raw)
+	conn, err := amqp.DialConfig(raw, amqp.Config{
+		Heartbeat:  10 * time.Second, // amqp.Dial's defaults
+		Locale:     "en_US",
+		Properties: amqp.Table{"connection_name": connectionName},
+	})
 	if err != nil {
 		return nil, &driver.Error{Code: rabbitDialCode(err, raw), Msg: "gocloud: dial RABBIT_SERVER_URL " + redactURL(raw), Err: redacted(err, raw)}
 	}

@@ -92,8 +92,8 @@ func (h *memHarness) MakeNonexistentSubscription(ctx context.Context) (driver.Su
 	return &subscription{s: s}, func() { _ = h.admin.DeleteTopic(context.Background(), tn) }, nil
 }
 
-func (h *memHarness) Close()                               { _ = h.admin.Close() }
-func (h *memHarness) MaxBatchSizes() (int, int)            { return 0, 0 }
+func (h *memHarness) Close()                              { _ = h.admin.Close() }
+func (h *memHarness) MaxBatchSizes() (int, int)           { return 0, 0 }
 func (h *memHarness) SupportsMultipleSubscriptions() bool { return true }
 
 func TestConformanceMem(t *testing.T) {

@@ -1,0 +1,67 @@
+package gocloud
+
+import (
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+func TestMetadataRoundTripRemovesDriverEntries(t *testing.T) {
+	now := time.Date(2025, 3, 4, 5, 6, 7, 890, time.UTC)
+	user := map[string]string{"a": "1", driver.AttrDeadLetterReason: "kept: it is mq's"}
+	m := driver.Message{Attributes: user, Key: "k", DedupID: "d"}
+	md := encode(&m, now)
+	if m.ID == "" || md[AttrID] != m.ID {
+		t.Fatalf("encode set ID %q, metadata %v", m.ID, md)
+	}
+	attrs, d := decode(md)
+	if !maps.Equal(attrs, user) {
+		t.Errorf("decoded attributes %v, want %v", attrs, user)
+	}
+	if d.id != m.ID || d.key != "k" || d.dedupID != "d" || !d.publishedAt.Equal(now) || d.attempt != 0 || d.retryFor != "" {
+		t.Errorf("decoded %+v", d)
+	}
+	r := retryMetadata(md, 2, "sub", "ignored")
+	_, rd := decode(r)
+	if rd.id != m.ID || rd.attempt != 2 || rd.retryFor != "sub" || rd.key != "k" {
+		t.Errorf("retry copy decodes to %+v", rd)
+	}
+	if _, ok := md[AttrAttempt]; ok {
+		t.Errorf("retryMetadata changed the original metadata")
+	}
+}
+
+func TestDecodeOfForeignMessages(t *testing.T) {
+	// A message not sent through portmq: no entries, attributes as is.
+	md := map[string]string{"x": "y"}
+	attrs, d := decode(md)
+	if !maps.Equal(attrs, md) || d.id != "" {
+		t.Errorf("decode(%v) = %v, %+v", md, attrs, d)
+	}
+	if attrs, _ := decode(map[string]string{AttrID: "1"}); attrs != nil {
+		t.Errorf("only driver entries: attributes %v, want nil", attrs)
+	}
+	// A retried copy of a foreign message gets the ID it was delivered
+	// with; a bad attempt number counts as the first.
+	r := retryMetadata(md, 2, "s", "cdk-id")
+	if r[AttrID] != "cdk-id" {
+		t.Errorf("retry of a foreign message has ID %q, want cdk-id", r[AttrID])
+	}
+	if _, d := decode(map[string]string{AttrAttempt: "-3"}); d.attempt != 0 {
+		t.Errorf("attempt -3 decoded as %d", d.attempt)
+	}
+}
+
+func TestIDsAreUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := newID()
+		if seen[id] || !strings.HasPrefix(id, idPrefix) {
+			t.Fatalf("ID %q repeated or without the process prefix", id)
+		}
+		seen[id] = true
+	}
+}
