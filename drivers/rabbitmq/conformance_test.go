@@ -1,0 +1,128 @@
+package rabbitmq_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portmq/portmq/conformance"
+	"github.com/portmq/portmq/mq"
+)
+
+// confLease is the harness lease: every wait of the suite derives from it.
+const confLease = time.Second
+
+// provision creates a fanout exchange and quorum queues through the
+// driver's admin and returns their URLs.
+func provision(base string) func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
+	return func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
+		a, err := mq.OpenAdmin(ctx, base)
+		if err != nil {
+			return nil, err
+		}
+		defer a.Close()
+		topic := runPrefix + spec.Name
+		// DedupWindow and Retention are not supported: the cases that ask
+		// for them skip on the capabilities.
+		if err := a.CreateTopic(ctx, topic, mq.TopicConfig{}); err != nil {
+			return nil, err
+		}
+		res := &conformance.Resources{TopicURL: withQueryS(base, "topic", topic)}
+		var queues, dlqs []string
+		for i := range spec.Subscriptions {
+			q := fmt.Sprintf("%s.s%d", topic, i)
+			cfg := mq.SubscriptionConfig{MaxAttempts: spec.MaxAttempts, Ordered: spec.Ordered}
+			kv := []string{"topic", topic, "subscription", q, "visibility", spec.Lease.String()}
+			if spec.MaxAttempts > 0 {
+				kv = append(kv, "max_attempts", strconv.Itoa(spec.MaxAttempts))
+			}
+			if spec.Ordered {
+				kv = append(kv, "ordered", "true")
+			}
+			if spec.DeadLetter {
+				cfg.DeadLetterTopic = q + ".dlq"
+				dlqs = append(dlqs, cfg.DeadLetterTopic)
+				kv = append(kv, "dead_letter", cfg.DeadLetterTopic)
+			}
+			if err := a.CreateSubscription(ctx, topic, q, cfg); err != nil {
+				return nil, err
+			}
+			queues = append(queues, q)
+			res.SubscriptionURLs = append(res.SubscriptionURLs, withQueryS(base, kv...))
+		}
+		if spec.DeadLetter {
+			res.DeadLetterURL = withQueryS(base, "topic", dlqs[0], "subscription", dlqs[0])
+		}
+		res.Cleanup = func(ctx context.Context) error {
+			a, err := mq.OpenAdmin(ctx, base)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			var errs []error
+			for _, q := range queues {
+				errs = append(errs, a.DeleteSubscription(ctx, topic, q))
+			}
+			for _, d := range dlqs {
+				errs = append(errs, a.DeleteSubscription(ctx, d, d), a.DeleteTopic(ctx, d))
+			}
+			errs = append(errs, a.DeleteTopic(ctx, topic))
+			return errors.Join(errs...)
+		}
+		return res, nil
+	}
+}
+
+func withQueryS(base string, kv ...string) string {
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	var b strings.Builder
+	b.WriteString(base)
+	for i := 0; i+1 < len(kv); i += 2 {
+		b.WriteString(sep)
+		sep = "&"
+		b.WriteString(kv[i])
+		b.WriteByte('=')
+		b.WriteString(escape(kv[i+1]))
+	}
+	return b.String()
+}
+
+func escape(s string) string {
+	r := strings.NewReplacer("%", "%25", "&", "%26", "+", "%2B", " ", "%20", "#", "%23", "?", "%3F")
+	return r.Replace(s)
+}
+
+// restartBroker restarts the RabbitMQ application (rule 15), holding the
+// broker lock exclusively so that no other package's test runs against
+// it meanwhile.
+func restartBroker(ctx context.Context) error {
+	if err := brokerLock.Exclusive(); err != nil {
+		return fmt.Errorf("broker lock: %w", err)
+	}
+	defer func() { _ = brokerLock.Shared() }()
+	for _, args := range [][]string{{"stop_app"}, {"start_app"}, {"await_startup"}} {
+		out, err := exec.CommandContext(ctx, "rabbitmqctl", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("rabbitmqctl %s: %v: %s", args[0], err, out)
+		}
+	}
+	return nil
+}
+
+func TestConformance(t *testing.T) {
+	base := serverURL(t)
+	conformance.Run(t, conformance.Harness{
+		Name:      "rabbitmq",
+		Provision: provision(base),
+		Lease:     confLease,
+		Restart:   restartBroker,
+	})
+}

@@ -1,0 +1,122 @@
+package rabbitmq_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"go.uber.org/goleak"
+
+	"github.com/portmq/portmq/internal/testenv"
+)
+
+// brokerLock is held shared for the whole run, so that no other package's
+// test restarts the shared RabbitMQ server under this one's; the reconnect
+// case upgrades it to exclusive while it restarts the broker.
+var brokerLock *testenv.BrokerLock
+
+func TestMain(m *testing.M) {
+	l, err := testenv.LockBroker("rabbitmq", false)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rabbitmq tests: cannot take the broker lock:", err)
+		os.Exit(2)
+	}
+	brokerLock = l
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { _ = l.Unlock() }))
+}
+
+// runPrefix names everything this test run creates, so that concurrent
+// runs do not collide.
+var runPrefix = func() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return "portmq-rmq-" + hex.EncodeToString(b[:]) + "-"
+}()
+
+var (
+	serverOnce sync.Once
+	serverErr  error
+)
+
+// serverURL returns the test server's URL, or ends the test (skip on a
+// laptop, failure in CI) when it cannot be reached.
+func serverURL(t testing.TB) string {
+	t.Helper()
+	u := testenv.RabbitMQURL()
+	serverOnce.Do(func() {
+		c, err := amqp.DialConfig(u, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
+		if err != nil {
+			serverErr = err
+			return
+		}
+		_ = c.Close()
+	})
+	if serverErr != nil {
+		testenv.Unavailable(t, "RabbitMQ", serverErr, testenv.RabbitMQHowToStart)
+	}
+	return u
+}
+
+// withQuery returns base with the query parameters kv (pairs).
+func withQuery(t testing.TB, base string, kv ...string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %q: %v", base, err)
+	}
+	q := u.Query()
+	for i := 0; i+1 < len(kv); i += 2 {
+		q.Set(kv[i], kv[i+1])
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// names returns a unique name for a test's resources.
+func uniqueName(t testing.TB, what string) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return runPrefix + what + "-" + hex.EncodeToString(b[:])
+}
+
+// deleteAll deletes queues and exchanges, reporting failures.
+func deleteAll(t testing.TB, queues, exchanges []string) {
+	t.Helper()
+	c, err := amqp.Dial(testenv.RabbitMQURL())
+	if err != nil {
+		t.Logf("cleanup: dial: %v", err)
+		return
+	}
+	defer c.Close()
+	ch, err := c.Channel()
+	if err != nil {
+		t.Logf("cleanup: channel: %v", err)
+		return
+	}
+	defer ch.Close()
+	for _, q := range queues {
+		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+			t.Logf("cleanup: delete queue %s: %v", q, err)
+			return
+		}
+	}
+	for _, x := range exchanges {
+		if err := ch.ExchangeDelete(x, false, false); err != nil {
+			t.Logf("cleanup: delete exchange %s: %v", x, err)
+			return
+		}
+	}
+}
+
+func ctxFor(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

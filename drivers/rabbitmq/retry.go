@@ -1,0 +1,140 @@
+package rabbitmq
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// holdings remembers which wait or delay queues a handle declared and
+// when, so that it declares each again (renewing its x-expires) before the
+// queue could expire with messages in it.
+type holdings struct {
+	mu       sync.Mutex
+	declared map[string]time.Time
+}
+
+// ensure declares the holding queue name (messages wait ttl, then go to
+// exchange with routing key rk) unless this handle did so recently.
+func (h *holdings) ensure(ctx context.Context, l *link, name string, ttl time.Duration, exchange, rk string) error {
+	h.mu.Lock()
+	at, ok := h.declared[name]
+	h.mu.Unlock()
+	if ok && time.Since(at) < holdingExpiry(ttl)/2 {
+		return nil
+	}
+	conn, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	// A channel of its own: a failed declare closes the channel.
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	if _, err := ch.QueueDeclare(name, true, false, false, false, holdingArgs(ttl, exchange, rk)); err != nil {
+		return declareError("queue "+strconv.Quote(name), err)
+	}
+	h.mu.Lock()
+	if h.declared == nil {
+		h.declared = map[string]time.Time{}
+	}
+	h.declared[name] = time.Now()
+	h.mu.Unlock()
+	return nil
+}
+
+// forget drops name (it turned out to be gone), or everything for "".
+func (h *holdings) forget(name string) {
+	h.mu.Lock()
+	if name == "" {
+		clear(h.declared)
+	} else {
+		delete(h.declared, name)
+	}
+	h.mu.Unlock()
+}
+
+// holdAndPublish publishes m to the holding queue name, declaring it
+// first; if the queue vanished (it expired), it declares it again and
+// retries once.
+func (h *holdings) holdAndPublish(ctx context.Context, l *link, p *publisher, name string, ttl time.Duration, exchange, rk string, m amqp.Publishing) error {
+	for try := 0; ; try++ {
+		if err := h.ensure(ctx, l, name, ttl, exchange, rk); err != nil {
+			return err
+		}
+		err := driver.ItemError(p.publish(ctx, []target{{key: name, mandatory: true}}, []amqp.Publishing{m}), 0)
+		if err == nil || try > 0 || driver.CodeOf(err) != driver.FailedPrecondition {
+			return err
+		}
+		h.forget(name) // unroutable: the queue expired
+	}
+}
+
+// retryLater implements Nack with a delay: the message is republished to
+// the wait queue of the delay's bucket, whose TTL dead-letters it back to
+// the queue, and the delivery is acked. If the republish fails the
+// delivery is requeued instead (it comes back early rather than never).
+func (s *subscription) retryLater(ctx context.Context, ss *session, e *entry, delay time.Duration) error {
+	b := bucket(delay)
+	wq := waitQueue(s.queue, b)
+	m := e.republishing(map[string]string{hdrPrior: priorValue(e.attempt, s.queue)})
+	p, err := s.publisher(ctx)
+	if err == nil {
+		err = s.waits.holdAndPublish(ctx, s.l, p, wq, b, "", s.queue, m)
+	}
+	if err != nil {
+		if nerr := ss.ch.Nack(e.d.DeliveryTag, false, true); nerr != nil {
+			ss.kill()
+		}
+		return err
+	}
+	if err := ss.ch.Ack(e.d.DeliveryTag, false); err != nil {
+		// The copy waits; the original comes back too (a duplicate).
+		ss.kill()
+		return leaseLost()
+	}
+	return nil
+}
+
+// deadLetter moves a delivery to the dead-letter topic with portmq's
+// metadata attributes, then acks it. On failure the delivery is requeued,
+// so nothing is lost.
+func (s *subscription) deadLetter(ctx context.Context, ss *session, e *entry, reason string, attempts int) error {
+	err := s.publishDeadLetter(ctx, e, reason, attempts)
+	if err != nil {
+		if nerr := ss.ch.Nack(e.d.DeliveryTag, false, true); nerr != nil {
+			ss.kill()
+		}
+		return err
+	}
+	if err := ss.ch.Ack(e.d.DeliveryTag, false); err != nil {
+		ss.kill()
+		return leaseLost()
+	}
+	ss.release(e)
+	return nil
+}
+
+func (s *subscription) publishDeadLetter(ctx context.Context, e *entry, reason string, attempts int) error {
+	if s.spec.deadLetter == "" {
+		return &driver.Error{Code: driver.FailedPrecondition, Msg: "rabbitmq: subscription " + strconv.Quote(s.queue) + " has no dead-letter destination (set dead_letter or max_attempts); the message was requeued"}
+	}
+	p, err := s.publisher(ctx)
+	if err != nil {
+		return err
+	}
+	m := e.republishing(map[string]string{
+		driver.AttrDeadLetterReason: reason,
+		driver.AttrAttempts:         strconv.Itoa(attempts),
+		driver.AttrSource:           s.info.Name,
+	})
+	to := target{exchange: s.spec.deadLetter, key: dlRoutingKey(s.spec.maxAttempts), mandatory: true}
+	return driver.ItemError(p.publish(ctx, []target{to}, []amqp.Publishing{m}), 0)
+}

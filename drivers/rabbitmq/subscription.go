@@ -1,0 +1,419 @@
+package rabbitmq
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// subscription is a driver.Subscription on one quorum queue. It consumes
+// through one AMQP channel at a time (a session); when the channel or the
+// connection is lost, the next receive reconnects with backoff, declares
+// the queue again and resumes consuming. Deliveries of a lost channel can
+// no longer be settled: the broker has put them back.
+type subscription struct {
+	l     *link
+	queue string
+	opts  SubscriptionOptions
+	spec  queueSpec
+	caps  driver.Capabilities
+	info  driver.SubscriptionInfo
+
+	mu         sync.Mutex
+	cur        *session
+	closed     bool
+	connecting chan struct{} // non-nil while (re)connecting; closed when done
+
+	pubMu sync.Mutex
+	pub   *publisher // republishes: delayed nacks, dead letters
+
+	waits holdings // the wait queues this handle declared
+}
+
+var (
+	_ driver.Subscription = (*subscription)(nil)
+	_ driver.DeadLetterer = (*subscription)(nil)
+)
+
+// NewSubscription returns a subscription on queue over conn, declaring
+// the queue (a durable quorum queue, bound to opts.Topic if set) and its
+// dead-letter topic. conn stays the caller's: Close closes only what the
+// handle opened. Wrap the result with mq.NewSubscription.
+func NewSubscription(conn *amqp.Connection, queue string, opts *SubscriptionOptions) (driver.Subscription, error) {
+	if conn == nil {
+		return nil, optionError("NewSubscription: nil connection")
+	}
+	if queue == "" || len(queue) > 255 {
+		return nil, optionError("NewSubscription: queue name must be 1 to 255 bytes")
+	}
+	var redial func(context.Context) (*amqp.Connection, error)
+	if opts != nil {
+		redial = opts.Redial
+	}
+	return newSubscription(newLink(conn, redial), queue, opts)
+}
+
+func newSubscription(l *link, queue string, o *SubscriptionOptions) (*subscription, error) {
+	opts, err := o.withDefaults(queue)
+	if err != nil {
+		return nil, err
+	}
+	s := &subscription{
+		l:     l,
+		queue: queue,
+		opts:  opts,
+		spec:  queueSpec{name: queue, maxAttempts: opts.MaxAttempts, deadLetter: opts.DeadLetterTopic, ordered: opts.Ordered},
+		caps: driver.Capabilities{
+			Lease:       driver.None,
+			NackDelay:   driver.Driver,
+			Attempts:    driver.Native,
+			DeadLetter:  driver.Native,
+			Dedup:       driver.None,
+			Ordering:    driver.Driver,
+			Delay:       driver.Driver,
+			Seek:        driver.None,
+			MaxBodySize: opts.MaxBodySize,
+			MaxDelay:    maxBucket,
+			Granularity: minBucket,
+		},
+	}
+	if opts.Ordered {
+		// A delayed retry must keep its place in the queue ahead of later
+		// messages of its key, so the message stays with the handle: mq
+		// holds it until due, then the driver redelivers it locally.
+		s.caps.NackDelay = driver.None
+	}
+	name := queue
+	if opts.Topic != "" {
+		name = opts.Topic + "/" + queue
+	}
+	s.info = driver.SubscriptionInfo{
+		Name:          name,
+		Lease:         opts.Lease,
+		MaxAttempts:   opts.MaxAttempts,
+		Ordered:       opts.Ordered,
+		HasDeadLetter: opts.DeadLetterTopic != "",
+	}
+	ss, err := s.open()
+	if err != nil {
+		return nil, err
+	}
+	s.cur = ss
+	return s, nil
+}
+
+// open opens a channel, declares the topology and sets the prefetch.
+func (s *subscription) open() (*session, error) {
+	conn, err := s.l.get(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return s.openOn(conn)
+}
+
+func (s *subscription) openOn(conn *amqp.Connection) (*session, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, err
+	}
+	if err := declareQueue(ch, s.opts.Topic, &s.spec); err != nil {
+		_ = ch.Close()
+		return nil, declareError("subscription "+strconv.Quote(s.queue), err)
+	}
+	if err := ch.Qos(s.opts.Prefetch, 0, false); err != nil {
+		_ = ch.Close()
+		return nil, err
+	}
+	return newSession(s, ch), nil
+}
+
+// session returns the live session, reconnecting (with backoff, until ctx
+// ends or a non-retryable error) when it is gone.
+func (s *subscription) session(ctx context.Context) (*session, error) {
+	s.mu.Lock()
+	for {
+		switch {
+		case s.closed:
+			s.mu.Unlock()
+			return nil, errClosed
+		case s.cur != nil && s.cur.alive():
+			ss := s.cur
+			s.mu.Unlock()
+			return ss, nil
+		case s.connecting != nil:
+			w := s.connecting
+			s.mu.Unlock()
+			select {
+			case <-w:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			s.mu.Lock()
+			continue
+		}
+		break
+	}
+	done := make(chan struct{})
+	s.connecting = done
+	old := s.cur
+	s.mu.Unlock()
+	if old != nil {
+		old.kill()
+	}
+	ss, err := s.reconnect(ctx)
+	s.mu.Lock()
+	s.connecting = nil
+	close(done)
+	if err == nil {
+		if s.closed {
+			ss.kill()
+			ss, err = nil, errClosed
+		} else {
+			s.cur = ss
+		}
+	}
+	s.mu.Unlock()
+	return ss, err
+}
+
+func (s *subscription) reconnect(ctx context.Context) (*session, error) {
+	for failures := 0; ; {
+		conn, err := s.l.get(ctx)
+		var ss *session
+		if err == nil {
+			ss, err = s.openOn(conn)
+		}
+		if err == nil {
+			s.waits.forget("") // the broker may have lost them
+			return ss, nil
+		}
+		if !retryable(err) || ctx.Err() != nil {
+			return nil, err
+		}
+		failures++
+		t := time.NewTimer(backoff(failures))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// errSessionDead makes ReceiveBatch reconnect.
+var errSessionDead = errors.New("rabbitmq: session is dead")
+
+// ReceiveBatch implements driver.Subscription.
+func (s *subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (int, error) {
+	if len(dst) == 0 {
+		return 0, nil
+	}
+	for {
+		ss, err := s.session(ctx)
+		if err != nil {
+			return 0, err
+		}
+		n, err := ss.receive(ctx, dst)
+		if err == errSessionDead {
+			continue
+		}
+		return n, err
+	}
+}
+
+// lookup finds and takes the entry an AckID names.
+func (s *subscription) lookup(id driver.AckID) (*session, *entry, error) {
+	ss, ok := id.Ref.(*session)
+	if !ok || ss == nil || ss.sub != s {
+		return nil, nil, driver.ErrLeaseExpired()
+	}
+	tag := id.Seq & (1<<seqShift - 1)
+	ss.mu.Lock()
+	e := ss.unacked[tag]
+	if e == nil || e.handouts != id.Seq>>seqShift {
+		ss.mu.Unlock()
+		if !ss.alive() {
+			return nil, nil, leaseLost()
+		}
+		return nil, nil, driver.ErrLeaseExpired()
+	}
+	delete(ss.unacked, tag)
+	ss.mu.Unlock()
+	if !ss.alive() {
+		return nil, nil, leaseLost()
+	}
+	return ss, e, nil
+}
+
+// each runs f on every id and collects the errors.
+func (s *subscription) each(ids []driver.AckID, f func(i int, ss *session, e *entry) error) error {
+	var errs []error
+	for i, id := range ids {
+		ss, e, err := s.lookup(id)
+		if err == nil {
+			err = f(i, ss, e)
+		}
+		if err != nil {
+			if errs == nil {
+				errs = make([]error, len(ids))
+			}
+			errs[i] = err
+		}
+	}
+	switch {
+	case errs == nil:
+		return nil
+	case len(ids) == 1:
+		return errs[0]
+	}
+	return &driver.BatchError{Errs: errs}
+}
+
+// Ack implements driver.Subscription.
+func (s *subscription) Ack(ctx context.Context, ids []driver.AckID) error {
+	return s.each(ids, func(_ int, ss *session, e *entry) error {
+		if err := ss.ch.Ack(e.d.DeliveryTag, false); err != nil {
+			ss.kill()
+			return leaseLost()
+		}
+		ss.release(e)
+		return nil
+	})
+}
+
+// Nack implements driver.Subscription: requeue (delay 0), republish to a
+// wait queue (delay > 0), redeliver locally (ordered), or dead-letter at
+// max attempts.
+func (s *subscription) Nack(ctx context.Context, ids []driver.AckID, delay time.Duration) error {
+	return s.each(ids, func(_ int, ss *session, e *entry) error {
+		switch {
+		case s.opts.MaxAttempts > 0 && e.attempt >= s.opts.MaxAttempts:
+			return s.deadLetter(ctx, ss, e, "max attempts ("+strconv.Itoa(s.opts.MaxAttempts)+") reached", e.attempt)
+		case s.opts.Ordered && delay > 0:
+			ss.redeliverAfter(e, delay)
+			return nil
+		case s.opts.Ordered:
+			ss.redeliver(e)
+			return nil
+		case delay > 0:
+			return s.retryLater(ctx, ss, e, delay)
+		}
+		// Not to this handle straight away if nobody is receiving here
+		// (for example, it is shutting down): the broker would redeliver
+		// the message to the idle consumer.
+		if s.opts.IdleCancel > 0 {
+			ss.idleCancel()
+		}
+		if err := ss.ch.Nack(e.d.DeliveryTag, false, true); err != nil {
+			ss.kill()
+			return leaseLost()
+		}
+		return nil
+	})
+}
+
+// DeadLetter implements driver.DeadLetterer.
+func (s *subscription) DeadLetter(ctx context.Context, items []driver.DeadLetter) error {
+	ids := make([]driver.AckID, len(items))
+	for i, it := range items {
+		ids[i] = it.AckID
+	}
+	return s.each(ids, func(i int, ss *session, e *entry) error {
+		return s.deadLetter(ctx, ss, e, items[i].Reason, e.attempt)
+	})
+}
+
+// Extend implements driver.Subscription: RabbitMQ has no lease, mq keeps
+// it.
+func (s *subscription) Extend(ctx context.Context, ids []driver.AckID, lease time.Duration) error {
+	return nil
+}
+
+func (s *subscription) Info() driver.SubscriptionInfo        { return s.info }
+func (s *subscription) Capabilities() driver.Capabilities    { return s.caps }
+func (s *subscription) ErrorCode(err error) driver.ErrorCode { return classify(err) }
+func (s *subscription) ErrorAs(err error, i any) bool        { return errorAs(err, i) }
+func (s *subscription) As(i any) bool                        { return asConn(s.l, i) || s.asChannel(i) }
+func (s *subscription) asChannel(i any) bool {
+	p, ok := i.(**amqp.Channel)
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur == nil {
+		return false
+	}
+	*p = s.cur.ch
+	return true
+}
+
+// Close closes the channels (the broker puts unsettled deliveries back at
+// once) and the connection if the handle dialed it.
+func (s *subscription) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	ss := s.cur
+	s.mu.Unlock()
+	if ss != nil {
+		ss.kill()
+		ss.cmu.Lock() // wait for an idle cancel in progress
+		ss.cmu.Unlock()
+	}
+	s.pubMu.Lock()
+	if s.pub != nil {
+		s.pub.close()
+	}
+	s.pubMu.Unlock()
+	s.l.close()
+	return nil
+}
+
+// publisher returns the handle's live confirm-mode channel for
+// republishing.
+func (s *subscription) publisher(ctx context.Context) (*publisher, error) {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	if s.pub != nil && s.pub.alive() {
+		return s.pub, nil
+	}
+	conn, err := s.l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.pub != nil {
+		s.pub.close()
+	}
+	p, err := newPublisher(conn, s.opts.MaxInFlight, s.l.secret)
+	if err != nil {
+		s.pub = nil
+		return nil, err
+	}
+	s.pub = p
+	return p, nil
+}
+
+// asConn serves As for **amqp.Connection.
+func asConn(l *link, i any) bool {
+	p, ok := i.(**amqp.Connection)
+	if !ok {
+		return false
+	}
+	c := l.current()
+	if c == nil {
+		return false
+	}
+	*p = c
+	return true
+}
