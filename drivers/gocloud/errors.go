@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -171,7 +172,7 @@ func redacted(err error, rawURL string) error {
 // redactURL returns rawURL without its password.
 func redactURL(rawURL string) string {
 	if u, err := url.Parse(rawURL); err == nil {
-		return u.Redacted()
+		return strconv.Quote(u.Redacted())
 	}
-	return redactRaw(rawURL)
+	return "(not a URL)"
 }

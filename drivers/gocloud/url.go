@@ -194,23 +194,9 @@ func topicParam(q url.Values, k string) (*url.URL, error) {
 	}
 	pu, err := url.Parse(v[0])
 	if err != nil || pu.Scheme == "" {
-		return nil, urlError("parameter " + strconv.Quote(k) + ": " + strconv.Quote(redactRaw(v[0])) + " is not a Go CDK topic URL such as mem://topic")
+		// Not echoed: a URL that does not parse may still hold a password.
+		return nil, urlError("parameter " + strconv.Quote(k) + " is not a Go CDK topic URL such as mem://topic")
 	}
 	c, _, err := cdkURL(pu, "parameter "+strconv.Quote(k), lookupScheme(strings.TrimPrefix(pu.Scheme, Prefix)).topicParams, nil)
 	return c, err
-}
-
-// redactRaw removes the userinfo of a URL that url.Parse rejected.
-func redactRaw(s string) string {
-	if i := strings.Index(s, "://"); i >= 0 {
-		rest := s[i+3:]
-		end := strings.IndexAny(rest, "/?#")
-		if end < 0 {
-			end = len(rest)
-		}
-		if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-			return s[:i+3] + "xxxxx@" + rest[at+1:]
-		}
-	}
-	return s
 }

@@ -92,6 +92,7 @@ func TestBadURLsAreInvalidArgumentWithoutPassword(t *testing.T) {
 		{"gocloud+rabbit://q?max_attempts=3&dead_letter=rabbit://d", `needs "retry_topic"`, true},
 		{"gocloud+mem://orders?name=a&name=b", "more than once", true},
 		{"gocloud+mem://orders?dead_letter=nourl", "not a Go CDK topic URL", true},
+		{"gocloud+mem://orders?dead_letter=mem://u:s3cret@d/%25zz", "not a Go CDK topic URL", true},
 		{"gocloud+mem://orders?dead_letter=mem://u:s3cret@d", "user info", true},
 		{"gocloud+mem://orders?retry_topic=mem://t?bogus=1", "", true},
 		{"gocloud+mem://orders#frag", "fragment", true},
@@ -119,11 +120,10 @@ func TestBadURLsAreInvalidArgumentWithoutPassword(t *testing.T) {
 	}
 }
 
-func TestRedactRawHidesPasswordOfUnparsableURL(t *testing.T) {
-	if got := redactRaw("rabbit://user:s3cret@host/%zz"); strings.Contains(got, "s3cret") || !strings.Contains(got, "xxxxx@host") {
-		t.Errorf("redactRaw = %q", got)
-	}
-	if got := redactURL("amqp://guest:s3cret@127.0.0.1:5672/"); strings.Contains(got, "s3cret") {
-		t.Errorf("redactURL = %q", got)
+func TestRedactURLHidesPassword(t *testing.T) {
+	for _, raw := range []string{"amqp://guest:s3cret@127.0.0.1:5672/", "amqp://guest:s3cret@host/%zz"} {
+		if got := redactURL(raw); strings.Contains(got, "s3cret") {
+			t.Errorf("redactURL = %q", got)
+		}
 	}
 }
