@@ -119,6 +119,15 @@ func wrap(err error, format string, args ...any) error {
 	return fmt.Errorf("gcppubsub: "+format+": %w", append(args, err)...)
 }
 
+// classified wraps a native error as a *driver.Error with its code, for
+// errors that reach mq outside a driver object's ErrorCode (opening).
+func classified(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return &driver.Error{Code: errorCode(err), Msg: "gcppubsub: " + fmt.Sprintf(format, args...), Err: err}
+}
+
 var (
 	errTopicClosed = newError(driver.Closed, "topic handle is closed")
 	errSubClosed   = newError(driver.Closed, "subscription handle is closed")

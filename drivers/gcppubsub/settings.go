@@ -98,7 +98,7 @@ func loadSettings(ctx context.Context, client *pubsub.Client, name string, opts 
 		return settingsFromOptions(name, opts, dlq)
 	}
 	if err != nil {
-		return settings{}, wrap(err, "read the configuration of %s", name)
+		return settings{}, classified(err, "read the configuration of %s", name)
 	}
 	st := settingsFromConfig(cfg)
 	st.seekOff = opts.SeekUnsupported

@@ -58,7 +58,10 @@ func (o *URLOpener) client(ctx context.Context, project string) (*pubsub.Client,
 	if pc == nil {
 		c, err := pubsub.NewClient(ctx, project, o.ClientOptions...)
 		if err != nil {
-			return nil, nil, wrap(err, "connect to project %s", project)
+			// Finding or loading the credentials failed (the client does
+			// not dial yet). The cause names no secret; see
+			// TestCredentialsNeverAppearInErrors.
+			return nil, nil, &driver.Error{Code: driver.Unauthenticated, Msg: "gcppubsub: create a client for project " + project, Err: err}
 		}
 		if o.clients == nil {
 			o.clients = make(map[string]*pooledClient)
