@@ -56,7 +56,13 @@ func Load(ctx context.Context, drv string, base *aws.Config, p Params) (*Conn, e
 	}
 	c := &Conn{Config: cfg}
 	if base == nil || base.HTTPClient == nil {
-		c.tr = awshttp.NewBuildableClient().GetTransport()
+		// A copy of the SDK's transport keeps its settings (a custom CA
+		// bundle from AWS_CA_BUNDLE, for one) and has its own connections.
+		if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+			c.tr = bc.GetTransport()
+		} else {
+			c.tr = awshttp.NewBuildableClient().GetTransport()
+		}
 		c.Config.HTTPClient = &http.Client{
 			Transport: c.tr,
 			// Like the SDK's own client: hand redirects back to the SDK.

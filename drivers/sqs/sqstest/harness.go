@@ -50,8 +50,13 @@ func (s *Server) Harness(name string, mode Mode) (conformance.Harness, func(), e
 		query = v.Encode()
 		release = p.Close
 		h.Restart = func(ctx context.Context) error {
-			// Down for one lease; clients then reconnect.
-			return p.Outage(ctx, Lease)
+			// Down for one lease, and for another one after Restart
+			// returns, as clients reconnect after a restart.
+			if err := p.Outage(ctx, Lease); err != nil {
+				return err
+			}
+			p.Cut(Lease)
+			return nil
 		}
 	}
 	h.Provision = func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
@@ -90,14 +95,14 @@ func (s *Server) provision(ctx context.Context, spec conformance.Spec, mode Mode
 		dlq = spec.Name + "-dlq" + suffix
 		subCfg.DeadLetterTopic = dlq
 		res.DeadLetterURL = "sqs://" + dlq + "?" + query + "&wait=1s"
-		undo = append(undo, func(ctx context.Context) error { return deleteQuietly(ctx, sqsAdmin2(s), dlq) })
+		undo = append(undo, func(ctx context.Context) error { return s.deleteQueue(ctx, dlq) })
 	}
 	if mode == SQS && spec.Subscriptions <= 1 {
 		q := spec.Name + suffix
 		if err := sqsAdmin.CreateTopic(ctx, q, mq.TopicConfig{DedupWindow: spec.DedupWindow}); err != nil {
 			return fail(err)
 		}
-		undo = append(undo, func(ctx context.Context) error { return deleteQuietly(ctx, sqsAdmin2(s), q) })
+		undo = append(undo, func(ctx context.Context) error { return s.deleteQueue(ctx, q) })
 		if err := sqsAdmin.CreateSubscription(ctx, q, q, subCfg); err != nil {
 			return fail(err)
 		}
@@ -116,12 +121,7 @@ func (s *Server) provision(ctx context.Context, spec conformance.Spec, mode Mode
 		return fail(err)
 	}
 	undo = append(undo, func(ctx context.Context) error {
-		a, err := mq.OpenAdmin(ctx, "sns://?"+s.Query())
-		if err != nil {
-			return err
-		}
-		defer a.Close()
-		return a.DeleteTopic(ctx, topic)
+		return s.withAdmin(ctx, "sns", func(a *mq.Admin) error { return a.DeleteTopic(ctx, topic) })
 	})
 	res.TopicURL = "sns://" + topic + "?" + query
 	for i := range max(spec.Subscriptions, 1) {
@@ -130,12 +130,7 @@ func (s *Server) provision(ctx context.Context, spec conformance.Spec, mode Mode
 			return fail(err)
 		}
 		undo = append(undo, func(ctx context.Context) error {
-			a, err := mq.OpenAdmin(ctx, "sns://?"+s.Query())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			return a.DeleteSubscription(ctx, topic, q)
+			return s.withAdmin(ctx, "sns", func(a *mq.Admin) error { return a.DeleteSubscription(ctx, topic, q) })
 		})
 		if mode == SNS {
 			res.SubscriptionURLs = append(res.SubscriptionURLs, "sns://"+topic+"/"+q+"?"+query+"&wait=1s")
@@ -147,21 +142,22 @@ func (s *Server) provision(ctx context.Context, spec conformance.Spec, mode Mode
 	return res, nil
 }
 
-// sqsAdmin2 opens an admin for a cleanup, which runs after the
-// provisioning admin was closed.
-func sqsAdmin2(s *Server) func(context.Context) (*mq.Admin, error) {
-	return func(ctx context.Context) (*mq.Admin, error) { return mq.OpenAdmin(ctx, "sqs://?"+s.Query()) }
-}
-
-// deleteQuietly deletes a queue, ignoring that it is gone already.
-func deleteQuietly(ctx context.Context, open func(context.Context) (*mq.Admin, error), queue string) error {
-	a, err := open(ctx)
+// withAdmin runs f with an admin of scheme (sqs or sns) on the server.
+func (s *Server) withAdmin(ctx context.Context, scheme string, f func(*mq.Admin) error) error {
+	a, err := mq.OpenAdmin(ctx, scheme+"://?"+s.Query())
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if err := a.DeleteTopic(ctx, queue); err != nil && !errors.Is(err, mq.ErrNotFound) {
-		return err
-	}
-	return nil
+	return f(a)
+}
+
+// deleteQueue deletes a queue, ignoring that it is gone already.
+func (s *Server) deleteQueue(ctx context.Context, queue string) error {
+	return s.withAdmin(ctx, "sqs", func(a *mq.Admin) error {
+		if err := a.DeleteTopic(ctx, queue); err != nil && !errors.Is(err, mq.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
 }

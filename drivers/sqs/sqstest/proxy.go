@@ -19,6 +19,7 @@ type Proxy struct {
 
 	mu    sync.Mutex
 	down  bool
+	up    *time.Timer // ends a Cut
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
 }
@@ -109,6 +110,18 @@ func (p *Proxy) Outage(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// Cut cuts every connection and refuses new ones for d, returning at
+// once.
+func (p *Proxy) Cut(d time.Duration) {
+	p.setDown(true)
+	p.mu.Lock()
+	if p.up != nil {
+		p.up.Stop()
+	}
+	p.up = time.AfterFunc(d, func() { p.setDown(false) })
+	p.mu.Unlock()
+}
+
 func (p *Proxy) setDown(down bool) {
 	p.mu.Lock()
 	p.down = down
@@ -127,6 +140,11 @@ func (p *Proxy) setDown(down bool) {
 // Close stops the proxy and waits for its goroutines.
 func (p *Proxy) Close() {
 	p.ln.Close()
+	p.mu.Lock()
+	if p.up != nil {
+		p.up.Stop()
+	}
+	p.mu.Unlock()
 	p.setDown(true)
 	p.wg.Wait()
 }
