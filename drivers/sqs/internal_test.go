@@ -174,10 +174,12 @@ func TestStaleReceiptsAreRefusedLocally(t *testing.T) {
 	ids := []driver.AckID{{Ref: expired}, {Ref: settled}, {Ref: foreign}, {Ref: "not a receipt"}, {}}
 	ctx := context.Background()
 	for name, call := range map[string]func() error{
-		"Ack":        func() error { return s.Ack(ctx, ids) },
-		"Nack":       func() error { return s.Nack(ctx, ids, time.Second) },
-		"Extend":     func() error { return s.Extend(ctx, ids, time.Minute) },
-		"DeadLetter": func() error { return s.DeadLetter(ctx, []driver.DeadLetter{{AckID: ids[0]}, {AckID: ids[1]}, {AckID: ids[2]}}) },
+		"Ack":    func() error { return s.Ack(ctx, ids) },
+		"Nack":   func() error { return s.Nack(ctx, ids, time.Second) },
+		"Extend": func() error { return s.Extend(ctx, ids, time.Minute) },
+		"DeadLetter": func() error {
+			return s.DeadLetter(ctx, []driver.DeadLetter{{AckID: ids[0]}, {AckID: ids[1]}, {AckID: ids[2]}})
+		},
 	} {
 		err := call()
 		var batch *driver.BatchError
