@@ -368,7 +368,8 @@ func (s *subscription) Close() error {
 	s.mu.Unlock()
 	if ss != nil {
 		ss.kill()
-		ss.cmu.Lock() // wait for an idle cancel in progress
+		ss.cmu.Lock() // waits for an idle cancel in progress
+		ss.cons = nil
 		ss.cmu.Unlock()
 	}
 	s.pubMu.Lock()

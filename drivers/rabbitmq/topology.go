@@ -166,8 +166,9 @@ func declareTopic(ch *amqp.Channel, name string) error {
 }
 
 // declareQueue declares a subscription's queue, its dead-letter topic (and
-// the default dead-letter queue), and binds the queue to topic unless topic
-// is empty.
+// the default dead-letter queue), and unless topic is empty, the topic and
+// the binding of the queue to it (so subscribers may start before
+// producers).
 func declareQueue(ch *amqp.Channel, topic string, q *queueSpec) error {
 	if q.deadLetter != "" {
 		if err := declareTopic(ch, q.deadLetter); err != nil {
@@ -185,6 +186,9 @@ func declareQueue(ch *amqp.Channel, topic string, q *queueSpec) error {
 	}
 	if topic == "" {
 		return nil
+	}
+	if err := declareTopic(ch, topic); err != nil {
+		return err
 	}
 	return ch.QueueBind(q.name, "", topic, false, nil)
 }

@@ -86,12 +86,12 @@ func (o *URLOpener) OpenTopic(ctx context.Context, u *url.URL) (driver.Topic, er
 	}
 	l, err := dialLink(ctx, ep, "topic "+name)
 	if err != nil {
-		return nil, err
+		return nil, coded(err)
 	}
 	t, err := newTopic(l, name, opts)
 	if err != nil {
 		l.close()
-		return nil, err
+		return nil, coded(err)
 	}
 	return t, nil
 }
@@ -113,12 +113,12 @@ func (o *URLOpener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Su
 	}
 	l, err := dialLink(ctx, ep, "subscription "+name)
 	if err != nil {
-		return nil, err
+		return nil, coded(err)
 	}
 	s, err := newSubscription(l, name, opts)
 	if err != nil {
 		l.close()
-		return nil, err
+		return nil, coded(err)
 	}
 	return s, nil
 }
@@ -131,9 +131,21 @@ func (o *URLOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, er
 	}
 	l, err := dialLink(ctx, ep, "admin")
 	if err != nil {
-		return nil, err
+		return nil, coded(err)
 	}
 	return newAdmin(l), nil
+}
+
+// coded gives an error from opening a handle its code: mq classifies open
+// errors by driver.Error codes only, as no handle exists yet to ask.
+func coded(err error) error {
+	if driver.CodeOf(err) != driver.Unknown {
+		return err
+	}
+	if c := classify(err); c != driver.Unknown && c != driver.Canceled && c != driver.DeadlineExceeded {
+		return &driver.Error{Code: c, Msg: "rabbitmq", Err: err}
+	}
+	return err
 }
 
 func urlError(format string, args ...any) error {

@@ -1,0 +1,190 @@
+package rabbitmq_test
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/portmq/portmq/mq"
+)
+
+// pair opens a producer and a subscription (lease 30 s) on fresh
+// resources, shut down and deleted when the test ends.
+func pair(t *testing.T, kv ...string) (*mq.Producer, *mq.Subscription, string) {
+	t.Helper()
+	base := serverURL(t)
+	ctx := ctxFor(t, time.Minute)
+	topic := uniqueName(t, "t")
+	q := topic + ".q"
+	t.Cleanup(func() { deleteAll(t, []string{q, q + ".dlq"}, []string{topic, q + ".dlq"}) })
+	s, err := mq.OpenSubscription(ctx, withQuery(t, base, append([]string{"topic", topic, "subscription", q, "visibility", "30s"}, kv...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	p, err := mq.OpenProducer(ctx, withQuery(t, base, "topic", topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	return p, s, q
+}
+
+func send(t *testing.T, p *mq.Producer, bodies ...string) []string {
+	t.Helper()
+	var ids []string
+	for _, b := range bodies {
+		m := &mq.Message{Body: []byte(b)}
+		if err := p.Send(ctxFor(t, 30*time.Second), m); err != nil {
+			t.Fatalf("Send(%q): %v", b, err)
+		}
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+func recv(t *testing.T, s *mq.Subscription) *mq.Delivery {
+	t.Helper()
+	d, err := s.Receive(ctxFor(t, 30*time.Second))
+	if err != nil {
+		t.Fatalf("Receive: %v", err)
+	}
+	return d
+}
+
+func TestAckOnDeadChannelFailsClearlyAndTheMessageComesBack(t *testing.T) {
+	p, s, _ := pair(t)
+	id := send(t, p, "m")[0]
+	d := recv(t, s)
+	var ch *amqp.Channel
+	if !s.As(&ch) {
+		t.Fatal("Subscription.As(**amqp.Channel) = false")
+	}
+	if err := ch.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := d.Ack()
+	if !errors.Is(err, mq.ErrLeaseExpired) || mq.Code(err) != mq.FailedPrecondition || !strings.Contains(err.Error(), "channel") {
+		t.Fatalf("Ack on a closed channel = %v, want ErrLeaseExpired saying the channel is gone", err)
+	}
+	for _, settle := range []func() error{func() error { return d.Nack(0) }, func() error { return d.DeadLetter("x") }} {
+		if err := settle(); err == nil {
+			t.Error("settling again after the failed Ack succeeded")
+		}
+	}
+	d2 := recv(t, s)
+	if d2.ID != id || d2.Attempt != 2 {
+		t.Fatalf("after the channel loss got %s attempt %d, want %s attempt 2", d2.ID, d2.Attempt, id)
+	}
+	if err := d2.Ack(); err != nil {
+		t.Fatalf("Ack on the new channel: %v", err)
+	}
+}
+
+// closeConnection closes, from the broker, the connection whose
+// connection_name contains name (CONNECTION_FORCED, as in a broker
+// failover).
+func closeConnection(t *testing.T, name string) {
+	t.Helper()
+	out, err := exec.Command("rabbitmqctl", "list_connections", "-q", "pid", "client_properties").CombinedOutput()
+	if err != nil {
+		t.Skipf("rabbitmqctl list_connections: %v: %s", err, out)
+	}
+	closed := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		pid, props, ok := strings.Cut(line, "\t")
+		if !ok || !strings.Contains(props, name) {
+			continue
+		}
+		if out, err := exec.Command("rabbitmqctl", "close_connection", pid, "portmq test").CombinedOutput(); err != nil {
+			t.Fatalf("rabbitmqctl close_connection %s: %v: %s", pid, err, out)
+		}
+		closed++
+	}
+	if closed == 0 {
+		t.Fatalf("no connection named %q:\n%s", name, out)
+	}
+}
+
+func TestConsumerAndProducerSurviveForcedConnectionClose(t *testing.T) {
+	p, s, q := pair(t)
+	var mu sync.Mutex
+	handled := map[string]int{}
+	c, err := mq.NewConsumer(s, func(ctx context.Context, d *mq.Delivery) error {
+		mu.Lock()
+		handled[d.ID]++
+		mu.Unlock()
+		return nil
+	}, mq.WithBackoff(mq.Backoff{Min: 50 * time.Millisecond, Max: 500 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(context.Background()) }()
+	defer func() {
+		_ = c.Shutdown(ctxFor(t, 30*time.Second))
+		if err := <-done; err != nil {
+			t.Errorf("Consumer.Run: %v", err)
+		}
+	}()
+	ids := send(t, p, "before-1", "before-2")
+	waitHandled(t, &mu, handled, ids)
+
+	closeConnection(t, "portmq subscription "+q)
+	closeConnection(t, "portmq topic "+strings.TrimSuffix(q, ".q"))
+	// The producer redials on its next send; the consumer on its own.
+	ids = append(ids, send(t, p, "after-1", "after-2", "after-3")...)
+	waitHandled(t, &mu, handled, ids)
+}
+
+func waitHandled(t *testing.T, mu *sync.Mutex, handled map[string]int, ids []string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		missing := 0
+		for _, id := range ids {
+			if handled[id] == 0 {
+				missing++
+			}
+		}
+		mu.Unlock()
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages not handled within 30s", missing, len(ids))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestSendFailsUnavailableWithoutRedial(t *testing.T) {
+	base := serverURL(t)
+	topic := uniqueName(t, "noredial")
+	t.Cleanup(func() { deleteAll(t, []string{topic + ".q"}, []string{topic}) })
+	conn, err := amqp.Dial(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := rabbitmqNewTopic(conn, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := mq.NewProducer(tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+	_ = conn.Close()
+	err = p.Send(ctxFor(t, 10*time.Second), &mq.Message{Body: []byte("x")})
+	if mq.Code(err) != mq.Unavailable || !mq.IsRetryable(err) {
+		t.Fatalf("Send after the caller's connection closed = %v (code %v), want Unavailable", err, mq.Code(err))
+	}
+}
