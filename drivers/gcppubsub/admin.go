@@ -29,6 +29,7 @@ type admin struct {
 	client  *pubsub.Client
 	release func()
 	closed  atomic.Bool
+	native
 }
 
 var _ driver.Admin = (*admin)(nil)
@@ -198,19 +199,7 @@ func (a *admin) DeleteSubscription(ctx context.Context, topic, name string) erro
 }
 
 // As implements driver.Common: **pubsub.Client.
-func (a *admin) As(i any) bool {
-	if p, ok := i.(**pubsub.Client); ok && p != nil {
-		*p = a.client
-		return true
-	}
-	return false
-}
-
-// ErrorAs implements driver.Common.
-func (a *admin) ErrorAs(err error, i any) bool { return errorAs(err, i) }
-
-// ErrorCode implements driver.Common.
-func (a *admin) ErrorCode(err error) driver.ErrorCode { return errorCode(err) }
+func (a *admin) As(i any) bool { return asClient(i, a.client) }
 
 // Close gives back the client.
 func (a *admin) Close() error {

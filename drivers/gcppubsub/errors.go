@@ -42,36 +42,49 @@ func errorCode(err error) driver.ErrorCode {
 	return grpcCode(st.Code())
 }
 
+// grpcCodes maps gRPC codes to portmq's; the others are Unknown.
+var grpcCodes = map[codes.Code]driver.ErrorCode{
+	codes.OK:                 driver.OK,
+	codes.NotFound:           driver.NotFound,
+	codes.AlreadyExists:      driver.AlreadyExists,
+	codes.InvalidArgument:    driver.InvalidArgument,
+	codes.OutOfRange:         driver.InvalidArgument,
+	codes.FailedPrecondition: driver.FailedPrecondition,
+	codes.PermissionDenied:   driver.PermissionDenied,
+	codes.Unauthenticated:    driver.Unauthenticated,
+	codes.Unavailable:        driver.Unavailable,
+	codes.Aborted:            driver.Unavailable,
+	codes.ResourceExhausted:  driver.ResourceExhausted,
+	codes.DeadlineExceeded:   driver.DeadlineExceeded,
+	codes.Canceled:           driver.Canceled,
+	codes.Unimplemented:      driver.Unsupported,
+	codes.Internal:           driver.Internal,
+	codes.DataLoss:           driver.Internal,
+}
+
 func grpcCode(c codes.Code) driver.ErrorCode {
-	switch c {
-	case codes.OK:
-		return driver.OK
-	case codes.NotFound:
-		return driver.NotFound
-	case codes.AlreadyExists:
-		return driver.AlreadyExists
-	case codes.InvalidArgument, codes.OutOfRange:
-		return driver.InvalidArgument
-	case codes.FailedPrecondition:
-		return driver.FailedPrecondition
-	case codes.PermissionDenied:
-		return driver.PermissionDenied
-	case codes.Unauthenticated:
-		return driver.Unauthenticated
-	case codes.Unavailable, codes.Aborted:
-		return driver.Unavailable
-	case codes.ResourceExhausted:
-		return driver.ResourceExhausted
-	case codes.DeadlineExceeded:
-		return driver.DeadlineExceeded
-	case codes.Canceled:
-		return driver.Canceled
-	case codes.Unimplemented:
-		return driver.Unsupported
-	case codes.Internal, codes.DataLoss:
-		return driver.Internal
+	if code, ok := grpcCodes[c]; ok {
+		return code
 	}
 	return driver.Unknown
+}
+
+// native gives the driver's handles the error methods of driver.Common.
+type native struct{}
+
+// ErrorAs implements driver.Common; see errorAs.
+func (native) ErrorAs(err error, i any) bool { return errorAs(err, i) }
+
+// ErrorCode implements driver.Common.
+func (native) ErrorCode(err error) driver.ErrorCode { return errorCode(err) }
+
+// asClient implements the As methods for a **pubsub.Client target.
+func asClient(i any, c *pubsub.Client) bool {
+	if p, ok := i.(**pubsub.Client); ok && p != nil {
+		*p = c
+		return true
+	}
+	return false
 }
 
 // errorAs implements the ErrorAs methods: **status.Status receives the

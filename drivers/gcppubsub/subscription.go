@@ -31,6 +31,7 @@ type subscription struct {
 	recv   receiver
 	out    outstanding
 	closed atomic.Bool
+	native
 }
 
 var (
@@ -221,28 +222,15 @@ func (s *subscription) Info() driver.SubscriptionInfo { return s.info }
 // Capabilities implements driver.Subscription.
 func (s *subscription) Capabilities() driver.Capabilities { return s.caps }
 
-// As implements driver.Common: **pubsub.Client, **vkit.SubscriptionAdminClient.
+// As implements driver.Common: **pubsub.Client and
+// **vkit.SubscriptionAdminClient.
 func (s *subscription) As(i any) bool {
-	switch p := i.(type) {
-	case **pubsub.Client:
-		if p != nil {
-			*p = s.client
-			return true
-		}
-	case **vkit.SubscriptionAdminClient:
-		if p != nil {
-			*p = s.subc
-			return true
-		}
+	if p, ok := i.(**vkit.SubscriptionAdminClient); ok && p != nil {
+		*p = s.subc
+		return true
 	}
-	return false
+	return asClient(i, s.client)
 }
-
-// ErrorAs implements driver.Common.
-func (s *subscription) ErrorAs(err error, i any) bool { return errorAs(err, i) }
-
-// ErrorCode implements driver.Common.
-func (s *subscription) ErrorCode(err error) driver.ErrorCode { return errorCode(err) }
 
 // Close stops pulling and hands every unsettled delivery of the handle
 // back at once (ModifyAckDeadline 0), including messages pulled for

@@ -56,6 +56,7 @@ type topic struct {
 
 	closed  atomic.Bool
 	resumes sync.WaitGroup // ResumePublish watchers of abandoned sends
+	native
 }
 
 var _ driver.Topic = (*topic)(nil)
@@ -225,26 +226,12 @@ func baseCaps() driver.Capabilities {
 
 // As implements driver.Common: **pubsub.Publisher and **pubsub.Client.
 func (t *topic) As(i any) bool {
-	switch p := i.(type) {
-	case **pubsub.Publisher:
-		if p != nil {
-			*p = t.pub
-			return true
-		}
-	case **pubsub.Client:
-		if p != nil {
-			*p = t.client
-			return true
-		}
+	if p, ok := i.(**pubsub.Publisher); ok && p != nil {
+		*p = t.pub
+		return true
 	}
-	return false
+	return asClient(i, t.client)
 }
-
-// ErrorAs implements driver.Common.
-func (t *topic) ErrorAs(err error, i any) bool { return errorAs(err, i) }
-
-// ErrorCode implements driver.Common.
-func (t *topic) ErrorCode(err error) driver.ErrorCode { return errorCode(err) }
 
 // Close flushes and stops the publisher and gives back the client.
 func (t *topic) Close() error {

@@ -90,11 +90,7 @@ var (
 
 // OpenTopic opens gcppubsub://projects/P/topics/T (or gcppubsub://P/T).
 func (o *URLOpener) OpenTopic(ctx context.Context, u *url.URL) (driver.Topic, error) {
-	project, id, err := parseResource(u, kindTopic)
-	if err != nil {
-		return nil, err
-	}
-	q, err := parseQuery(u, topicParams)
+	project, id, q, err := parseURL(u, kindTopic, topicParams)
 	if err != nil {
 		return nil, err
 	}
@@ -111,26 +107,15 @@ func (o *URLOpener) OpenTopic(ctx context.Context, u *url.URL) (driver.Topic, er
 		ps.DelayThreshold = d
 		opts.PublishSettings = &ps
 	}
-	c, release, err := o.client(ctx, project)
-	if err != nil {
-		return nil, err
-	}
-	t, err := newTopic(c, fullName(project, kindTopic, id), &opts, release)
-	if err != nil {
-		release()
-		return nil, err
-	}
-	return t, nil
+	return withClient(o, ctx, project, func(c *pubsub.Client, release func()) (driver.Topic, error) {
+		return newTopic(c, fullName(project, kindTopic, id), &opts, release)
+	})
 }
 
 // OpenSubscription opens gcppubsub://projects/P/subscriptions/S (or
 // gcppubsub://P/S).
 func (o *URLOpener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Subscription, error) {
-	project, id, err := parseResource(u, kindSubscription)
-	if err != nil {
-		return nil, err
-	}
-	q, err := parseQuery(u, subParams)
+	project, id, q, err := parseURL(u, kindSubscription, subParams)
 	if err != nil {
 		return nil, err
 	}
@@ -162,16 +147,9 @@ func (o *URLOpener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Su
 		}
 		opts.Ordered = b
 	}
-	c, release, err := o.client(ctx, project)
-	if err != nil {
-		return nil, err
-	}
-	s, err := newSubscription(ctx, c, fullName(project, kindSubscription, id), &opts, release)
-	if err != nil {
-		release()
-		return nil, err
-	}
-	return s, nil
+	return withClient(o, ctx, project, func(c *pubsub.Client, release func()) (driver.Subscription, error) {
+		return newSubscription(ctx, c, fullName(project, kindSubscription, id), &opts, release)
+	})
 }
 
 // OpenAdmin opens gcppubsub://projects/P (or gcppubsub://P); it takes no
@@ -184,11 +162,24 @@ func (o *URLOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, er
 	if _, err := parseQuery(u, nil); err != nil {
 		return nil, err
 	}
+	return withClient(o, ctx, project, func(c *pubsub.Client, release func()) (driver.Admin, error) {
+		return newAdmin(c, release), nil
+	})
+}
+
+// withClient opens a handle with the shared client of project, which the
+// handle gives back on Close (or here, if opening fails).
+func withClient[T any](o *URLOpener, ctx context.Context, project string, open func(c *pubsub.Client, release func()) (T, error)) (T, error) {
 	c, release, err := o.client(ctx, project)
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	return newAdmin(c, release), nil
+	h, err := open(c, release)
+	if err != nil {
+		release()
+	}
+	return h, err
 }
 
 func urlError(format string, args ...any) error {
@@ -213,6 +204,18 @@ func checkURL(u *url.URL) error {
 		return urlError("gcppubsub URLs take no fragment")
 	}
 	return nil
+}
+
+// parseURL returns the project, ID and query parameters of a topic or
+// subscription URL.
+func parseURL(u *url.URL, kind string, allowed []string) (project, id string, q map[string]string, err error) {
+	if project, id, err = parseResource(u, kind); err != nil {
+		return "", "", nil, err
+	}
+	if q, err = parseQuery(u, allowed); err != nil {
+		return "", "", nil, err
+	}
+	return project, id, q, nil
 }
 
 // parseResource returns the project and the ID of the topic or
