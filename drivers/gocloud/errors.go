@@ -136,6 +136,19 @@ func errorAs(err error, i any, cdk func(error, any) bool) bool {
 
 var errorType = reflect.TypeFor[error]()
 
+// asWith fills a **T target with cur, and passes other targets to as (the
+// As of cur). It reports false when there is no cur.
+func asWith[T any](i any, cur *T, as func(any) bool) bool {
+	if cur == nil || !validTarget(i) {
+		return false
+	}
+	if p, ok := i.(**T); ok {
+		*p = cur
+		return true
+	}
+	return as(i)
+}
+
 func validTarget(i any) bool {
 	if i == nil {
 		return false

@@ -168,14 +168,5 @@ func (s *subscription) fill(dm *driver.Message, m *pubsub.Message, gen uint64, a
 // messageAs exposes the Go CDK message (**pubsub.Message) and, through
 // it, the Go CDK driver's message type (for example *amqp.Delivery).
 func messageAs(m *pubsub.Message) func(any) bool {
-	return func(i any) bool {
-		if !validTarget(i) {
-			return false
-		}
-		if p, ok := i.(**pubsub.Message); ok {
-			*p = m
-			return true
-		}
-		return m.As(i)
-	}
+	return func(i any) bool { return asWith(i, m, m.As) }
 }

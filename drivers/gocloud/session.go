@@ -59,26 +59,9 @@ func (c *conns) openTopic(ctx context.Context, u *url.URL) (*pubsub.Topic, relea
 	if err := c.checkScheme(u, true); err != nil {
 		return nil, nil, err
 	}
-	switch {
-	case lookupScheme(u.Scheme).shared:
-		t, err := c.mux.OpenTopicURL(ctx, u)
-		return t, noRelease, openErr(err)
-	case c.ownsConn(u):
-		o, err := c.rabbitOpener()
-		if err != nil {
-			return nil, nil, err
-		}
-		t, err := o.OpenTopicURL(ctx, u)
-		if err != nil {
-			return nil, nil, openErr(err)
-		}
-		return t, t.Shutdown, nil
-	}
-	t, err := c.mux.OpenTopicURL(ctx, u)
-	if err != nil {
-		return nil, nil, openErr(err)
-	}
-	return t, t.Shutdown, nil
+	viaMux := func() (*pubsub.Topic, error) { return c.mux.OpenTopicURL(ctx, u) }
+	shared := func() (*pubsub.Topic, error) { t, err := viaMux(); return t, openErr(err) }
+	return open(c, u, shared, viaMux, func(o *rabbitpubsub.URLOpener) (*pubsub.Topic, error) { return o.OpenTopicURL(ctx, u) })
 }
 
 // openSubscription opens the Go CDK subscription u, named name.
@@ -86,26 +69,36 @@ func (c *conns) openSubscription(ctx context.Context, u *url.URL, name string) (
 	if err := c.checkScheme(u, false); err != nil {
 		return nil, nil, err
 	}
+	shared := func() (*pubsub.Subscription, error) { return sharedSubs.get(ctx, c.mux, u, name) }
+	viaMux := func() (*pubsub.Subscription, error) { return c.mux.OpenSubscriptionURL(ctx, u) }
+	return open(c, u, shared, viaMux, func(o *rabbitpubsub.URLOpener) (*pubsub.Subscription, error) { return o.OpenSubscriptionURL(ctx, u) })
+}
+
+// open opens u the way its scheme needs: a shared object with shared
+// (released never), one on the handle's own connection with viaRabbit,
+// others with viaMux (released by shutting them down).
+func open[T interface{ Shutdown(context.Context) error }](c *conns, u *url.URL, shared, viaMux func() (T, error), viaRabbit func(*rabbitpubsub.URLOpener) (T, error)) (T, release, error) {
+	var obj, zero T
+	var err error
 	switch {
 	case lookupScheme(u.Scheme).shared:
-		s, err := sharedSubs.get(ctx, c.mux, u, name)
-		return s, noRelease, err
+		if obj, err = shared(); err != nil {
+			return zero, nil, err
+		}
+		return obj, noRelease, nil
 	case c.ownsConn(u):
-		o, err := c.rabbitOpener()
-		if err != nil {
-			return nil, nil, err
+		var o *rabbitpubsub.URLOpener
+		if o, err = c.rabbitOpener(); err != nil {
+			return zero, nil, err
 		}
-		s, err := o.OpenSubscriptionURL(ctx, u)
-		if err != nil {
-			return nil, nil, openErr(err)
-		}
-		return s, s.Shutdown, nil
+		obj, err = viaRabbit(o)
+	default:
+		obj, err = viaMux()
 	}
-	s, err := c.mux.OpenSubscriptionURL(ctx, u)
 	if err != nil {
-		return nil, nil, openErr(err)
+		return zero, nil, openErr(err)
 	}
-	return s, s.Shutdown, nil
+	return obj, obj.Shutdown, nil
 }
 
 func (c *conns) checkScheme(u *url.URL, topic bool) error {

@@ -159,32 +159,22 @@ func (s *subscription) Capabilities() driver.Capabilities { return s.caps }
 // As exposes the Go CDK subscription (**pubsub.Subscription) and, through
 // it, the Go CDK driver's types (for example **amqp.Connection).
 func (s *subscription) As(i any) bool {
-	if !validTarget(i) {
-		return false
-	}
-	s.mu.Lock()
-	cur := s.cur
-	s.mu.Unlock()
-	if cur == nil {
-		return false
-	}
-	if p, ok := i.(**pubsub.Subscription); ok {
-		*p = cur
-		return true
-	}
-	return cur.As(i)
+	cur := s.snapshot()
+	return asWith(i, cur, cur.As)
 }
 
 // ErrorAs implements driver.Common.
 func (s *subscription) ErrorAs(err error, i any) bool {
-	s.mu.Lock()
-	cur := s.cur
-	s.mu.Unlock()
-	var as func(error, any) bool
-	if cur != nil {
-		as = cur.ErrorAs
+	if cur := s.snapshot(); cur != nil {
+		return errorAs(err, i, cur.ErrorAs)
 	}
-	return errorAs(err, i, as)
+	return errorAs(err, i, nil)
+}
+
+func (s *subscription) snapshot() *pubsub.Subscription {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur
 }
 
 // ErrorCode implements driver.Common.

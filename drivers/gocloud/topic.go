@@ -180,32 +180,22 @@ func (t *topic) Capabilities() driver.Capabilities { return t.caps }
 // As exposes the Go CDK topic (**pubsub.Topic) and, through it, the Go CDK
 // driver's types (for example **amqp.Connection).
 func (t *topic) As(i any) bool {
-	if !validTarget(i) {
-		return false
-	}
-	t.mu.Lock()
-	cur := t.cur
-	t.mu.Unlock()
-	if cur == nil {
-		return false
-	}
-	if p, ok := i.(**pubsub.Topic); ok {
-		*p = cur
-		return true
-	}
-	return cur.As(i)
+	cur := t.snapshot()
+	return asWith(i, cur, cur.As)
 }
 
 // ErrorAs implements driver.Common.
 func (t *topic) ErrorAs(err error, i any) bool {
-	t.mu.Lock()
-	cur := t.cur
-	t.mu.Unlock()
-	var as func(error, any) bool
-	if cur != nil {
-		as = cur.ErrorAs
+	if cur := t.snapshot(); cur != nil {
+		return errorAs(err, i, cur.ErrorAs)
 	}
-	return errorAs(err, i, as)
+	return errorAs(err, i, nil)
+}
+
+func (t *topic) snapshot() *pubsub.Topic {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cur
 }
 
 // ErrorCode implements driver.Common.

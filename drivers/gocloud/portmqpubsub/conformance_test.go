@@ -17,45 +17,34 @@ import (
 	"github.com/portmq/portmq/mq"
 )
 
-// memHarness runs the Go CDK's conformance suite over the adapter on
-// memdriver (mem://), opened through portmq's URL mux.
-type memHarness struct {
-	admin  *mq.Admin
-	topics map[driver.Topic]string // topic name of each topic made
+// harness runs the Go CDK's conformance suite over the adapter on a
+// portmq backend, opened through portmq's URL mux. Nonexistent topics and
+// subscriptions are made by opening them and deleting them with the
+// backend's admin: its sends and receives then fail with NotFound.
+type harness struct {
+	admin    *mq.Admin
+	prefix   string                         // starts every name, unique to the run
+	topicURL func(topic string) string      // a producer URL
+	subURL   func(topic, sub string) string // a subscription URL
+	topics   map[driver.Topic]string        // topic name of each topic made
 }
 
-func newMemHarness(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
-	a, err := mq.OpenAdmin(ctx, "mem://")
-	if err != nil {
-		return nil, err
-	}
-	return &memHarness{admin: a, topics: map[driver.Topic]string{}}, nil
-}
-
-// name turns a test name into a unique memdriver name.
-func name(testName string) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	r := strings.NewReplacer("/", ".", " ", "_")
-	return r.Replace(testName) + "." + hex.EncodeToString(b[:])
-}
-
-func (h *memHarness) CreateTopic(ctx context.Context, testName string) (driver.Topic, func(), error) {
-	n := name(testName)
-	p, err := mq.OpenProducer(ctx, "mem://"+n)
+func (h *harness) CreateTopic(ctx context.Context, testName string) (driver.Topic, func(), error) {
+	n := h.prefix + name(testName)
+	p, err := mq.OpenProducer(ctx, h.topicURL(n))
 	if err != nil {
 		return nil, nil, err
 	}
 	dt := &topic{p: p}
 	h.topics[dt] = n
-	return dt, func() { _ = h.admin.DeleteTopic(context.Background(), n) }, nil
+	// Some tests use the driver topic without a pubsub.Topic, which
+	// would close it; closing twice is harmless.
+	return dt, func() { _ = dt.Close(); _ = h.admin.DeleteTopic(context.Background(), n) }, nil
 }
 
-// MakeNonexistentTopic opens a producer and deletes its topic: memdriver
-// then fails its sends with NotFound.
-func (h *memHarness) MakeNonexistentTopic(ctx context.Context) (driver.Topic, error) {
-	n := name("nonexistent")
-	p, err := mq.OpenProducer(ctx, "mem://"+n)
+func (h *harness) MakeNonexistentTopic(ctx context.Context) (driver.Topic, error) {
+	n := h.prefix + name("nonexistent")
+	p, err := mq.OpenProducer(ctx, h.topicURL(n))
 	if err != nil {
 		return nil, err
 	}
@@ -65,36 +54,58 @@ func (h *memHarness) MakeNonexistentTopic(ctx context.Context) (driver.Topic, er
 	return &topic{p: p}, nil
 }
 
-func (h *memHarness) CreateSubscription(ctx context.Context, dt driver.Topic, testName string) (driver.Subscription, func(), error) {
+func (h *harness) CreateSubscription(ctx context.Context, dt driver.Topic, testName string) (driver.Subscription, func(), error) {
 	tn, ok := h.topics[dt]
 	if !ok {
 		return nil, nil, errors.New("topic not made by this harness")
 	}
-	sn := name("sub")
-	s, err := mq.OpenSubscription(ctx, "mem://"+tn+"/"+sn)
+	sn := h.prefix + name("sub")
+	s, err := mq.OpenSubscription(ctx, h.subURL(tn, sn))
 	if err != nil {
 		return nil, nil, err
 	}
-	return &subscription{s: s}, func() { _ = h.admin.DeleteSubscription(context.Background(), tn, sn) }, nil
+	ds := &subscription{s: s}
+	return ds, func() { _ = ds.Close(); _ = h.admin.DeleteSubscription(context.Background(), tn, sn) }, nil
 }
 
-// MakeNonexistentSubscription opens a subscription and deletes it:
-// memdriver then fails its receives with NotFound.
-func (h *memHarness) MakeNonexistentSubscription(ctx context.Context) (driver.Subscription, func(), error) {
-	tn, sn := name("nonexistent"), "sub"
-	s, err := mq.OpenSubscription(ctx, "mem://"+tn+"/"+sn)
+func (h *harness) MakeNonexistentSubscription(ctx context.Context) (driver.Subscription, func(), error) {
+	tn, sn := h.prefix+name("nonexistent"), h.prefix+name("sub")
+	s, err := mq.OpenSubscription(ctx, h.subURL(tn, sn))
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := h.admin.DeleteSubscription(ctx, tn, sn); err != nil {
 		return nil, nil, err
 	}
-	return &subscription{s: s}, func() { _ = h.admin.DeleteTopic(context.Background(), tn) }, nil
+	ds := &subscription{s: s}
+	return ds, func() { _ = ds.Close(); _ = h.admin.DeleteTopic(context.Background(), tn) }, nil
 }
 
-func (h *memHarness) Close()                              { _ = h.admin.Close() }
-func (h *memHarness) MaxBatchSizes() (int, int)           { return 0, 0 }
-func (h *memHarness) SupportsMultipleSubscriptions() bool { return true }
+func (h *harness) Close()                              { _ = h.admin.Close() }
+func (h *harness) MaxBatchSizes() (int, int)           { return 0, 0 }
+func (h *harness) SupportsMultipleSubscriptions() bool { return true }
+
+// name turns a test name into a unique name for memdriver and RabbitMQ.
+func name(testName string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	r := strings.NewReplacer("/", ".", " ", "_")
+	return r.Replace(testName) + "." + hex.EncodeToString(b[:])
+}
+
+// newMemHarness runs the suite on memdriver (mem://).
+func newMemHarness(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
+	a, err := mq.OpenAdmin(ctx, "mem://")
+	if err != nil {
+		return nil, err
+	}
+	return &harness{
+		admin:    a,
+		topicURL: func(topic string) string { return "mem://" + topic },
+		subURL:   func(topic, sub string) string { return "mem://" + topic + "/" + sub },
+		topics:   map[driver.Topic]string{},
+	}, nil
+}
 
 func TestConformanceMem(t *testing.T) {
 	drivertest.RunConformanceTests(t, newMemHarness, []drivertest.AsTest{escapeHatches{native: func(as func(any) bool) error {

@@ -55,9 +55,9 @@ func TestOpenErrorsArePortmqErrorsWithoutPassword(t *testing.T) {
 		code mq.ErrorCode
 		sub  bool
 	}{
-		// No portmq driver for amqp is imported by this test: NotFound,
+		// No portmq driver for kafka is imported by this test: NotFound,
 		// naming the package to import.
-		{"portmq+amqp://guest:s3cret@127.0.0.1:1/orders", mq.NotFound, false},
+		{"portmq+kafka://guest:s3cret@127.0.0.1:1/orders", mq.NotFound, false},
 		{"portmq+mem://orders?bogus=1", mq.InvalidArgument, false},
 		{"portmq+mem://user:s3cret@orders/billing", mq.InvalidArgument, true},
 		{"portmq+mem://orders", mq.InvalidArgument, true}, // a subscription URL needs TOPIC/SUBSCRIPTION
@@ -77,8 +77,8 @@ func TestOpenErrorsArePortmqErrorsWithoutPassword(t *testing.T) {
 			t.Errorf("open %s: %v has code %v, want %v", c.url, err, mq.Code(err), c.code)
 		}
 	}
-	_, err := pubsub.OpenTopic(ctx, "portmq+amqp://127.0.0.1:1/orders")
-	if !strings.Contains(err.Error(), "drivers/rabbitmq") {
+	_, err := pubsub.OpenTopic(ctx, "portmq+kafka://127.0.0.1:1/orders")
+	if err == nil || !strings.Contains(err.Error(), "drivers/kafka") {
 		t.Errorf("error %q does not name the portmq package to import", err)
 	}
 }
