@@ -21,12 +21,12 @@ import (
 
 // tenv is one test's view of the server.
 type tenv struct {
-	t   *testing.T
+	t   testing.TB
 	srv *sqstest.Server
 	c   *awssqs.Client // a raw SDK client, for setting up and checking
 }
 
-func newEnv(t *testing.T) *tenv {
+func newEnv(t testing.TB) *tenv {
 	t.Helper()
 	srv := sqstest.Shared(t)
 	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(srv.Region))

@@ -1,0 +1,149 @@
+package sqs_test
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/portmq/portmq/drivers/sqs/awsmq"
+	"github.com/portmq/portmq/mq"
+)
+
+const (
+	benchBody  = 256 // bytes of text per message
+	benchRound = 100 // messages per round of each side
+	benchMin   = 500 // messages of each side at least, for stable rates
+)
+
+// BenchmarkVersusRaw runs the same work through the raw AWS SDK and
+// through portmq against one endpoint (moto, or PORTMQ_TEST_SQS_ENDPOINT)
+// in this process, and reports both rates and their ratio (portmq ÷ raw).
+// One op is one message on each side: send in batches of 10
+// (SendMessageBatch), then receive 10 at a time (ReceiveMessage asking for
+// the same attributes) and delete what was received in one batch
+// (DeleteMessageBatch). portmq sends with Producer.SendBatch, receives
+// with Subscription.ReceiveBatch and acks each delivery (concurrently, so
+// that mq batches the acks). Bodies are 256 bytes of text. The two sides
+// take turns in rounds of 100 messages on queues of their own, each going
+// first in every other round, so that the load of a shared machine weighs
+// on both alike; each side moves at least 500 messages whatever b.N, so
+// that one run has several rounds (ns/op is then not meaningful; the
+// rates are).
+func BenchmarkVersusRaw(b *testing.B) {
+	e := newEnv(b)
+	ctx := context.Background()
+	rawURL := e.queue(e.name("-raw"), nil)
+	pmQueue := e.name("-portmq")
+	e.queue(pmQueue, nil)
+	p, err := mq.OpenProducer(ctx, e.url(pmQueue))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Shutdown(ctx)
+	s, err := mq.OpenSubscription(ctx, e.url(pmQueue, "wait=1s", "visibility=30s"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Shutdown(ctx)
+	body := bytes.Repeat([]byte("0123456789abcdef"), benchBody/16)
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	var raw, pm time.Duration
+	total := max(b.N, benchMin)
+	for round, done := 0, 0; done < total; round, done = round+1, done+benchRound {
+		n := min(benchRound, total-done)
+		if round%2 == 0 {
+			raw += benchRaw(b, e.c, rawURL, body, n)
+			pm += benchPortmq(b, p, s, body, n)
+		} else {
+			pm += benchPortmq(b, p, s, body, n)
+			raw += benchRaw(b, e.c, rawURL, body, n)
+		}
+	}
+	b.StopTimer()
+	rawRate, pmRate := float64(total)/raw.Seconds(), float64(total)/pm.Seconds()
+	b.ReportMetric(rawRate, "raw-msgs/s")
+	b.ReportMetric(pmRate, "portmq-msgs/s")
+	b.ReportMetric(pmRate/rawRate, "ratio")
+}
+
+func benchRaw(b *testing.B, c *awssqs.Client, url string, body []byte, n int) time.Duration {
+	ctx := context.Background()
+	start := time.Now()
+	entries := make([]sqstypes.SendMessageBatchRequestEntry, 0, awsmq.MaxBatch)
+	for sent := 0; sent < n; {
+		entries = entries[:0]
+		for ; len(entries) < awsmq.MaxBatch && sent < n; sent++ {
+			entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: awsmq.BatchIDs[len(entries)], MessageBody: aws.String(string(body))})
+		}
+		out, err := c.SendMessageBatch(ctx, &awssqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
+		if err != nil || len(out.Failed) > 0 {
+			b.Fatalf("SendMessageBatch: %v %v", err, out)
+		}
+	}
+	for got := 0; got < n; {
+		out, err := c.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
+			QueueUrl:                    aws.String(url),
+			MaxNumberOfMessages:         awsmq.MaxBatch,
+			WaitTimeSeconds:             1,
+			VisibilityTimeout:           30,
+			MessageAttributeNames:       []string{"All"},
+			MessageSystemAttributeNames: awsmq.SystemAttributes,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			continue
+		}
+		del := make([]sqstypes.DeleteMessageBatchRequestEntry, len(out.Messages))
+		for i, m := range out.Messages {
+			del[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: awsmq.BatchIDs[i], ReceiptHandle: m.ReceiptHandle}
+		}
+		dout, err := c.DeleteMessageBatch(ctx, &awssqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: del})
+		if err != nil || len(dout.Failed) > 0 {
+			b.Fatalf("DeleteMessageBatch: %v %v", err, dout)
+		}
+		got += len(out.Messages)
+	}
+	return time.Since(start)
+}
+
+func benchPortmq(b *testing.B, p *mq.Producer, s *mq.Subscription, body []byte, n int) time.Duration {
+	ctx := context.Background()
+	start := time.Now()
+	batch := make([]*mq.Message, 0, awsmq.MaxBatch)
+	for sent := 0; sent < n; {
+		batch = batch[:0]
+		for ; len(batch) < awsmq.MaxBatch && sent < n; sent++ {
+			batch = append(batch, &mq.Message{Body: body})
+		}
+		if err := p.SendBatch(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for got := 0; got < n; {
+		ds, err := s.ReceiveBatch(ctx, awsmq.MaxBatch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, d := range ds {
+			wg.Go(func() {
+				if err := d.Ack(); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		got += len(ds)
+	}
+	return time.Since(start)
+}
