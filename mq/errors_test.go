@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"testing"
 
 	"github.com/portmq/portmq/mq/driver"
@@ -119,6 +120,32 @@ func TestRedactRawRemovesUserinfo(t *testing.T) {
 	} {
 		if got := redactRaw(in); got != want {
 			t.Errorf("redactRaw(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestUnknownSchemeNamesThePackageToImport(t *testing.T) {
+	mux := new(URLMux)
+	for _, c := range []struct{ url, want string }{
+		{"amqp://guest:secret@h/x", `import _ "github.com/portmq/portmq/drivers/rabbitmq"`},
+		{"kafka://h:9092/t", `import _ "github.com/portmq/portmq/drivers/kafka"`},
+		{"gocloud+mem://t", `import _ "github.com/portmq/portmq/drivers/gocloud"`},
+		{"mem://t", `import _ "github.com/portmq/portmq/memdriver"`},
+		{"nosuch://t", ""},
+	} {
+		_, err := mux.OpenProducer(context.Background(), c.url)
+		if Code(err) != NotFound {
+			t.Fatalf("%s: code %v, want NotFound (%v)", c.url, Code(err), err)
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "secret") {
+			t.Errorf("%s: password in error %q", c.url, msg)
+		}
+		if c.want == "" && strings.Contains(msg, "import _") {
+			t.Errorf("%s: suggests an import for a scheme portmq has no driver for: %q", c.url, msg)
+		}
+		if c.want != "" && !strings.Contains(msg, c.want) {
+			t.Errorf("%s: error %q does not say %s", c.url, msg, c.want)
 		}
 	}
 }

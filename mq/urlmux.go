@@ -161,8 +161,11 @@ func (m *URLMux) resolve(op, rawURL string) (*url.URL, driver.Opener, error) {
 		if registered == "" {
 			registered = "none"
 		}
-		return nil, nil, newError(NotFound, op, "no driver for scheme \""+u.Scheme+"\" in URL "+strconv.Quote(u.Redacted())+
-			" (registered: "+registered+"); is the driver imported? for example: import _ \""+driverHint(u.Scheme)+"\"", nil)
+		msg := "no driver for scheme \"" + u.Scheme + "\" in URL " + strconv.Quote(u.Redacted()) + " (registered: " + registered + ")"
+		if pkg := driverPackage(u.Scheme); pkg != "" {
+			msg += "; is the driver imported? import _ \"" + pkg + "\""
+		}
+		return nil, nil, newError(NotFound, op, msg, nil)
 	}
 	return u, o, nil
 }
@@ -174,15 +177,21 @@ func openError(op string, u *url.URL, err error) error {
 	return &Error{Code: ctxCode(err, InvalidArgument), Op: op, Msg: "open " + u.Redacted(), Err: err}
 }
 
-func driverHint(scheme string) string {
+// driverPackage names the portmq package that registers scheme, or "" when
+// portmq has none.
+func driverPackage(scheme string) string {
 	const base = "github.com/portmq/portmq/"
-	switch scheme {
-	case "mem":
+	switch {
+	case scheme == "mem":
 		return base + "memdriver"
-	case "amqp", "amqps":
+	case scheme == "amqp" || scheme == "amqps":
 		return base + "drivers/rabbitmq"
+	case scheme == "kafka" || scheme == "sqs" || scheme == "sns" || scheme == "gcppubsub":
+		return base + "drivers/" + scheme
+	case strings.HasPrefix(scheme, "gocloud+"):
+		return base + "drivers/gocloud"
 	}
-	return base + "drivers/" + scheme
+	return ""
 }
 
 // redactRaw removes the userinfo of a URL that url.Parse rejected.
