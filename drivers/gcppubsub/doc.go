@@ -95,9 +95,11 @@
 //     on a key the client pauses the key, and the driver resumes it at once
 //     (or, when the sender stopped waiting, as soon as the publish fails),
 //     so the sender decides what to send again and the key never stays
-//     blocked. On the real service a Pull may return several messages of
-//     one key, in order; mq's Consumer handles a key's messages one at a
-//     time, but a caller of Receive sees them all.
+//     blocked. Pub/Sub may hand out several messages of a key in one Pull;
+//     a handle on an ordered subscription gives out one per key at a time
+//     and holds the later ones (extending their deadlines) until it is
+//     acked. When it is nacked or its lease ends, the handle hands the
+//     held ones back at once, since Pub/Sub delivers it again before them.
 //   - Seek(t): Seek to a time. It replays messages published at or after t
 //     that the subscription retains: unacked ones always, acked ones with
 //     retain_acked_messages (the admin sets it from Retention) or topic

@@ -26,6 +26,7 @@ const (
 type delivery struct {
 	sub      *subscription
 	ackID    string
+	key      string              // ordering key, on ordered subscriptions only
 	rm       *pb.ReceivedMessage // for Delivery.As
 	deadline atomic.Int64        // unix nanos; never later than the server's
 	settled  atomic.Bool
@@ -97,11 +98,17 @@ type claimed struct {
 	idx    []int
 	live   []*delivery
 	errs   []error
+	keyed  []keyedItem // settled deliveries with an ordering key
 
 	// Room for the common single-item call, in the same allocation.
 	ackID1 [1]string
 	idx1   [1]int
 	live1  [1]*delivery
+}
+
+type keyedItem struct {
+	d *delivery
+	i int
 }
 
 func (s *subscription) claim(ids []driver.AckID, settle bool) *claimed {
@@ -126,6 +133,9 @@ func (s *subscription) claim(ids []driver.AckID, settle bool) *claimed {
 		default:
 			if settle {
 				s.out.remove(d)
+				if d.key != "" {
+					c.keyed = append(c.keyed, keyedItem{d, i})
+				}
 			}
 			if now >= d.deadline.Load() {
 				d = nil

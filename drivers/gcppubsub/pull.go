@@ -32,8 +32,9 @@ type receiver struct {
 	inflight int              // Pull calls running
 	waiting  int              // ReceiveBatch calls waiting for one
 	err      error            // a Pull error for a waiting caller
-	timer    *time.Timer      // nacks stale ready messages; nil if unarmed
+	timer    *time.Timer      // tends ready messages low on lease; nil if unarmed
 	closed   bool
+	busy     map[string]*delivery // ordered: each key's delivery in flight
 }
 
 func (r *receiver) init(s *subscription) {
@@ -95,28 +96,12 @@ func (r *receiver) receive(ctx context.Context, dst []driver.Message) (int, erro
 	}
 }
 
-// takeLocked moves ready messages with enough lease left into dst and the
-// ack IDs of the others into stale.
+// takeLocked hands ready messages out into dst; see sweepLocked.
 func (r *receiver) takeLocked(dst []driver.Message, stale *[]*delivery) int {
 	if len(r.ready) == 0 {
 		return 0
 	}
-	limit := time.Now().Add(r.s.staleMargin()).UnixNano()
-	n, i := 0, 0
-	for ; i < len(r.ready) && n < len(dst); i++ {
-		m := &r.ready[i]
-		d := m.AckID.Ref.(*delivery)
-		if d.deadline.Load() < limit {
-			*stale = append(*stale, d)
-			continue
-		}
-		dst[n] = *m
-		n++
-	}
-	rest := copy(r.ready, r.ready[i:])
-	clear(r.ready[rest:])
-	r.ready = r.ready[:rest]
-	return n
+	return r.sweepLocked(dst, stale, nil)
 }
 
 // pull runs one Pull call for up to n messages and hands its result to
@@ -163,30 +148,20 @@ func (r *receiver) armLocked() {
 
 func (r *receiver) expire() {
 	defer r.wg.Done()
-	var stale []*delivery
+	var stale, extend []*delivery
 	r.mu.Lock()
 	r.timer = nil
 	if r.closed {
 		r.mu.Unlock()
 		return
 	}
-	limit := time.Now().Add(r.s.staleMargin()).UnixNano()
-	keep := r.ready[:0]
-	for _, m := range r.ready {
-		d := m.AckID.Ref.(*delivery)
-		if d.deadline.Load() < limit {
-			stale = append(stale, d)
-			continue
-		}
-		keep = append(keep, m)
-	}
-	clear(r.ready[len(keep):])
-	r.ready = keep
+	r.sweepLocked(nil, &stale, &extend)
 	if len(r.ready) > 0 {
 		r.armLocked()
 	}
 	r.mu.Unlock()
 	r.nackStale(stale)
+	r.extendHeld(extend)
 }
 
 // nackStale hands back ready messages nobody took in time.

@@ -77,6 +77,9 @@ func newSubscription(ctx context.Context, client *pubsub.Client, name string, op
 	}
 	s.out.init()
 	s.recv.init(s)
+	if set.ordered {
+		s.recv.busy = make(map[string]*delivery)
+	}
 	return s, nil
 }
 
@@ -111,6 +114,9 @@ func (s *subscription) convert(rms []*pb.ReceivedMessage, start, recv time.Time)
 	for i, rm := range rms {
 		d := &ds[i]
 		d.sub, d.ackID, d.rm = s, rm.GetAckId(), rm
+		if s.set.ordered {
+			d.key = rm.GetMessage().GetOrderingKey()
+		}
 		d.deadline.Store(dl)
 		ptrs[i] = d
 		m := rm.GetMessage()
@@ -147,6 +153,7 @@ func (s *subscription) Ack(ctx context.Context, ids []driver.AckID) error {
 		err := s.subc.Acknowledge(ctx, &pb.AcknowledgeRequest{Subscription: s.name, AckIds: ackIDs})
 		return wrap(err, "acknowledge on %s", s.name)
 	})
+	s.releaseKeys(c, true)
 	return c.result()
 }
 
@@ -163,6 +170,7 @@ func (s *subscription) Nack(ctx context.Context, ids []driver.AckID, delay time.
 	c := s.claim(ids, true)
 	secs := seconds(delay)
 	c.rpc(len(ids), func(ackIDs []string) error { return s.modack(ctx, ackIDs, secs) })
+	s.releaseKeys(c, false)
 	return c.result()
 }
 
