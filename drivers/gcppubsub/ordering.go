@@ -65,6 +65,7 @@ func (r *receiver) sweepLocked(dst []driver.Message, back, extend *[]*delivery) 
 			}
 			continue
 		case dst != nil && n < len(dst):
+			m.Deadline = time.Unix(0, d.deadline.Load()) // it may have been extended
 			dst[n] = m
 			n++
 			if k != "" {

@@ -14,14 +14,16 @@ import (
 // while, which is what clients see of a broker restart. pstest keeps its
 // state in process, as a restarted broker keeps its durable state.
 type proxy struct {
+	t      *testing.T
 	ln     net.Listener
 	target string
 	down   time.Duration
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	refuse bool
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	refuse  bool
+	refused int
+	wg      sync.WaitGroup
 }
 
 func startProxy(t *testing.T, target string, down time.Duration) *proxy {
@@ -30,7 +32,7 @@ func startProxy(t *testing.T, target string, down time.Duration) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{ln: ln, target: target, down: down, conns: map[net.Conn]struct{}{}}
+	p := &proxy{t: t, ln: ln, target: target, down: down, conns: map[net.Conn]struct{}{}}
 	p.wg.Go(p.accept)
 	t.Cleanup(p.close)
 	return p
@@ -56,6 +58,7 @@ func (p *proxy) track(c net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.refuse {
+		p.refused++
 		c.Close()
 		return false
 	}
@@ -92,7 +95,8 @@ func (p *proxy) pipe(c net.Conn) {
 // outage drops every connection and refuses new ones for p.down.
 func (p *proxy) outage(ctx context.Context) error {
 	p.mu.Lock()
-	p.refuse = true
+	p.refuse, p.refused = true, 0
+	cut := len(p.conns)
 	for c := range p.conns {
 		c.Close()
 		delete(p.conns, c)
@@ -108,7 +112,9 @@ func (p *proxy) outage(ctx context.Context) error {
 	}
 	p.mu.Lock()
 	p.refuse = false
+	refused := p.refused
 	p.mu.Unlock()
+	p.t.Logf("proxy outage of %v: cut %d connections, refused %d", p.down, cut, refused)
 	return err
 }
 
