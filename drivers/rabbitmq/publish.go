@@ -5,7 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
-	"sync/atomic"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -14,55 +14,31 @@ import (
 
 // publisher is one AMQP channel in confirm mode. Any number of goroutines
 // publish on it at once; at most cap(window) messages are unconfirmed at a
-// time. One goroutine (confirmLoop) reads the broker's confirms and
-// returns: it gets a message's basic.return before its basic.ack (the
-// broker sends them in that order and amqp091-go hands both over from its
-// one reader goroutine, the returns through an unbuffered channel), so it
-// knows that a confirmed message was unroutable.
+// time. Each caller waits for the broker's confirms of its own messages
+// (amqp091-go's deferred confirmations) and frees their window slots;
+// while it waits for a slot it also collects its oldest confirms, so
+// callers never wait on each other's slots forever.
+//
+// Unroutable messages (mandatory flag, no queue bound) come back as a
+// basic.return, which the broker sends before the message's basic.ack and
+// amqp091-go's one reader goroutine hands over, into the buffered returns
+// channel, before it resolves the confirmation. So once a confirmation is
+// resolved, its return (if any) is in the channel or, taken from it under
+// retMu, in returned.
 type publisher struct {
 	ch     *amqp.Channel
 	window chan struct{}
 	closes chan *amqp.Error
-	done   chan struct{} // closed when the channel is gone and every waiter told
 	secret string
 
-	mu     sync.Mutex // serializes publishing with the delivery tag it gets
-	ringMu sync.Mutex // guards ring; never held while blocking
-	ring   []pending  // ring[tag % len]: the unconfirmed publish with that tag
-
-	errMu sync.Mutex
-	err   error // why the channel ended
+	retMu    sync.Mutex
+	returns  chan amqp.Return // nil once closed
+	returned map[string]returned
 }
 
-type pending struct {
-	b     *batch
-	i     int
-	msgID string
-}
-
-// batch collects the confirms of one publish call.
-type batch struct {
-	left   atomic.Int32
-	errs   []error // errs[i] for message i; written before left reaches 0
-	failed atomic.Bool
-	done   chan struct{}
-}
-
-func newBatch(n int) *batch {
-	b := &batch{errs: make([]error, n), done: make(chan struct{})}
-	b.left.Store(int32(n))
-	return b
-}
-
-// finish records message i's outcome.
-func (b *batch) finish(i int, err error) {
-	if err != nil {
-		b.errs[i] = err
-		b.failed.Store(true)
-	}
-	if b.left.Add(-1) == 0 {
-		close(b.done)
-	}
+type returned struct {
+	r  amqp.Return
+	at time.Time
 }
 
 func newPublisher(conn *amqp.Connection, window int, secret string) (*publisher, error) {
@@ -74,107 +50,74 @@ func newPublisher(conn *amqp.Connection, window int, secret string) (*publisher,
 		_ = ch.Close()
 		return nil, err
 	}
-	p := &publisher{
+	return &publisher{
 		ch:     ch,
 		window: make(chan struct{}, window),
 		closes: ch.NotifyClose(make(chan *amqp.Error, 1)),
-		done:   make(chan struct{}),
-		ring:   make([]pending, window),
 		secret: secret,
-	}
-	returns := ch.NotifyReturn(make(chan amqp.Return))
-	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, window))
-	go p.confirmLoop(confirms, returns)
-	return p, nil
+		// At most window messages are unconfirmed, so at most window
+		// returns wait here: the reader goroutine never blocks on it.
+		returns:  ch.NotifyReturn(make(chan amqp.Return, window)),
+		returned: map[string]returned{},
+	}, nil
 }
 
 // alive reports whether the channel can still publish.
-func (p *publisher) alive() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return !p.ch.IsClosed()
-	}
-}
+func (p *publisher) alive() bool { return !p.ch.IsClosed() }
 
-func (p *publisher) confirmLoop(confirms <-chan amqp.Confirmation, returns <-chan amqp.Return) {
-	var returned map[string]*amqp.Return
-	for {
+// wasReturned reports (and forgets) the return of message id.
+func (p *publisher) wasReturned(id string) *amqp.Return {
+	p.retMu.Lock()
+	defer p.retMu.Unlock()
+drain:
+	for p.returns != nil {
 		select {
-		case r, ok := <-returns:
+		case r, ok := <-p.returns:
 			if !ok {
-				returns = nil
-				continue
+				p.returns = nil
+				break drain
 			}
-			if returned == nil {
-				returned = map[string]*amqp.Return{}
+			now := time.Now()
+			if len(p.returned) > cap(p.window) {
+				// Returns of callers that gave up waiting.
+				for k, v := range p.returned {
+					if now.Sub(v.at) > time.Minute {
+						delete(p.returned, k)
+					}
+				}
 			}
-			returned[r.MessageId] = &r
-		case c, ok := <-confirms:
-			if !ok {
-				p.fail()
-				return
-			}
-			p.ringMu.Lock()
-			slot := &p.ring[c.DeliveryTag%uint64(len(p.ring))]
-			pd := *slot
-			*slot = pending{}
-			p.ringMu.Unlock()
-			<-p.window
-			if pd.b == nil {
-				continue
-			}
-			var err error
-			if r := returned[pd.msgID]; r != nil {
-				delete(returned, pd.msgID)
-				err = returnError(r)
-			}
-			if !c.Ack && err == nil {
-				err = &driver.Error{Code: driver.Unavailable, Msg: "rabbitmq: the broker refused the message (basic.nack); it was not stored"}
-			}
-			pd.b.finish(pd.i, err)
+			p.returned[r.MessageId] = returned{r, now}
+		default:
+			break drain
 		}
 	}
+	if len(p.returned) == 0 {
+		return nil
+	}
+	r, ok := p.returned[id]
+	if !ok {
+		return nil
+	}
+	delete(p.returned, id)
+	return &r.r
 }
 
-// fail ends the publisher: every unconfirmed message fails (it may or may
-// not have been stored).
-func (p *publisher) fail() {
-	var reason error
+// closedError says why the channel ended.
+func (p *publisher) closedError() error {
+	var reason *amqp.Error
 	select {
-	case e := <-p.closes:
-		if e != nil {
-			reason = e
-		}
+	case reason = <-p.closes:
 	default:
 	}
-	err := unavailable("the channel closed before the broker confirmed the message; it may or may not have been stored", reason)
 	if reason != nil && classify(reason) != driver.Unavailable {
 		// For example NOT_FOUND: the exchange was deleted.
-		err = &driver.Error{Code: classify(reason), Msg: "rabbitmq: the broker closed the channel", Err: &redactedError{reason, p.secret}}
+		return &driver.Error{Code: classify(reason), Msg: "rabbitmq: the broker closed the channel", Err: &redactedError{reason, p.secret}}
 	}
-	p.errMu.Lock()
-	p.err = err
-	p.errMu.Unlock()
-	p.ringMu.Lock()
-	for i := range p.ring {
-		if pd := p.ring[i]; pd.b != nil {
-			p.ring[i] = pending{}
-			pd.b.finish(pd.i, err)
-		}
+	var cause error
+	if reason != nil {
+		cause = reason
 	}
-	p.ringMu.Unlock()
-	close(p.done)
-}
-
-func (p *publisher) deadError() error {
-	p.errMu.Lock()
-	defer p.errMu.Unlock()
-	if p.err != nil {
-		return p.err
-	}
-	return unavailable("the channel is closed", nil)
+	return unavailable("the channel closed before the broker confirmed the message; it may or may not have been stored", cause)
 }
 
 func returnError(r *amqp.Return) error {
@@ -199,70 +142,107 @@ type target struct {
 // error for the whole call (ctx ended: the messages may or may not be
 // stored).
 func (p *publisher) publish(ctx context.Context, to []target, msgs []amqp.Publishing) error {
-	b := newBatch(len(msgs))
+	n := len(msgs)
+	if n == 0 {
+		return nil
+	}
+	dcs := make([]*amqp.DeferredConfirmation, n)
+	var errs []error
+	fail := func(i int, err error) {
+		if errs == nil {
+			errs = make([]error, n)
+		}
+		errs[i] = err
+	}
+	oldest := 0 // dcs[oldest:published] hold window slots
+	// reap waits for the confirm of message oldest and frees its slot.
+	reap := func() error {
+		dc := dcs[oldest]
+		select {
+		case <-dc.Done():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		<-p.window
+		t := to[0]
+		if len(to) > 1 {
+			t = to[oldest]
+		}
+		switch {
+		case !dc.Acked() && p.ch.IsClosed():
+			fail(oldest, p.closedError())
+		case !dc.Acked():
+			fail(oldest, &driver.Error{Code: driver.Unavailable, Msg: "rabbitmq: the broker refused the message (basic.nack); it was not stored"})
+		case t.mandatory:
+			if r := p.wasReturned(msgs[oldest].MessageId); r != nil {
+				fail(oldest, returnError(r))
+			}
+		}
+		oldest++
+		return nil
+	}
+	// release frees the slots of messages not reaped, when giving up.
+	release := func(published int) {
+		for ; oldest < published; oldest++ {
+			<-p.window
+		}
+	}
+	published := 0
 	for i := range msgs {
 		t := to[0]
 		if len(to) > 1 {
 			t = to[i]
 		}
-		if finished, err := p.publishOne(ctx, b, i, t, &msgs[i]); err != nil {
-			if finished {
-				i++ // fail() already finished message i
+		if err := p.acquire(ctx, dcs, &oldest, published, reap); err != nil {
+			release(published)
+			return err
+		}
+		dc, err := p.ch.PublishWithDeferredConfirm(t.exchange, t.key, t.mandatory, false, msgs[i])
+		if err != nil {
+			<-p.window
+			if errors.Is(err, amqp.ErrClosed) {
+				err = p.closedError()
 			}
-			for j := i; j < len(msgs); j++ {
-				b.finish(j, err)
+			for j := i; j < n; j++ {
+				fail(j, err)
 			}
 			break
 		}
+		dcs[i] = dc
+		published++
 	}
-	select {
-	case <-b.done:
-	case <-ctx.Done():
-		return ctx.Err()
+	for oldest < published {
+		if err := reap(); err != nil {
+			release(published)
+			return err
+		}
 	}
-	if !b.failed.Load() {
+	if errs == nil {
 		return nil
 	}
-	return &driver.BatchError{Errs: b.errs}
+	return &driver.BatchError{Errs: errs}
 }
 
-func (p *publisher) publishOne(ctx context.Context, b *batch, i int, t target, m *amqp.Publishing) (finished bool, err error) {
-	select {
-	case p.window <- struct{}{}:
-	case <-p.done:
-		return false, p.deadError()
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-	p.mu.Lock()
-	tag := p.ch.GetNextPublishSeqNo()
-	slot := &p.ring[tag%uint64(len(p.ring))]
-	p.ringMu.Lock()
-	*slot = pending{b: b, i: i, msgID: m.MessageId}
-	p.ringMu.Unlock()
-	err = p.ch.Publish(t.exchange, t.key, t.mandatory, false, *m)
-	if err != nil {
-		p.ringMu.Lock()
-		// fail() may have finished (and cleared) the slot meanwhile.
-		finished = slot.b != b || slot.i != i
-		if !finished {
-			*slot = pending{}
+// acquire takes a window slot, collecting this caller's oldest confirms
+// while it waits.
+func (p *publisher) acquire(ctx context.Context, dcs []*amqp.DeferredConfirmation, oldest *int, published int, reap func() error) error {
+	for {
+		var done <-chan struct{}
+		if *oldest < published {
+			done = dcs[*oldest].Done()
 		}
-		p.ringMu.Unlock()
+		select {
+		case p.window <- struct{}{}:
+			return nil
+		case <-done:
+			if err := reap(); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	p.mu.Unlock()
-	if err == nil {
-		return false, nil
-	}
-	<-p.window
-	if errors.Is(err, amqp.ErrClosed) {
-		err = unavailable("publish on a closed channel", err)
-	}
-	return finished, err
 }
 
-// close closes the channel and waits for confirmLoop to end.
-func (p *publisher) close() {
-	_ = p.ch.Close()
-	<-p.done
-}
+// close closes the channel.
+func (p *publisher) close() { _ = p.ch.Close() }
