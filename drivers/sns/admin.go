@@ -18,6 +18,7 @@ import (
 
 // admin provisions topics and their queue subscriptions.
 type admin struct {
+	awsmq.Errors
 	sns    *awssns.Client
 	sqs    *awssqs.Client
 	queues driver.Admin // the sqs driver's admin, for the queues
@@ -199,13 +200,7 @@ func (a *admin) DeleteSubscription(ctx context.Context, topic, queue string) err
 
 // As implements driver.Common: **sns.Client or **sqs.Client (of the AWS
 // SDK).
-func (a *admin) As(i any) bool { return asClient(a.sns, i) || a.queues.As(i) }
-
-// ErrorAs implements driver.Common.
-func (a *admin) ErrorAs(err error, i any) bool { return awsmq.ErrorAs(err, i) }
-
-// ErrorCode implements driver.Common.
-func (a *admin) ErrorCode(err error) driver.ErrorCode { return awsmq.ErrorCode(err) }
+func (a *admin) As(i any) bool { return awsmq.As(a.sns, i) || a.queues.As(i) }
 
 // Close implements driver.Common.
 func (a *admin) Close() error {

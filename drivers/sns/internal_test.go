@@ -3,13 +3,10 @@ package sns
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
@@ -28,15 +25,7 @@ func TestPublishReportsEachEntry(t *testing.T) {
 		t.Skip("relies on moto failing one entry of a batch")
 	}
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(srv.Region))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := cfg.HTTPClient.(*awshttp.BuildableClient).GetTransport()
-	defer tr.CloseIdleConnections()
-	cfg.HTTPClient = &http.Client{Transport: tr}
-	cfg.BaseEndpoint = aws.String(srv.Endpoint)
-	c := awssns.NewFromConfig(cfg)
+	c := awssns.NewFromConfig(srv.Config(t))
 	out, err := c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("publish-entries-" + awsmq.NewID()[:8])})
 	if err != nil {
 		t.Fatal(err)

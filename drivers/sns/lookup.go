@@ -21,19 +21,7 @@ func quote(s string) string { return strconv.Quote(s) }
 
 // validTopicName reports whether s is a valid SNS topic name: 1 to 256
 // characters of A-Z a-z 0-9 _ -, ending in .fifo for a FIFO topic.
-func validTopicName(s string) bool {
-	base := strings.TrimSuffix(s, ".fifo")
-	if base == "" || len(s) > 256 {
-		return false
-	}
-	for i := 0; i < len(base); i++ {
-		c := base[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func validTopicName(s string) bool { return awsmq.ValidName(s, 256) }
 
 func isARN(s string) bool { return strings.HasPrefix(s, "arn:") }
 

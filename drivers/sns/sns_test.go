@@ -8,14 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -37,16 +34,7 @@ func newEnv(t *testing.T) *tenv {
 	t.Helper()
 	srv := sqstest.Shared(t)
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(srv.Region))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := cfg.HTTPClient.(*awshttp.BuildableClient).GetTransport()
-	t.Cleanup(tr.CloseIdleConnections)
-	cfg.HTTPClient = &http.Client{Transport: tr}
-	if srv.Endpoint != "" {
-		cfg.BaseEndpoint = aws.String(srv.Endpoint)
-	}
+	cfg := srv.Config(t)
 	a, err := mq.OpenAdmin(ctx, "sns://?"+srv.Query())
 	if err != nil {
 		t.Fatal(err)
@@ -116,27 +104,6 @@ func (e *tenv) sub(topic, queue string) *mq.Subscription {
 	return s
 }
 
-func (e *tenv) recv(s *mq.Subscription) *mq.Delivery {
-	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	d, err := s.Receive(ctx)
-	if err != nil {
-		e.t.Fatalf("Receive: %v", err)
-	}
-	return d
-}
-
-func (e *tenv) none(s *mq.Subscription, d time.Duration) {
-	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	if got, err := s.Receive(ctx); err == nil {
-		e.t.Errorf("received %q, want nothing", got.Body)
-		_ = got.Ack()
-	}
-}
-
 // TestFanOutDeliversEveryMessageToEverySubscription sends messages of
 // every shape to a topic with two subscriptions: each gets every one,
 // with body, attributes, Key and ID intact.
@@ -175,7 +142,7 @@ func TestFanOutDeliversEveryMessageToEverySubscription(t *testing.T) {
 		}
 		seen := map[string]bool{}
 		for range msgs {
-			d := e.recv(s)
+			d := sqstest.Recv(t, s)
 			m := byID[d.ID]
 			switch {
 			case m == nil || seen[d.ID]:
@@ -192,7 +159,7 @@ func TestFanOutDeliversEveryMessageToEverySubscription(t *testing.T) {
 				t.Error(err)
 			}
 		}
-		e.none(s, 2*time.Second)
+		sqstest.None(t, s, 2*time.Second)
 	}
 }
 
@@ -223,7 +190,7 @@ func TestFIFOTopic(t *testing.T) {
 		}
 		next := map[string]int{}
 		for range msgs {
-			d := e.recv(s)
+			d := sqstest.Recv(t, s)
 			k, n, _ := strings.Cut(string(d.Body), "/")
 			if want := fmt.Sprint(next[k]); n != want || d.Key != k {
 				t.Errorf("%s: received %q (Key %q), want %s/%s next", q, d.Body, d.Key, k, want)
@@ -233,7 +200,7 @@ func TestFIFOTopic(t *testing.T) {
 				t.Error(err)
 			}
 		}
-		e.none(s, 2*time.Second)
+		sqstest.None(t, s, 2*time.Second)
 	}
 }
 

@@ -3,7 +3,6 @@ package sns
 import (
 	"context"
 	"strings"
-	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
@@ -32,13 +31,12 @@ func Capabilities(fifo bool) driver.Capabilities {
 type TopicOptions struct{}
 
 type topic struct {
+	awsmq.Handle
 	c      *awssns.Client
 	arn    string
 	name   string
 	caps   driver.Capabilities
 	target awsmq.Target
-	conn   *awsmq.Conn
-	closed atomic.Bool
 }
 
 var _ driver.Topic = (*topic)(nil)
@@ -66,7 +64,7 @@ func openTopic(ctx context.Context, client *awssns.Client, name string, conn *aw
 		name:   name,
 		caps:   Capabilities(fifo),
 		target: awsmq.Target{FIFO: fifo, MaxSize: MaxMessageSize, WithID: true, Name: "sns: topic " + name},
-		conn:   conn,
+		Handle: awsmq.Handle{Conn: conn},
 	}, nil
 }
 
@@ -75,7 +73,7 @@ func openTopic(ctx context.Context, client *awssns.Client, name string, conn *aw
 // subscribers in the portmq-id attribute, because subscribers do not see
 // the ID SNS assigns.
 func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
-	if t.closed.Load() {
+	if t.IsClosed() {
 		return errTopicClosed
 	}
 	if len(msgs) == 0 {
@@ -92,12 +90,7 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 	}
 	errs := make([]error, len(msgs))
 	entries := make([]snstypes.PublishBatchRequestEntry, 0, min(len(enc), awsmq.MaxBatch))
-	for start := 0; start < len(enc); {
-		end, bytes := start, 0
-		for end < len(enc) && end-start < awsmq.MaxBatch && (end == start || bytes+enc[end].Size <= MaxMessageSize) {
-			bytes += enc[end].Size
-			end++
-		}
+	for start, end := range awsmq.Batches(enc, MaxMessageSize) {
 		entries = entries[:0]
 		for i := start; i < end; i++ {
 			e := &enc[i]
@@ -113,7 +106,6 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 			entries = append(entries, en)
 		}
 		t.publish(ctx, entries, errs[start:end])
-		start = end
 	}
 	for i := range msgs {
 		if errs[i] == nil {
@@ -166,27 +158,4 @@ func attrMap(attrs []awsmq.Attr) map[string]snstypes.MessageAttributeValue {
 func (t *topic) Capabilities() driver.Capabilities { return t.caps }
 
 // As implements driver.Common: **sns.Client (of the AWS SDK).
-func (t *topic) As(i any) bool { return asClient(t.c, i) }
-
-// ErrorAs implements driver.Common.
-func (t *topic) ErrorAs(err error, i any) bool { return awsmq.ErrorAs(err, i) }
-
-// ErrorCode implements driver.Common.
-func (t *topic) ErrorCode(err error) driver.ErrorCode { return awsmq.ErrorCode(err) }
-
-// Close implements driver.Common.
-func (t *topic) Close() error {
-	if t.closed.Swap(true) {
-		return nil
-	}
-	t.conn.Close()
-	return nil
-}
-
-func asClient(c *awssns.Client, i any) bool {
-	if p, ok := i.(**awssns.Client); ok && p != nil {
-		*p = c
-		return true
-	}
-	return false
-}
+func (t *topic) As(i any) bool { return awsmq.As(t.c, i) }

@@ -103,14 +103,7 @@ func (o *URLOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, er
 }
 
 func (o *URLOpener) conn(ctx context.Context, q awsmq.Query) (*awsmq.Conn, error) {
-	p, err := q.Params()
-	if err != nil {
-		return nil, err
-	}
-	if o.Config != nil {
-		p.Profile = ""
-	}
-	return awsmq.Load(ctx, Scheme, o.Config, p)
+	return q.Load(ctx, o.Config)
 }
 
 // parseURL returns the topic and queue of sns://TOPIC[/QUEUE] and the
@@ -131,6 +124,4 @@ func parseURL(u *url.URL, allowed []string) (topic, queue string, q awsmq.Query,
 }
 
 // validQueueName reports whether s is a valid SQS queue name.
-func validQueueName(s string) bool {
-	return len(s) <= 80 && validTopicName(s)
-}
+func validQueueName(s string) bool { return awsmq.ValidName(s, 80) }

@@ -28,6 +28,7 @@ const DedupWindow = 5 * time.Minute
 // subscription: CreateTopic creates the queue, CreateSubscription (whose
 // name must be the queue's) sets its consumer-side settings.
 type admin struct {
+	awsmq.Errors
 	c      *awssqs.Client
 	conn   *awsmq.Conn
 	closed atomic.Bool
@@ -82,6 +83,30 @@ func (a *admin) exists(ctx context.Context, name string) (string, bool, error) {
 		return "", false, nil
 	}
 	return "", false, err
+}
+
+// mustExist returns the queue's URL, or an error with code NotFound.
+func (a *admin) mustExist(ctx context.Context, name string) (string, error) {
+	u, ok, err := a.exists(ctx, name)
+	if err == nil && !ok {
+		err = driver.NewError(driver.NotFound, "sqs: queue "+name+" does not exist")
+	}
+	return u, err
+}
+
+// subscriptionQueue returns the URL of an existing queue and whether it
+// carries SubscriptionTag.
+func (a *admin) subscriptionQueue(ctx context.Context, name string) (string, bool, error) {
+	u, err := a.mustExist(ctx, name)
+	if err != nil {
+		return "", false, err
+	}
+	tags, err := a.c.ListQueueTags(ctx, &awssqs.ListQueueTagsInput{QueueUrl: aws.String(u)})
+	if err != nil {
+		return "", false, err
+	}
+	_, ok := tags.Tags[SubscriptionTag]
+	return u, ok, nil
 }
 
 func (a *admin) CreateTopic(ctx context.Context, name string, cfg driver.TopicConfig) error {
@@ -152,18 +177,11 @@ func (a *admin) CreateSubscription(ctx context.Context, topic, name string, cfg 
 	case cfg.Retention > 0:
 		return &driver.Error{Code: driver.Unsupported, Msg: "sqs: SQS cannot replay acknowledged messages (Retention)", Err: errors.ErrUnsupported}
 	}
-	u, ok, err := a.exists(ctx, topic)
+	u, tagged, err := a.subscriptionQueue(ctx, topic)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return driver.NewError(driver.NotFound, "sqs: queue "+topic+" does not exist")
-	}
-	tags, err := a.c.ListQueueTags(ctx, &awssqs.ListQueueTagsInput{QueueUrl: aws.String(u)})
-	if err != nil {
-		return err
-	}
-	if _, ok := tags.Tags[SubscriptionTag]; ok {
+	if tagged {
 		return driver.NewError(driver.AlreadyExists, "sqs: queue "+topic+" is already configured as a subscription")
 	}
 	attrs := map[string]string{}
@@ -222,12 +240,9 @@ func (a *admin) DeleteTopic(ctx context.Context, name string) error {
 	if err := a.check(ctx); err != nil {
 		return err
 	}
-	u, ok, err := a.exists(ctx, name)
+	u, err := a.mustExist(ctx, name)
 	if err != nil {
 		return err
-	}
-	if !ok {
-		return driver.NewError(driver.NotFound, "sqs: queue "+name+" does not exist")
 	}
 	_, err = a.c.DeleteQueue(ctx, &awssqs.DeleteQueueInput{QueueUrl: aws.String(u)})
 	return err
@@ -241,18 +256,11 @@ func (a *admin) DeleteSubscription(ctx context.Context, topic, name string) erro
 	if name != topic {
 		return notFound
 	}
-	u, ok, err := a.exists(ctx, topic)
+	u, tagged, err := a.subscriptionQueue(ctx, topic)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return driver.NewError(driver.NotFound, "sqs: queue "+topic+" does not exist")
-	}
-	tags, err := a.c.ListQueueTags(ctx, &awssqs.ListQueueTagsInput{QueueUrl: aws.String(u)})
-	if err != nil {
-		return err
-	}
-	if _, ok := tags.Tags[SubscriptionTag]; !ok {
+	if !tagged {
 		return notFound
 	}
 	if _, err := a.c.SetQueueAttributes(ctx, &awssqs.SetQueueAttributesInput{
@@ -266,13 +274,7 @@ func (a *admin) DeleteSubscription(ctx context.Context, topic, name string) erro
 }
 
 // As implements driver.Common: **sqs.Client (of the AWS SDK).
-func (a *admin) As(i any) bool { return asClient(a.c, i) }
-
-// ErrorAs implements driver.Common.
-func (a *admin) ErrorAs(err error, i any) bool { return awsmq.ErrorAs(err, i) }
-
-// ErrorCode implements driver.Common.
-func (a *admin) ErrorCode(err error) driver.ErrorCode { return awsmq.ErrorCode(err) }
+func (a *admin) As(i any) bool { return awsmq.As(a.c, i) }
 
 // Close implements driver.Common.
 func (a *admin) Close() error {

@@ -10,6 +10,7 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/portmq/portmq/drivers/sqs"
+	"github.com/portmq/portmq/drivers/sqs/sqstest"
 	"github.com/portmq/portmq/mq"
 )
 
@@ -17,11 +18,7 @@ func TestAdmin(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	a, err := mq.OpenAdmin(ctx, "sqs://?"+e.srv.Query())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := e.admin()
 	q, fq := e.name(""), e.name(".fifo")
 	t.Cleanup(func() {
 		for _, n := range []string{q, fq, sqs.DeadLetterName(q), sqs.DeadLetterName(fq)} {
@@ -98,11 +95,7 @@ func TestDeadLetterFailureHandsTheMessageBack(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	a, err := mq.OpenAdmin(ctx, "sqs://?"+e.srv.Query())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := e.admin()
 	q := e.name("")
 	dlq := sqs.DeadLetterName(q)
 	t.Cleanup(func() {
@@ -120,14 +113,14 @@ func TestDeadLetterFailureHandsTheMessageBack(t *testing.T) {
 	if err := p.Send(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	d := e.recv(s)
+	d := sqstest.Recv(t, s)
 	if err := a.DeleteTopic(ctx, dlq); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.DeadLetter("nowhere to go"); !errors.Is(err, mq.ErrNotFound) {
 		t.Errorf("DeadLetter into a deleted queue: %v, want NotFound", err)
 	}
-	d = e.recv(s) // the lease is 30 s: only a hand-back brings it soon
+	d = sqstest.Recv(t, s) // the lease is 30 s: only a hand-back brings it soon
 	if d.ID != m.ID || d.Attempt != 2 {
 		t.Errorf("received %s attempt %d, want %s attempt 2", d.ID, d.Attempt, m.ID)
 	}

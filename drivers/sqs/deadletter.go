@@ -122,11 +122,16 @@ func (s *subscription) deadLetter(ctx context.Context, rs []*receipt, idx []int,
 // failures: a delivery not handed back returns when its lease ends.
 func (s *subscription) release(ctx context.Context, rs []*receipt) {
 	var errs []error
-	idx := make([]int, len(rs))
+	s.changeVisibility(ctx, rs, seq(len(rs)), len(rs), &errs, 0, nil)
+}
+
+// seq returns 0, 1, ..., n-1.
+func seq(n int) []int {
+	idx := make([]int, n)
 	for i := range idx {
 		idx[i] = i
 	}
-	s.changeVisibility(ctx, rs, idx, len(rs), &errs, 0, nil)
+	return idx
 }
 
 // deleteReceipts deletes the messages of rs (DeleteMessageBatch) and
@@ -141,10 +146,7 @@ func (s *subscription) deleteReceipts(ctx context.Context, rs []*receipt, idx []
 		var ok []*string
 		var failed []sqstypes.BatchResultErrorEntry
 		if out != nil {
-			for i := range out.Successful {
-				ok = append(ok, out.Successful[i].Id)
-			}
-			failed = out.Failed
+			ok, failed = entryIDs(out.Successful, func(e *sqstypes.DeleteMessageBatchResultEntry) *string { return e.Id }), out.Failed
 		}
 		s.settleBatch(rs[lo:hi], idx[lo:hi], n, errs, "DeleteMessageBatch", err, ok, failed, nil)
 	})
@@ -231,4 +233,13 @@ func (s *subscription) sourceByARN(arn string) *source {
 	cancel()
 	s.srcByARN[arn] = src
 	return src
+}
+
+// entryIDs returns the entry IDs of a batch request's results.
+func entryIDs[T any](entries []T, id func(*T) *string) []*string {
+	ids := make([]*string, len(entries))
+	for i := range entries {
+		ids[i] = id(&entries[i])
+	}
+	return ids
 }

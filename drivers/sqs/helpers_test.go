@@ -4,15 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net/http"
-	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/portmq/portmq/drivers/sqs/sqstest"
@@ -29,17 +24,7 @@ type tenv struct {
 func newEnv(t testing.TB) *tenv {
 	t.Helper()
 	srv := sqstest.Shared(t)
-	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(srv.Region))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := cfg.HTTPClient.(*awshttp.BuildableClient).GetTransport()
-	t.Cleanup(tr.CloseIdleConnections)
-	cfg.HTTPClient = &http.Client{Transport: tr}
-	if srv.Endpoint != "" {
-		cfg.BaseEndpoint = aws.String(srv.Endpoint)
-	}
-	return &tenv{t: t, srv: srv, c: awssqs.NewFromConfig(cfg)}
+	return &tenv{t: t, srv: srv, c: awssqs.NewFromConfig(srv.Config(t))}
 }
 
 // name returns a queue name unique to the test.
@@ -105,30 +90,13 @@ func (e *tenv) sub(queue string, extra ...string) *mq.Subscription {
 	return s
 }
 
-// recv receives one delivery within 10 s or fails the test.
-func (e *tenv) recv(s *mq.Subscription) *mq.Delivery {
+// admin opens an admin of the server, closed when the test ends.
+func (e *tenv) admin() *mq.Admin {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	d, err := s.Receive(ctx)
+	a, err := mq.OpenAdmin(context.Background(), "sqs://?"+e.srv.Query())
 	if err != nil {
-		e.t.Fatalf("Receive: %v", err)
+		e.t.Fatal(err)
 	}
-	return d
-}
-
-// none checks that nothing is delivered within d.
-func (e *tenv) none(s *mq.Subscription, d time.Duration) {
-	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	if got, err := s.Receive(ctx); err == nil {
-		e.t.Errorf("received %q (attempt %d), want nothing", got.Body, got.Attempt)
-		_ = got.Ack()
-	}
-}
-
-func query(u string) url.Values {
-	p, _ := url.Parse(u)
-	return p.Query()
+	e.t.Cleanup(func() { _ = a.Close() })
+	return a
 }

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -27,17 +25,7 @@ func rawQueue(t *testing.T, name string) (*sqstest.Server, *awssqs.Client, strin
 	t.Helper()
 	srv := sqstest.Shared(t)
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(srv.Region))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := cfg.HTTPClient.(*awshttp.BuildableClient).GetTransport()
-	t.Cleanup(tr.CloseIdleConnections)
-	cfg.HTTPClient = &http.Client{Transport: tr}
-	if srv.Endpoint != "" {
-		cfg.BaseEndpoint = aws.String(srv.Endpoint)
-	}
-	c := awssqs.NewFromConfig(cfg)
+	c := awssqs.NewFromConfig(srv.Config(t))
 	name += "-" + awsmq.NewID()[:8]
 	out, err := c.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String(name)})
 	if err != nil {

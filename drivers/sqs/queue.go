@@ -81,19 +81,7 @@ func nameFromURL(u string) string {
 
 // validQueueName reports whether s is a valid SQS queue name: 1 to 80
 // characters of A-Z a-z 0-9 _ -, where a FIFO queue's name ends in .fifo.
-func validQueueName(s string) bool {
-	base := strings.TrimSuffix(s, ".fifo")
-	if base == "" || len(s) > 80 {
-		return false
-	}
-	for i := 0; i < len(base); i++ {
-		c := base[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func validQueueName(s string) bool { return awsmq.ValidName(s, 80) }
 
 // queueURL returns the URL of the queue named (or located) by q.
 func queueURL(ctx context.Context, c *awssqs.Client, q, owner string) (string, error) {

@@ -38,12 +38,7 @@ func delaySeconds(d time.Duration) int32 {
 func sendEncoded(ctx context.Context, c *awssqs.Client, url string, enc []awsmq.Encoded, delays []time.Duration, ids []string, errs []error) bool {
 	failed := false
 	entries := make([]sqstypes.SendMessageBatchRequestEntry, 0, min(len(enc), awsmq.MaxBatch))
-	for start := 0; start < len(enc); {
-		end, bytes := start, 0
-		for end < len(enc) && end-start < awsmq.MaxBatch && (end == start || bytes+enc[end].Size <= maxBatchBytes) {
-			bytes += enc[end].Size
-			end++
-		}
+	for start, end := range awsmq.Batches(enc, maxBatchBytes) {
 		entries = entries[:0]
 		for i := start; i < end; i++ {
 			e := &enc[i]
@@ -67,7 +62,6 @@ func sendEncoded(ctx context.Context, c *awssqs.Client, url string, enc []awsmq.
 				errs[i] = err
 			}
 			failed = true
-			start = end
 			continue
 		}
 		done := 0
@@ -91,7 +85,6 @@ func sendEncoded(ctx context.Context, c *awssqs.Client, url string, enc []awsmq.
 				}
 			}
 		}
-		start = end
 	}
 	return failed
 }

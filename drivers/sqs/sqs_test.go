@@ -153,7 +153,7 @@ func TestOtherProducersMessagesAreRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := e.recv(e.sub(q))
+		d := sqstest.Recv(t, e.sub(q))
 		want := map[string]string{"s": "text", "n": "-12.5", "b": base64.StdEncoding.EncodeToString([]byte{0, 0xff, 7})}
 		if string(d.Body) != "from elsewhere ✓" || !maps.Equal(d.Attributes, want) || d.ID != aws.ToString(out.MessageId) || d.Attempt != 1 || d.PublishedAt.IsZero() {
 			t.Errorf("fifo %v: got body %q attributes %v ID %s attempt %d published %v", fifo, d.Body, d.Attributes, d.ID, d.Attempt, d.PublishedAt)
@@ -193,12 +193,12 @@ func TestMaximumMessageSizeIsReadFromTheQueue(t *testing.T) {
 		t.Errorf("the batch was partly sent: IDs %q %q", good.ID, over.ID)
 	}
 	s := e.sub(q)
-	d := e.recv(s)
+	d := sqstest.Recv(t, s)
 	if d.ID != fits.ID {
 		t.Errorf("received %s, want only the message that fits (%s)", d.ID, fits.ID)
 	}
 	_ = d.Ack()
-	e.none(s, 2*time.Second)
+	sqstest.None(t, s, 2*time.Second)
 }
 
 // TestAbandonedReceiveLosesNothing cancels receives while their long poll
@@ -227,7 +227,7 @@ func TestAbandonedReceiveLosesNothing(t *testing.T) {
 	if err := p.Send(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	d := e.recv(s)
+	d := sqstest.Recv(t, s)
 	if d.ID != m.ID || d.Attempt != 1 {
 		t.Errorf("received %s attempt %d, want %s attempt 1", d.ID, d.Attempt, m.ID)
 	}
@@ -247,7 +247,7 @@ func TestAbandonedReceiveLosesNothing(t *testing.T) {
 	}
 	// The visibility timeout is 60 s: only a hand-back delivers it soon.
 	again := e.sub(q)
-	d = e.recv(again)
+	d = sqstest.Recv(t, again)
 	if d.ID != m2.ID {
 		t.Errorf("received %s, want %s", d.ID, m2.ID)
 	}
@@ -280,7 +280,7 @@ func TestFIFOQueue(t *testing.T) {
 	s := e.sub(q)
 	next := map[string]int{}
 	for range msgs {
-		d := e.recv(s)
+		d := sqstest.Recv(t, s)
 		var i int
 		k, n, _ := strings.Cut(string(d.Body), "/")
 		if _, err := fmt.Sscan(n, &i); err != nil || d.Key != k {
@@ -297,7 +297,7 @@ func TestFIFOQueue(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	e.none(s, 2*time.Second)
+	sqstest.None(t, s, 2*time.Second)
 	if !s.Info().Ordered || !s.Capabilities().Dedup.Has() || s.Capabilities().Delay.Has() {
 		t.Errorf("FIFO subscription: info %+v, capabilities %v", s.Info(), s.Capabilities())
 	}
@@ -322,7 +322,7 @@ func TestLongDelayIsEmulated(t *testing.T) {
 	if err := p.Send(ctx, &mq.Message{Body: []byte("later"), Delay: 16 * time.Minute}); err != nil {
 		t.Fatalf("Send with a 16-minute Delay: %v", err)
 	}
-	e.none(e.sub(q), 2*time.Second)
+	sqstest.None(t, e.sub(q), 2*time.Second)
 }
 
 func TestCredentialsNeverInErrors(t *testing.T) {
@@ -382,7 +382,7 @@ func TestAs(t *testing.T) {
 	if err := p.Send(context.Background(), &mq.Message{Body: []byte("as")}); err != nil {
 		t.Fatal(err)
 	}
-	d := e.recv(s)
+	d := sqstest.Recv(t, s)
 	var m sqstypes.Message
 	var mp *sqstypes.Message
 	if !d.As(&m) || !d.As(&mp) || aws.ToString(m.MessageId) != d.ID || mp.ReceiptHandle == nil {
@@ -440,7 +440,7 @@ func TestPlainConstructors(t *testing.T) {
 	if err := p.Send(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	d := e.recv(s)
+	d := sqstest.Recv(t, s)
 	if d.ID != m.ID {
 		t.Errorf("received %s, want %s", d.ID, m.ID)
 	}
@@ -448,7 +448,7 @@ func TestPlainConstructors(t *testing.T) {
 		t.Errorf("DeadLetter without a redrive policy: %v, want ErrUnsupported", err)
 	}
 	// DeadLetter handed the message back.
-	d = e.recv(s)
+	d = sqstest.Recv(t, s)
 	if d.ID != m.ID || d.Attempt != 2 {
 		t.Errorf("after a failed DeadLetter received %s attempt %d, want %s attempt 2", d.ID, d.Attempt, m.ID)
 	}

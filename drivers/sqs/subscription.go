@@ -38,6 +38,7 @@ const closeGrace = 5 * time.Second
 
 // subscription receives from one queue.
 type subscription struct {
+	awsmq.Errors
 	c        *awssqs.Client
 	q        *queue
 	caps     driver.Capabilities
@@ -279,10 +280,7 @@ func (s *subscription) changeVisibility(ctx context.Context, rs []*receipt, idx 
 		var ok []*string
 		var failed []sqstypes.BatchResultErrorEntry
 		if out != nil {
-			for i := range out.Successful {
-				ok = append(ok, out.Successful[i].Id)
-			}
-			failed = out.Failed
+			ok, failed = entryIDs(out.Successful, func(e *sqstypes.ChangeMessageVisibilityBatchResultEntry) *string { return e.Id }), out.Failed
 		}
 		s.settleBatch(rs[lo:hi], idx[lo:hi], n, errs, "ChangeMessageVisibilityBatch", err, ok, failed, onOK)
 	})
@@ -315,13 +313,7 @@ func (s *subscription) Extend(ctx context.Context, ids []driver.AckID, lease tim
 }
 
 // As implements driver.Common: **sqs.Client (of the AWS SDK).
-func (s *subscription) As(i any) bool { return asClient(s.c, i) }
-
-// ErrorAs implements driver.Common.
-func (s *subscription) ErrorAs(err error, i any) bool { return awsmq.ErrorAs(err, i) }
-
-// ErrorCode implements driver.Common.
-func (s *subscription) ErrorCode(err error) driver.ErrorCode { return awsmq.ErrorCode(err) }
+func (s *subscription) As(i any) bool { return awsmq.As(s.c, i) }
 
 // Close implements driver.Common. It waits (up to 5 s, then cancels them)
 // for receive requests that their callers abandoned, so that messages
@@ -362,11 +354,7 @@ func (s *subscription) Close() error {
 	if len(rs) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
 		var errs []error
-		idx := make([]int, len(rs))
-		for i := range idx {
-			idx[i] = i
-		}
-		s.changeVisibility(ctx, rs, idx, len(rs), &errs, 0, nil)
+		s.changeVisibility(ctx, rs, seq(len(rs)), len(rs), &errs, 0, nil)
 		cancel()
 		if errs != nil {
 			err = awsmq.BatchResult(errs)

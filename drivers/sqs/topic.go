@@ -2,7 +2,6 @@ package sqs
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -47,12 +46,11 @@ func Capabilities(fifo bool, maxSize int) driver.Capabilities {
 
 // topic sends to one queue.
 type topic struct {
+	awsmq.Handle
 	c      *awssqs.Client
 	q      *queue
 	caps   driver.Capabilities
 	target awsmq.Target
-	conn   *awsmq.Conn // owned; nil when the client is the caller's
-	closed atomic.Bool
 }
 
 var _ driver.Topic = (*topic)(nil)
@@ -83,7 +81,7 @@ func openTopic(ctx context.Context, client *awssqs.Client, name string, opts *To
 		q:      q,
 		caps:   Capabilities(q.fifo, q.maxSize),
 		target: awsmq.Target{FIFO: q.fifo, MaxSize: q.maxSize, Name: "sqs: queue " + q.name},
-		conn:   conn,
+		Handle: awsmq.Handle{Conn: conn},
 	}, nil
 }
 
@@ -99,7 +97,7 @@ func checkQueueArg(q string) error {
 // over-size message fails the call before anything is sent), then sends
 // them in batches of up to 10 and 1 MiB.
 func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
-	if t.closed.Load() {
+	if t.IsClosed() {
 		return errTopicClosed
 	}
 	if len(msgs) == 0 {
@@ -137,27 +135,4 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 func (t *topic) Capabilities() driver.Capabilities { return t.caps }
 
 // As implements driver.Common: **sqs.Client (of the AWS SDK).
-func (t *topic) As(i any) bool { return asClient(t.c, i) }
-
-// ErrorAs implements driver.Common.
-func (t *topic) ErrorAs(err error, i any) bool { return awsmq.ErrorAs(err, i) }
-
-// ErrorCode implements driver.Common.
-func (t *topic) ErrorCode(err error) driver.ErrorCode { return awsmq.ErrorCode(err) }
-
-// Close implements driver.Common.
-func (t *topic) Close() error {
-	if t.closed.Swap(true) {
-		return nil
-	}
-	t.conn.Close()
-	return nil
-}
-
-func asClient(c *awssqs.Client, i any) bool {
-	if p, ok := i.(**awssqs.Client); ok && p != nil {
-		*p = c
-		return true
-	}
-	return false
-}
+func (t *topic) As(i any) bool { return awsmq.As(t.c, i) }

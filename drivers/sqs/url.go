@@ -125,14 +125,7 @@ func (o *URLOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, er
 }
 
 func (o *URLOpener) client(ctx context.Context, q awsmq.Query) (*awssqs.Client, *awsmq.Conn, error) {
-	p, err := q.Params()
-	if err != nil {
-		return nil, nil, err
-	}
-	if o.Config != nil {
-		p.Profile = ""
-	}
-	conn, err := awsmq.Load(ctx, Scheme, o.Config, p)
+	conn, err := q.Load(ctx, o.Config)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,6 +1,7 @@
 package awsmq
 
 import (
+	"iter"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -57,3 +58,32 @@ func BatchResult(errs []error) error {
 	}
 	return &driver.BatchError{Errs: errs}
 }
+
+// Batches yields the bounds [lo, hi) of consecutive runs of enc with at
+// most MaxBatch messages and at most maxBytes bytes (a message larger than
+// maxBytes goes alone).
+func Batches(enc []Encoded, maxBytes int) iter.Seq2[int, int] {
+	return func(yield func(int, int) bool) {
+		for lo := 0; lo < len(enc); {
+			hi, bytes := lo, 0
+			for hi < len(enc) && hi-lo < MaxBatch && (hi == lo || bytes+enc[hi].Size <= maxBytes) {
+				bytes += enc[hi].Size
+				hi++
+			}
+			if !yield(lo, hi) {
+				return
+			}
+			lo = hi
+		}
+	}
+}
+
+// Errors implements the ErrorAs and ErrorCode methods of driver.Common
+// for the sqs and sns drivers' handles, which embed it.
+type Errors struct{}
+
+// ErrorAs implements driver.Common.
+func (Errors) ErrorAs(err error, i any) bool { return ErrorAs(err, i) }
+
+// ErrorCode implements driver.Common.
+func (Errors) ErrorCode(err error) driver.ErrorCode { return ErrorCode(err) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -111,4 +112,37 @@ func loadCode(err error) driver.ErrorCode {
 		return driver.NotFound
 	}
 	return driver.InvalidArgument
+}
+
+// Load loads the configuration for the connection parameters of q (see
+// the package-level Load); with base non-nil the profile parameter does
+// not apply.
+func (q Query) Load(ctx context.Context, base *aws.Config) (*Conn, error) {
+	p, err := q.Params()
+	if err != nil {
+		return nil, err
+	}
+	if base != nil {
+		p.Profile = ""
+	}
+	return Load(ctx, q.drv, base, p)
+}
+
+// Handle is what the drivers' topics share: the error methods of
+// driver.Common, and a Close that closes an owned connection once.
+type Handle struct {
+	Errors
+	Conn   *Conn // owned by the handle; nil when the client is the caller's
+	closed atomic.Bool
+}
+
+// IsClosed reports whether Close was called.
+func (h *Handle) IsClosed() bool { return h.closed.Load() }
+
+// Close implements driver.Common; later calls do nothing.
+func (h *Handle) Close() error {
+	if !h.closed.Swap(true) {
+		h.Conn.Close()
+	}
+	return nil
 }

@@ -179,3 +179,13 @@ func (e *BatchEntryError) ErrorFault() smithy.ErrorFault {
 	}
 	return smithy.FaultServer
 }
+
+// As implements an As method that accepts a *T (typically a pointer to a
+// client pointer): it sets *i to v.
+func As[T any](v T, i any) bool {
+	if p, ok := i.(*T); ok && p != nil {
+		*p = v
+		return true
+	}
+	return false
+}

@@ -171,3 +171,20 @@ func CheckURL(drv string, u *url.URL) error {
 	}
 	return nil
 }
+
+// ValidName reports whether s is a valid SQS queue or SNS topic name: 1
+// to maxLen characters of A-Z a-z 0-9 _ -, where a FIFO name ends in
+// .fifo (counted in maxLen).
+func ValidName(s string, maxLen int) bool {
+	base := strings.TrimSuffix(s, ".fifo")
+	if base == "" || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(base); i++ {
+		c := base[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

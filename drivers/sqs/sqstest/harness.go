@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"strconv"
+	"testing"
 	"time"
 
 	"github.com/portmq/portmq/conformance"
@@ -160,4 +161,16 @@ func (s *Server) deleteQueue(ctx context.Context, queue string) error {
 		}
 		return nil
 	})
+}
+
+// RunConformance runs the conformance suite on the server through a
+// harness of the given mode (see Harness).
+func RunConformance(t *testing.T, name string, mode Mode) {
+	srv := Shared(t)
+	h, release, err := srv.Harness(name, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	conformance.Run(t, h)
 }
