@@ -44,7 +44,7 @@
 // own (a random UUID) and carries it in the portmq-id attribute: Send
 // returns it and deliveries have it. The size of a message as SNS counts
 // it is checked against SNS's 256 KiB before publishing; MaxBodySize is
-// the largest body of any bytes that fits (196563 bytes).
+// the largest body of any bytes that fits (196551 bytes).
 //
 // On a FIFO topic (.fifo) Key is the MessageGroupId and DedupID the
 // MessageDeduplicationId: SNS and the FIFO queues subscribed to it drop a
@@ -52,8 +52,9 @@
 //
 // Subscriptions are SQS queues, so lease, Extend, Nack with delay,
 // Attempt, dead-lettering (redrive policy and DeadLetter) are native as
-// described by the sqs driver; their dead letters name TOPIC/QUEUE as
-// portmq-source. SNS cannot delay a message: Capabilities.Delay is none
+// described by the sqs driver. Dead letters the driver sends (DeadLetter,
+// Nack at max attempts) name TOPIC/QUEUE as portmq-source; those SQS
+// moves by its redrive policy name the queue. SNS cannot delay a message: Capabilities.Delay is none
 // and mq emulates Delay (the consumer holds the delivery until it is due).
 // Not possible: Seek.
 //

@@ -95,7 +95,7 @@ func (s *subscription) settle(rs ...*receipt) {
 // sweepLocked forgets receipts whose lease ended (SQS delivers their
 // messages again); s.mu must be held.
 func (s *subscription) sweepLocked(now time.Time) {
-	if now.Sub(s.swept) < s.lease {
+	if now.Sub(s.swept) < min(s.lease, time.Minute) {
 		return
 	}
 	s.swept = now

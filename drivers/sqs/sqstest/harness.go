@@ -166,6 +166,7 @@ func (s *Server) deleteQueue(ctx context.Context, queue string) error {
 // RunConformance runs the conformance suite on the server through a
 // harness of the given mode (see Harness).
 func RunConformance(t *testing.T, name string, mode Mode) {
+	t.Helper()
 	srv := Shared(t)
 	h, release, err := srv.Harness(name, mode)
 	if err != nil {
