@@ -14,7 +14,7 @@ import (
 // admin provisions topics (fanout exchanges) and subscriptions (quorum
 // queues) for development and tests.
 type admin struct {
-	l *link
+	native
 }
 
 var _ driver.Admin = (*admin)(nil)
@@ -28,25 +28,11 @@ func NewAdmin(conn *amqp.Connection) (driver.Admin, error) {
 	return newAdmin(newLink(conn, nil)), nil
 }
 
-func newAdmin(l *link) *admin { return &admin{l: l} }
-
-// withChannel runs f on a fresh channel (a failed call closes it).
-func (a *admin) withChannel(ctx context.Context, f func(ch *amqp.Channel) error) error {
-	conn, err := a.l.get(ctx)
-	if err != nil {
-		return err
-	}
-	ch, err := conn.Channel()
-	if err != nil {
-		return err
-	}
-	defer ch.Close()
-	return f(ch)
-}
+func newAdmin(l *link) *admin { return &admin{native{l}} }
 
 // exists reports whether the exchange (queue false) or queue exists.
 func (a *admin) exists(ctx context.Context, name string, queue bool) (bool, error) {
-	err := a.withChannel(ctx, func(ch *amqp.Channel) error {
+	err := a.l.withChannel(ctx, func(ch *amqp.Channel) error {
 		if queue {
 			_, err := ch.QueueDeclarePassive(name, true, false, false, false, nil)
 			return err
@@ -82,7 +68,7 @@ func (a *admin) CreateTopic(ctx context.Context, name string, cfg driver.TopicCo
 	case ok:
 		return exists("topic", name)
 	}
-	return a.withChannel(ctx, func(ch *amqp.Channel) error {
+	return a.l.withChannel(ctx, func(ch *amqp.Channel) error {
 		return declareError("topic "+strconv.Quote(name), declareTopic(ch, name))
 	})
 }
@@ -112,7 +98,7 @@ func (a *admin) CreateSubscription(ctx context.Context, topic, name string, cfg 
 		return err
 	}
 	spec := queueSpec{name: name, maxAttempts: o.MaxAttempts, deadLetter: o.DeadLetterTopic, ordered: o.Ordered}
-	return a.withChannel(ctx, func(ch *amqp.Channel) error {
+	return a.l.withChannel(ctx, func(ch *amqp.Channel) error {
 		return declareError("subscription "+strconv.Quote(name), declareQueue(ch, topic, &spec))
 	})
 }
@@ -125,7 +111,7 @@ func (a *admin) DeleteTopic(ctx context.Context, name string) error {
 	case !ok:
 		return notFound("topic", name)
 	}
-	if err := a.withChannel(ctx, func(ch *amqp.Channel) error { return ch.ExchangeDelete(name, false, false) }); err != nil {
+	if err := a.l.withChannel(ctx, func(ch *amqp.Channel) error { return ch.ExchangeDelete(name, false, false) }); err != nil {
 		return err
 	}
 	return a.deleteHolding(ctx, name, delayQueue)
@@ -141,7 +127,7 @@ func (a *admin) DeleteSubscription(ctx context.Context, topic, name string) erro
 	case !ok:
 		return notFound("subscription", name)
 	}
-	if err := a.withChannel(ctx, func(ch *amqp.Channel) error {
+	if err := a.l.withChannel(ctx, func(ch *amqp.Channel) error {
 		_, err := ch.QueueDelete(name, false, false, false)
 		return err
 	}); err != nil {
@@ -184,7 +170,7 @@ func (a *admin) deleteHolding(ctx context.Context, base string, name func(string
 	return nil
 }
 
-func (a *admin) As(i any) bool                        { return asConn(a.l, i) }
-func (a *admin) ErrorAs(err error, i any) bool        { return errorAs(err, i) }
-func (a *admin) ErrorCode(err error) driver.ErrorCode { return classify(err) }
-func (a *admin) Close() error                         { a.l.close(); return nil }
+// As accepts **amqp.Connection.
+func (a *admin) As(i any) bool { return a.as(i, func() *amqp.Channel { return nil }) }
+
+func (a *admin) Close() error { a.l.close(); return nil }

@@ -167,6 +167,33 @@ func backoff(n int) time.Duration {
 	return d - d/5 + time.Duration(rand.Int64N(int64(d/5)*2+1))
 }
 
+// withChannel runs f on a channel of its own (a failed declare closes
+// the channel it runs on).
+func (l *link) withChannel(ctx context.Context, f func(ch *amqp.Channel) error) error {
+	conn, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	return f(ch)
+}
+
+// callerLink checks the arguments of a plain constructor and wraps the
+// caller's connection.
+func callerLink(what string, conn *amqp.Connection, name string, redial func(context.Context) (*amqp.Connection, error)) (*link, error) {
+	if conn == nil {
+		return nil, optionError(what + ": nil connection")
+	}
+	if name == "" || len(name) > 255 {
+		return nil, optionError(what + ": name must be 1 to 255 bytes")
+	}
+	return newLink(conn, redial), nil
+}
+
 // current returns the connection without dialing (nil if none).
 func (l *link) current() *amqp.Connection {
 	l.mu.Lock()

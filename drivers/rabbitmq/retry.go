@@ -28,17 +28,11 @@ func (h *holdings) ensure(ctx context.Context, l *link, name string, ttl time.Du
 	if ok && time.Since(at) < holdingExpiry(ttl)/2 {
 		return nil
 	}
-	conn, err := l.get(ctx)
-	if err != nil {
+	err := l.withChannel(ctx, func(ch *amqp.Channel) error {
+		_, err := ch.QueueDeclare(name, true, false, false, false, holdingArgs(ttl, exchange, rk))
 		return err
-	}
-	// A channel of its own: a failed declare closes the channel.
-	ch, err := conn.Channel()
+	})
 	if err != nil {
-		return err
-	}
-	defer ch.Close()
-	if _, err := ch.QueueDeclare(name, true, false, false, false, holdingArgs(ttl, exchange, rk)); err != nil {
 		return declareError("queue "+strconv.Quote(name), err)
 	}
 	h.mu.Lock()
@@ -89,25 +83,25 @@ func (s *subscription) retryLater(ctx context.Context, ss *session, e *entry, de
 	if err == nil {
 		err = s.waits.holdAndPublish(ctx, s.l, p, wq, b, "", s.queue, m)
 	}
-	if err != nil {
-		if nerr := ss.ch.Nack(e.d.DeliveryTag, false, true); nerr != nil {
-			ss.kill()
-		}
-		return err
-	}
-	if err := ss.ch.Ack(e.d.DeliveryTag, false); err != nil {
-		// The copy waits; the original comes back too (a duplicate).
-		ss.kill()
-		return leaseLost()
-	}
-	return nil
+	return ss.moved(e, err)
 }
 
 // deadLetter moves a delivery to the dead-letter topic with portmq's
 // metadata attributes, then acks it. On failure the delivery is requeued,
 // so nothing is lost.
 func (s *subscription) deadLetter(ctx context.Context, ss *session, e *entry, reason string, attempts int) error {
-	err := s.publishDeadLetter(ctx, e, reason, attempts)
+	if err := ss.moved(e, s.publishDeadLetter(ctx, e, reason, attempts)); err != nil {
+		return err
+	}
+	ss.release(e)
+	return nil
+}
+
+// moved settles a delivery whose copy was republished (err nil: ack it)
+// or could not be (requeue it, so nothing is lost, and return err). If the
+// ack fails the channel is gone and the broker delivers the original
+// again besides the copy.
+func (ss *session) moved(e *entry, err error) error {
 	if err != nil {
 		if nerr := ss.ch.Nack(e.d.DeliveryTag, false, true); nerr != nil {
 			ss.kill()
@@ -118,7 +112,6 @@ func (s *subscription) deadLetter(ctx context.Context, ss *session, e *entry, re
 		ss.kill()
 		return leaseLost()
 	}
-	ss.release(e)
 	return nil
 }
 

@@ -18,7 +18,7 @@ import (
 // the queue again and resumes consuming. Deliveries of a lost channel can
 // no longer be settled: the broker has put them back.
 type subscription struct {
-	l     *link
+	native
 	queue string
 	opts  SubscriptionOptions
 	spec  queueSpec
@@ -30,8 +30,7 @@ type subscription struct {
 	closed     bool
 	connecting chan struct{} // non-nil while (re)connecting; closed when done
 
-	pubMu sync.Mutex
-	pub   *publisher // republishes: delayed nacks, dead letters
+	pubs pubSlot // republishes: delayed nacks, dead letters
 
 	waits holdings // the wait queues this handle declared
 }
@@ -46,17 +45,15 @@ var (
 // dead-letter topic. conn stays the caller's: Close closes only what the
 // handle opened. Wrap the result with mq.NewSubscription.
 func NewSubscription(conn *amqp.Connection, queue string, opts *SubscriptionOptions) (driver.Subscription, error) {
-	if conn == nil {
-		return nil, optionError("NewSubscription: nil connection")
-	}
-	if queue == "" || len(queue) > 255 {
-		return nil, optionError("NewSubscription: queue name must be 1 to 255 bytes")
-	}
 	var redial func(context.Context) (*amqp.Connection, error)
 	if opts != nil {
 		redial = opts.Redial
 	}
-	return newSubscription(newLink(conn, redial), queue, opts)
+	l, err := callerLink("NewSubscription", conn, queue, redial)
+	if err != nil {
+		return nil, err
+	}
+	return newSubscription(l, queue, opts)
 }
 
 func newSubscription(l *link, queue string, o *SubscriptionOptions) (*subscription, error) {
@@ -65,23 +62,11 @@ func newSubscription(l *link, queue string, o *SubscriptionOptions) (*subscripti
 		return nil, err
 	}
 	s := &subscription{
-		l:     l,
-		queue: queue,
-		opts:  opts,
-		spec:  queueSpec{name: queue, maxAttempts: opts.MaxAttempts, deadLetter: opts.DeadLetterTopic, ordered: opts.Ordered},
-		caps: driver.Capabilities{
-			Lease:       driver.None,
-			NackDelay:   driver.Driver,
-			Attempts:    driver.Native,
-			DeadLetter:  driver.Native,
-			Dedup:       driver.None,
-			Ordering:    driver.Driver,
-			Delay:       driver.Driver,
-			Seek:        driver.None,
-			MaxBodySize: opts.MaxBodySize,
-			MaxDelay:    maxBucket,
-			Granularity: minBucket,
-		},
+		native: native{l},
+		queue:  queue,
+		opts:   opts,
+		spec:   queueSpec{name: queue, maxAttempts: opts.MaxAttempts, deadLetter: opts.DeadLetterTopic, ordered: opts.Ordered},
+		caps:   capabilities(opts.MaxBodySize),
 	}
 	if opts.Ordered {
 		// A delayed retry must keep its place in the queue ahead of later
@@ -336,23 +321,19 @@ func (s *subscription) Extend(ctx context.Context, ids []driver.AckID, lease tim
 	return nil
 }
 
-func (s *subscription) Info() driver.SubscriptionInfo        { return s.info }
-func (s *subscription) Capabilities() driver.Capabilities    { return s.caps }
-func (s *subscription) ErrorCode(err error) driver.ErrorCode { return classify(err) }
-func (s *subscription) ErrorAs(err error, i any) bool        { return errorAs(err, i) }
-func (s *subscription) As(i any) bool                        { return asConn(s.l, i) || s.asChannel(i) }
-func (s *subscription) asChannel(i any) bool {
-	p, ok := i.(**amqp.Channel)
-	if !ok {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cur == nil {
-		return false
-	}
-	*p = s.cur.ch
-	return true
+func (s *subscription) Info() driver.SubscriptionInfo     { return s.info }
+func (s *subscription) Capabilities() driver.Capabilities { return s.caps }
+
+// As accepts **amqp.Connection and **amqp.Channel (the consume channel).
+func (s *subscription) As(i any) bool {
+	return s.as(i, func() *amqp.Channel {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.cur == nil {
+			return nil
+		}
+		return s.cur.ch
+	})
 }
 
 // Close closes the channels (the broker puts unsettled deliveries back at
@@ -372,11 +353,7 @@ func (s *subscription) Close() error {
 		ss.cons = nil
 		ss.cmu.Unlock()
 	}
-	s.pubMu.Lock()
-	if s.pub != nil {
-		s.pub.close()
-	}
-	s.pubMu.Unlock()
+	s.pubs.close()
 	s.l.close()
 	return nil
 }
@@ -384,37 +361,5 @@ func (s *subscription) Close() error {
 // publisher returns the handle's live confirm-mode channel for
 // republishing.
 func (s *subscription) publisher(ctx context.Context) (*publisher, error) {
-	s.pubMu.Lock()
-	defer s.pubMu.Unlock()
-	if s.pub != nil && s.pub.alive() {
-		return s.pub, nil
-	}
-	conn, err := s.l.get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if s.pub != nil {
-		s.pub.close()
-	}
-	p, err := newPublisher(conn, s.opts.MaxInFlight, s.l.secret)
-	if err != nil {
-		s.pub = nil
-		return nil, err
-	}
-	s.pub = p
-	return p, nil
-}
-
-// asConn serves As for **amqp.Connection.
-func asConn(l *link, i any) bool {
-	p, ok := i.(**amqp.Connection)
-	if !ok {
-		return false
-	}
-	c := l.current()
-	if c == nil {
-		return false
-	}
-	*p = c
-	return true
+	return s.pubs.get(ctx, s.l, s.opts.MaxInFlight, nil)
 }

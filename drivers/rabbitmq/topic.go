@@ -3,7 +3,6 @@ package rabbitmq
 import (
 	"context"
 	"strconv"
-	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -15,14 +14,11 @@ import (
 // one confirm-mode channel with a bounded window of unconfirmed messages
 // and return once the broker confirmed every one of them.
 type topic struct {
-	l    *link
+	native
 	name string
 	opts TopicOptions
 	caps driver.Capabilities
-
-	mu     sync.Mutex
-	pub    *publisher
-	closed bool
+	pubs pubSlot
 
 	delays holdings // the delay queues this handle declared
 }
@@ -34,17 +30,15 @@ var _ driver.Topic = (*topic)(nil)
 // Close closes only the channel the handle opened. Wrap the result with
 // mq.NewProducer.
 func NewTopic(conn *amqp.Connection, name string, opts *TopicOptions) (driver.Topic, error) {
-	if conn == nil {
-		return nil, optionError("NewTopic: nil connection")
-	}
-	if name == "" || len(name) > 255 {
-		return nil, optionError("NewTopic: topic name must be 1 to 255 bytes")
-	}
 	var redial func(context.Context) (*amqp.Connection, error)
 	if opts != nil {
 		redial = opts.Redial
 	}
-	return newTopic(newLink(conn, redial), name, opts)
+	l, err := callerLink("NewTopic", conn, name, redial)
+	if err != nil {
+		return nil, err
+	}
+	return newTopic(l, name, opts)
 }
 
 func newTopic(l *link, name string, o *TopicOptions) (*topic, error) {
@@ -53,71 +47,22 @@ func newTopic(l *link, name string, o *TopicOptions) (*topic, error) {
 		return nil, err
 	}
 	t := &topic{
-		l:    l,
-		name: name,
-		opts: opts,
-		caps: driver.Capabilities{
-			Lease:       driver.None,
-			NackDelay:   driver.Driver,
-			Attempts:    driver.Native,
-			DeadLetter:  driver.Native,
-			Dedup:       driver.None,
-			Ordering:    driver.Driver,
-			Delay:       driver.Driver,
-			Seek:        driver.None,
-			MaxBodySize: opts.MaxBodySize,
-			MaxDelay:    maxBucket,
-			Granularity: minBucket,
-		},
+		native: native{l},
+		name:   name,
+		opts:   opts,
+		caps:   capabilities(opts.MaxBodySize),
 	}
-	conn, err := l.get(context.Background())
-	if err != nil {
-		return nil, err
-	}
-	ch, err := conn.Channel()
-	if err != nil {
-		return nil, err
-	}
-	err = declareTopic(ch, name)
-	_ = ch.Close()
+	err = l.withChannel(context.Background(), func(ch *amqp.Channel) error { return declareTopic(ch, name) })
 	if err != nil {
 		return nil, declareError("topic "+strconv.Quote(name), err)
 	}
 	return t, nil
 }
 
-// publisher returns the live confirm channel, reopening it (and
-// redialing) after a loss.
-func (t *topic) publisher(ctx context.Context) (*publisher, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return nil, errClosed
-	}
-	if t.pub != nil && t.pub.alive() {
-		return t.pub, nil
-	}
-	conn, err := t.l.get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if t.pub != nil {
-		t.pub.close()
-		t.delays.forget("")
-	}
-	p, err := newPublisher(conn, t.opts.MaxInFlight, t.l.secret)
-	if err != nil {
-		t.pub = nil
-		return nil, err
-	}
-	t.pub = p
-	return p, nil
-}
-
 // SendBatch implements driver.Topic. Messages with a Delay go to the
 // topic's delay queue of their bucket first.
 func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
-	p, err := t.publisher(ctx)
+	p, err := t.pubs.get(ctx, t.l, t.opts.MaxInFlight, func() { t.delays.forget("") })
 	if err != nil {
 		return err
 	}
@@ -153,41 +98,15 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 	return err
 }
 
-func (t *topic) Capabilities() driver.Capabilities    { return t.caps }
-func (t *topic) ErrorCode(err error) driver.ErrorCode { return classify(err) }
-func (t *topic) ErrorAs(err error, i any) bool        { return errorAs(err, i) }
+func (t *topic) Capabilities() driver.Capabilities { return t.caps }
 
 // As accepts **amqp.Connection and **amqp.Channel (the confirm channel).
-func (t *topic) As(i any) bool {
-	if asConn(t.l, i) {
-		return true
-	}
-	p, ok := i.(**amqp.Channel)
-	if !ok {
-		return false
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.pub == nil {
-		return false
-	}
-	*p = t.pub.ch
-	return true
-}
+func (t *topic) As(i any) bool { return t.as(i, t.pubs.channel) }
 
 // Close closes the channel and, if the handle dialed it, the connection.
 func (t *topic) Close() error {
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		return nil
+	if t.pubs.close() {
+		t.l.close()
 	}
-	t.closed = true
-	p := t.pub
-	t.mu.Unlock()
-	if p != nil {
-		p.close()
-	}
-	t.l.close()
 	return nil
 }

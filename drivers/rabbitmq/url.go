@@ -229,40 +229,39 @@ func badParam(k, v, want string) error {
 	return urlError("parameter %q: %q is not %s", k, v, want)
 }
 
-func (q query) duration(k string, def time.Duration) (time.Duration, error) {
+// param parses parameter k, or returns def when it is absent; want says
+// what a valid value is.
+func param[T any](q query, k string, def T, want string, parse func(string) (T, bool)) (T, error) {
 	v, ok := q[k]
 	if !ok {
 		return def, nil
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, badParam(k, v, "a non-negative duration such as 30s or 5m")
+	x, ok := parse(v)
+	if !ok {
+		return def, badParam(k, v, want)
 	}
-	return d, nil
+	return x, nil
+}
+
+func (q query) duration(k string, def time.Duration) (time.Duration, error) {
+	return param(q, k, def, "a non-negative duration such as 30s or 5m", func(v string) (time.Duration, bool) {
+		d, err := time.ParseDuration(v)
+		return d, err == nil && d >= 0
+	})
 }
 
 func (q query) integer(k string, def, lo, hi int) (int, error) {
-	v, ok := q[k]
-	if !ok {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return 0, badParam(k, v, fmt.Sprintf("an integer from %d to %d", lo, hi))
-	}
-	return n, nil
+	return param(q, k, def, fmt.Sprintf("an integer from %d to %d", lo, hi), func(v string) (int, bool) {
+		n, err := strconv.Atoi(v)
+		return n, err == nil && n >= lo && n <= hi
+	})
 }
 
 func (q query) bool(k string) (bool, error) {
-	v, ok := q[k]
-	if !ok {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, badParam(k, v, "a boolean (true or false)")
-	}
-	return b, nil
+	return param(q, k, false, "a boolean (true or false)", func(v string) (bool, bool) {
+		b, err := strconv.ParseBool(v)
+		return b, err == nil
+	})
 }
 
 // maxBody returns max_body as an Options.MaxBodySize: 0 (default) when
