@@ -167,11 +167,16 @@
 //
 // # As
 //
-// Producer.As takes **pubsub.Publisher and **pubsub.Client;
-// Subscription.As takes **pubsub.Client and **pubsub.SubscriptionAdminClient
-// (package cloud.google.com/go/pubsub/v2/apiv1); Admin.As takes
-// **pubsub.Client; Delivery.As takes **pubsubpb.ReceivedMessage. ErrorAs
-// takes **status.Status (grpc), **apierror.APIError (gax), and any other
-// target errors.As takes, such as *pubsub.ErrPublishingPaused; a target it
-// cannot take reports false.
+// With pubsub for cloud.google.com/go/pubsub/v2, vkit for its apiv1
+// package and pubsubpb for apiv1/pubsubpb:
+//
+//   - Producer.As takes **pubsub.Publisher and **pubsub.Client.
+//   - Subscription.As takes **pubsub.Client and
+//     **vkit.SubscriptionAdminClient.
+//   - Admin.As takes **pubsub.Client.
+//   - Delivery.As takes **pubsubpb.ReceivedMessage.
+//   - ErrorAs takes **status.Status (google.golang.org/grpc/status),
+//     **apierror.APIError (github.com/googleapis/gax-go/v2/apierror) and
+//     any other target errors.As takes, such as
+//     *pubsub.ErrPublishingPaused; a target it cannot take reports false.
 package gcppubsub
