@@ -137,7 +137,7 @@ func seq(n int) []int {
 // deleteReceipts deletes the messages of rs (DeleteMessageBatch) and
 // settles them; failures set errs at idx.
 func (s *subscription) deleteReceipts(ctx context.Context, rs []*receipt, idx []int, n int, errs *[]error) {
-	s.forBatches(rs, func(lo, hi int) {
+	s.forBatches(rs, n, errs, func(lo, hi int) {
 		entries := make([]sqstypes.DeleteMessageBatchRequestEntry, hi-lo)
 		for i := lo; i < hi; i++ {
 			entries[i-lo] = sqstypes.DeleteMessageBatchRequestEntry{Id: awsmq.BatchIDs[i-lo], ReceiptHandle: rs[i].msg.ReceiptHandle}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -94,14 +95,16 @@ func TestSendReportsEachEntry(t *testing.T) {
 	fake.CloseClientConnections()
 }
 
-// TestAckReportsEachEntry acks two deliveries and a receipt SQS does not
-// know: the two are deleted, the third fails with ErrLeaseExpired.
+// TestAckReportsEachEntry acks 12 deliveries and two receipts SQS does
+// not know in one call (two batch requests, sent concurrently): the 12 are
+// deleted, the unknown ones fail with ErrLeaseExpired.
 func TestAckReportsEachEntry(t *testing.T) {
 	t.Parallel()
 	_, c, u := rawQueue(t, "ack-entries")
 	ctx := context.Background()
-	for _, b := range []string{"a", "b"} {
-		if _, err := c.SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: aws.String(u), MessageBody: aws.String(b)}); err != nil {
+	const n = 12
+	for i := range n {
+		if _, err := c.SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: aws.String(u), MessageBody: aws.String(strconv.Itoa(i))}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -110,27 +113,41 @@ func TestAckReportsEachEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var got []driver.Message
-	for len(got) < 2 {
-		dst := make([]driver.Message, 2)
-		n, err := s.ReceiveBatch(ctx, dst)
+	var ids []driver.AckID
+	for len(ids) < n {
+		dst := make([]driver.Message, n)
+		k, err := s.ReceiveBatch(ctx, dst)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, dst[:n]...)
+		for _, m := range dst[:k] {
+			ids = append(ids, m.AckID)
+		}
 	}
-	bogus := &receipt{sub: s, msg: &sqstypes.Message{ReceiptHandle: aws.String("bogus-handle")}, received: time.Now()}
-	bogus.deadline.Store(time.Now().Add(time.Minute).UnixNano())
-	err = s.Ack(ctx, []driver.AckID{got[0].AckID, {Ref: bogus}, got[1].AckID})
+	// Two receipts SQS does not know, one in each batch request.
+	bogus := func() driver.AckID {
+		r := &receipt{sub: s, msg: &sqstypes.Message{ReceiptHandle: aws.String("bogus-" + awsmq.NewID())}, received: time.Now()}
+		r.deadline.Store(time.Now().Add(time.Minute).UnixNano())
+		return driver.AckID{Ref: r}
+	}
+	unknown := map[int]bool{2: true, 12: true}
+	ids = append(ids[:2], append([]driver.AckID{bogus()}, ids[2:]...)...)
+	ids = append(ids[:12], append([]driver.AckID{bogus()}, ids[12:]...)...)
+	err = s.Ack(ctx, ids)
 	var batch *driver.BatchError
-	if !errors.As(err, &batch) || batch.Errs[0] != nil || batch.Errs[2] != nil {
-		t.Fatalf("Ack = %v, want a *driver.BatchError failing only the unknown receipt", err)
+	if !errors.As(err, &batch) || len(batch.Errs) != n+2 {
+		t.Fatalf("Ack = %v, want a *driver.BatchError of %d items", err, n+2)
 	}
-	var de *driver.Error
-	if !errors.As(batch.Errs[1], &de) || de.Code != driver.FailedPrecondition || de.Msg != driver.MsgLeaseExpired {
-		t.Errorf("error of the unknown receipt: %v, want driver.ErrLeaseExpired", batch.Errs[1])
+	for i, e := range batch.Errs {
+		var de *driver.Error
+		switch {
+		case unknown[i] && (!errors.As(e, &de) || de.Code != driver.FailedPrecondition || de.Msg != driver.MsgLeaseExpired):
+			t.Errorf("error of unknown receipt %d: %v, want driver.ErrLeaseExpired", i, e)
+		case !unknown[i] && e != nil:
+			t.Errorf("item %d: %v", i, e)
+		}
 	}
-	if err := s.Ack(ctx, []driver.AckID{got[0].AckID}); driver.CodeOf(err) != driver.FailedPrecondition {
+	if err := s.Ack(ctx, ids[:1]); driver.CodeOf(err) != driver.FailedPrecondition {
 		t.Errorf("second Ack = %v, want FailedPrecondition", err)
 	}
 	out, err := c.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(u), AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}})

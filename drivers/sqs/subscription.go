@@ -159,13 +159,17 @@ func (s *subscription) Ack(ctx context.Context, ids []driver.AckID) error {
 }
 
 // forBatches calls f for each run of at most 10 receipts, concurrently
-// when there are several.
-func (s *subscription) forBatches(rs []*receipt, f func(lo, hi int)) {
+// when there are several. It allocates *errs first in that case, so that
+// the runs set errors of their own items without racing.
+func (s *subscription) forBatches(rs []*receipt, n int, errs *[]error, f func(lo, hi int)) {
 	if len(rs) <= awsmq.MaxBatch {
 		if len(rs) > 0 {
 			f(0, len(rs))
 		}
 		return
+	}
+	if *errs == nil {
+		*errs = make([]error, n)
 	}
 	var wg sync.WaitGroup
 	for lo := 0; lo < len(rs); lo += awsmq.MaxBatch {
@@ -186,10 +190,11 @@ func (s *subscription) settleBatch(rs []*receipt, idx []int, n int, errs *[]erro
 		}
 		return
 	}
-	done := make([]bool, len(rs))
+	const pending, succeeded, refused = 0, 1, 2
+	state := make([]uint8, len(rs))
 	for _, id := range ok {
 		if j := awsmq.BatchIndex(id, len(rs)); j >= 0 {
-			done[j] = true
+			state[j] = succeeded
 		}
 	}
 	for k := range failed {
@@ -202,14 +207,13 @@ func (s *subscription) settleBatch(rs []*receipt, idx []int, n int, errs *[]erro
 			e = leaseExpired(e)
 		}
 		setErr(errs, n, idx[j], e)
-		done[j] = false
-		rs[j] = nil
+		state[j] = refused
 	}
 	var settled []*receipt
 	for j, r := range rs {
 		switch {
-		case r == nil:
-		case !done[j]:
+		case state[j] == refused:
+		case state[j] == pending:
 			setErr(errs, n, idx[j], driver.NewError(driver.Internal, "sqs: "+op+" reported no result for an entry"))
 		case onOK != nil:
 			onOK(r)
@@ -271,7 +275,7 @@ func errTooLate(op string, d time.Duration) error {
 // seconds); on success it settles them, or calls onOK instead.
 func (s *subscription) changeVisibility(ctx context.Context, rs []*receipt, idx []int, n int, errs *[]error, d time.Duration, onOK func(*receipt)) {
 	secs := int32(awsmq.CeilSeconds(d) / time.Second)
-	s.forBatches(rs, func(lo, hi int) {
+	s.forBatches(rs, n, errs, func(lo, hi int) {
 		entries := make([]sqstypes.ChangeMessageVisibilityBatchRequestEntry, hi-lo)
 		for i := lo; i < hi; i++ {
 			entries[i-lo] = sqstypes.ChangeMessageVisibilityBatchRequestEntry{Id: awsmq.BatchIDs[i-lo], ReceiptHandle: rs[i].msg.ReceiptHandle, VisibilityTimeout: secs}
