@@ -361,3 +361,36 @@ func TestDefaultOpenerHonoursEmulatorHost(t *testing.T) {
 		t.Errorf("the message on pstest: %+v", got)
 	}
 }
+
+// TestNackBeyondTenMinutesIsHeldByMQ: Pub/Sub's ModifyAckDeadline stops at
+// 600 s; mq holds a delivery nacked for longer, keeping its deadline
+// extended, and hands it back when it shuts down.
+func TestNackBeyondTenMinutesIsHeldByMQ(t *testing.T) {
+	f := newFake(t)
+	p := f.producer(f.topic("long-nack"))
+	u := f.subscription("long-nack", "long-nack-sub", mq.SubscriptionConfig{Lease: 10 * time.Second})
+	s, err := f.mux.OpenSubscription(f.ctx(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.send(p, &mq.Message{Body: []byte("see you in 11 minutes")})
+	d := f.recv(s, 5*time.Second)
+	if err := d.Nack(11 * time.Minute); err != nil {
+		t.Fatalf("Nack(11m): %v", err)
+	}
+	ctx, cancel := context.WithTimeout(f.ctx(), time.Second)
+	if d, err := s.Receive(ctx); err == nil {
+		t.Errorf("redelivered at once after Nack(11m): %q", d.Body)
+	}
+	cancel()
+	if got := modackDeadlines(f, m.ID); len(got) == 0 || got[0] != 10 {
+		t.Errorf("modacks %v while held, want extensions by the 10 s lease", got)
+	}
+	if err := s.Shutdown(f.ctx()); err != nil {
+		t.Fatal(err)
+	}
+	got := modackDeadlines(f, m.ID)
+	if got[len(got)-1] != 0 {
+		t.Errorf("modacks %v, want a nack (0) when the subscription shut down", got)
+	}
+}
