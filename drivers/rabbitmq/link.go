@@ -2,6 +2,7 @@ package rabbitmq
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -9,6 +10,9 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
+
+// errNoRedial: the connection is gone and the handle cannot dial.
+var errNoRedial = errors.New("the handle was made without Options.Redial, so it does not reconnect")
 
 // link is a handle's connection to the broker. amqp091-go does not
 // reconnect by itself; link redials (with backoff) when a caller needs a
@@ -106,7 +110,7 @@ func (l *link) get(ctx context.Context) (*amqp.Connection, error) {
 			return c, nil
 		case l.redial == nil:
 			l.mu.Unlock()
-			return nil, unavailable("connection lost and the handle was made without Options.Redial", nil)
+			return nil, unavailable("connection lost", errNoRedial)
 		case l.dialing != nil:
 			wait := l.dialing
 			l.mu.Unlock()

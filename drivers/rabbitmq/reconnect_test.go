@@ -11,6 +11,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/portmq/portmq/drivers/rabbitmq"
 	"github.com/portmq/portmq/mq"
 )
 
@@ -186,5 +187,29 @@ func TestSendFailsUnavailableWithoutRedial(t *testing.T) {
 	err = p.Send(ctxFor(t, 10*time.Second), &mq.Message{Body: []byte("x")})
 	if mq.Code(err) != mq.Unavailable || !mq.IsRetryable(err) {
 		t.Fatalf("Send after the caller's connection closed = %v (code %v), want Unavailable", err, mq.Code(err))
+	}
+}
+
+func TestReceiveFailsUnavailableWithoutRedial(t *testing.T) {
+	base := serverURL(t)
+	q := uniqueName(t, "noredial-q")
+	t.Cleanup(func() { deleteAll(t, []string{q}, nil) })
+	conn, err := amqp.Dial(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := rabbitmq.NewSubscription(conn, q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := mq.NewSubscription(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	_ = conn.Close()
+	_, err = s.Receive(ctxFor(t, 10*time.Second))
+	if mq.Code(err) != mq.Unavailable || !strings.Contains(err.Error(), "Redial") {
+		t.Fatalf("Receive after the caller's connection closed = %v (code %v), want Unavailable naming Options.Redial", err, mq.Code(err))
 	}
 }

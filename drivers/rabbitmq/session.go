@@ -106,6 +106,10 @@ func (ss *session) signal() {
 // there, ctx ends or the session dies (errSessionDead).
 func (ss *session) receive(ctx context.Context, dst []driver.Message) (int, error) {
 	for {
+		if !ss.alive() {
+			// What it holds went back to the queue with the channel.
+			return 0, errSessionDead
+		}
 		if n := ss.take(dst); n > 0 {
 			return n, nil
 		}

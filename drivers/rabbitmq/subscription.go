@@ -178,7 +178,7 @@ func (s *subscription) reconnect(ctx context.Context) (*session, error) {
 			s.waits.forget("") // the broker may have lost them
 			return ss, nil
 		}
-		if !retryable(err) || ctx.Err() != nil {
+		if !retryable(err) || errors.Is(err, errNoRedial) || ctx.Err() != nil {
 			return nil, err
 		}
 		failures++
