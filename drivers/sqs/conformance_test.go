@@ -12,4 +12,7 @@ import (
 // PORTMQ_TEST_SQS_ENDPOINT) with sqs:// URLs: standard queues, FIFO queues
 // for the ordering and dedup cases, and an SNS topic in front of the
 // queues for the fan-out case.
-func TestConformance(t *testing.T) { sqstest.RunConformance(t, "sqs", sqstest.SQS) }
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	sqstest.RunConformance(t, "sqs", sqstest.SQS)
+}

@@ -98,9 +98,9 @@
 //     (and may apply it to a later delivery of the message), so Ack, Nack,
 //     Extend and DeadLetter of a delivery whose lease ended by the
 //     driver's clock, or that was settled, fail with driver.ErrLeaseExpired
-//     without calling SQS. The driver's deadline starts before the request
-//     that received or extended the delivery, so it never ends after the
-//     one SQS keeps.
+//     without calling SQS. The driver's deadline counts from the receive
+//     response, less the time the response may have taken (at most a
+//     quarter of the lease and 1 s), and from before an extending request.
 //   - A receive whose context ends returns at once, but its request is not
 //     canceled: SQS would still take messages for it and hide them for a
 //     visibility timeout. The next receive adopts the request, and what it

@@ -247,3 +247,21 @@ func TestClosedHandlesRefuseCalls(t *testing.T) {
 		t.Errorf("SendBatch after Close: %v", err)
 	}
 }
+
+func TestLeaseEndCountsFromTheResponse(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		took, lease, want time.Duration // want: lease end after the response
+	}{
+		{20 * time.Millisecond, 30 * time.Second, 30*time.Second - 20*time.Millisecond},
+		{19 * time.Second, 30 * time.Second, 29 * time.Second}, // a long poll: at most 1 s of margin
+		{900 * time.Millisecond, time.Second, 750 * time.Millisecond},
+	}
+	for _, c := range cases {
+		end := start.Add(c.took)
+		if got := leaseEnd(start, end, c.lease).Sub(end); got != c.want {
+			t.Errorf("request of %v, lease %v: lease ends %v after the response, want %v", c.took, c.lease, got, c.want)
+		}
+	}
+}

@@ -12,9 +12,8 @@ import (
 // receipt is one delivery: the AckID's Ref. SQS accepts a stale receipt
 // handle for DeleteMessage and ChangeMessageVisibility (it may even act on
 // the message's current delivery), so the driver refuses to settle a
-// receipt whose lease ended by its own clock. The deadline it keeps starts
-// from before the request that received or extended the delivery, so it
-// never ends after the one SQS keeps.
+// receipt whose lease ended by its own clock (see leaseEnd for a received
+// message; an extension counts from before its request).
 type receipt struct {
 	sub      *subscription
 	msg      *sqstypes.Message // as received, for As and DeadLetter

@@ -114,7 +114,7 @@ func (s *subscription) run(p *poll, maxMsgs, wait int32) {
 	var got []driver.Message
 	var rs []*receipt
 	if err == nil && len(out.Messages) > 0 {
-		deadline := start.Add(s.lease)
+		deadline := leaseEnd(start, time.Now(), s.lease)
 		got = make([]driver.Message, len(out.Messages))
 		rs = make([]*receipt, len(out.Messages))
 		for i := range out.Messages {
@@ -162,4 +162,14 @@ func (s *subscription) takeLocked(dst []driver.Message, now time.Time) int {
 	clear(s.stash[rest:])
 	s.stash = s.stash[:rest]
 	return n
+}
+
+// leaseEnd estimates when the lease of a message received by a request
+// that ran from start to end ends. SQS starts the visibility timeout when
+// it hands the message out: after a long poll's wait, shortly before the
+// response. So the lease runs from the end of the request, less the time
+// the response may have taken to arrive, which is at most the request's
+// duration; a quarter of the lease (at most 1 s) bounds that margin.
+func leaseEnd(start, end time.Time, lease time.Duration) time.Time {
+	return end.Add(lease - min(end.Sub(start), lease/4, time.Second))
 }

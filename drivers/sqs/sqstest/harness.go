@@ -25,6 +25,8 @@ const (
 	// subscribed to it with raw message delivery, read through
 	// sns://TOPIC/QUEUE URLs.
 	SNS
+	// FIFO: like SQS, with FIFO queues (and topics) for every Spec.
+	FIFO
 )
 
 // Lease is the lease the harnesses use: the shortest SQS visibility
@@ -67,7 +69,7 @@ func (s *Server) Harness(name string, mode Mode) (conformance.Harness, func(), e
 }
 
 func (s *Server) provision(ctx context.Context, spec conformance.Spec, mode Mode, query string) (*conformance.Resources, error) {
-	fifo := spec.Ordered || spec.DedupWindow > 0
+	fifo := spec.Ordered || spec.DedupWindow > 0 || mode == FIFO
 	suffix := ""
 	if fifo {
 		suffix = ".fifo"
@@ -98,7 +100,7 @@ func (s *Server) provision(ctx context.Context, spec conformance.Spec, mode Mode
 		res.DeadLetterURL = "sqs://" + dlq + "?" + query + "&wait=1s"
 		undo = append(undo, func(ctx context.Context) error { return s.deleteQueue(ctx, dlq) })
 	}
-	if mode == SQS && spec.Subscriptions <= 1 {
+	if mode != SNS && spec.Subscriptions <= 1 {
 		q := spec.Name + suffix
 		if err := sqsAdmin.CreateTopic(ctx, q, mq.TopicConfig{DedupWindow: spec.DedupWindow}); err != nil {
 			return fail(err)
