@@ -4,20 +4,19 @@
 // PORTMQ_TEST_SQS_ENDPOINT. It also has a TCP proxy that can cut the
 // connection to the endpoint for a while, to test reconnecting.
 //
-// A test calls Shared, which starts moto once per test process; TestMain
-// calls Stop after the tests ran:
+// A test calls Shared, which starts moto once per test process; Main
+// stops it after the tests ran and checks for leaked goroutines:
 //
-//	func TestMain(m *testing.M) {
-//		code := m.Run()
-//		sqstest.Stop()
-//		...
-//	}
+//	func TestMain(m *testing.M) { os.Exit(sqstest.Main(m)) }
 //
 //	func TestSomething(t *testing.T) {
 //		srv := sqstest.Shared(t) // skips, or fails in CI, without moto
 //		u := "sqs://orders?" + srv.Query()
 //		...
 //	}
+//
+// RunConformance runs portmq's conformance suite on the server, with
+// queues, FIFO queues or SNS topics (see Mode).
 package sqstest
 
 import (
