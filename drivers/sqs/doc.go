@@ -112,8 +112,10 @@
 // queues, which take no per-message delay), and nack delays longer than 15
 // minutes (Capabilities.MaxDelay is 15 minutes; ChangeMessageVisibility
 // would take 12 h, but mq has one limit for both). The emulated delay
-// holds the delivery in the consumer and extends its lease, so a Receive
-// blocked in a long poll may hand a due message out up to one wait late.
+// holds the delivery in the consumer and extends its lease; on a standard
+// queue, whose Delay is native, a Receive blocked in a long poll may hand
+// such a message out up to one wait late (mq wakes it only for backends
+// without native Delay).
 //
 // Limits: leases, delays and extensions are whole seconds
 // (Capabilities.Granularity 1 s, rounded up); a received message stays
