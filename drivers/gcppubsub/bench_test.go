@@ -3,6 +3,7 @@ package gcppubsub
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ const (
 	benchBody  = 256 // bytes per message
 	benchBatch = 100 // messages per publish batch (the publisher's CountThreshold)
 	benchPull  = 64  // messages per Pull (mq's default prefetch)
-	benchRound = 500 // messages per round of each side
+	benchRound = 200 // messages per round of each side
 )
 
 var benchSeq atomic.Int64
@@ -30,9 +31,11 @@ var benchSeq atomic.Int64
 // then pull 64 at a time (unary Pull, as the driver does) and acknowledge
 // each message with its own Acknowledge call, as a lone portmq consumer
 // does. Bodies are 256 bytes. After an untimed warm-up the two sides take
-// turns in rounds of 500 messages, each going first in every other round.
-// On a loaded machine the ratio of the raw side against itself measured
-// 0.71 to 1.16 (four runs), so read several runs.
+// turns in rounds of 200 messages, each going first in every other round.
+// ratio is portmq-msgs/s ÷ raw-msgs/s; round-median-ratio is the median of
+// the rounds' ratios. On the shared 2-core test machine the raw side run
+// against itself (in portmq's place) gave ratios of 0.71 to 1.16 and
+// round-median ratios of 0.78 to 1.00: read several runs.
 func BenchmarkVersusRaw(b *testing.B) {
 	srv := pstest.NewServer()
 	defer srv.Close()
@@ -84,14 +87,20 @@ func BenchmarkVersusRaw(b *testing.B) {
 	// Alternate rounds (and which side goes first), so that the load of a
 	// shared machine weighs on both sides alike.
 	var raw, pm time.Duration
+	var ratios []float64 // per full round: portmq's rate ÷ raw's
 	for round, done := 0, 0; done < b.N; round, done = round+1, done+benchRound {
 		n := min(benchRound, b.N-done)
+		var r, m time.Duration
 		if round%2 == 0 {
-			raw += benchRaw(b, client, pub, rawName, n)
-			pm += benchPortmq(b, p, s, n)
+			r = benchRaw(b, client, pub, rawName, n)
+			m = benchPortmq(b, p, s, n)
 		} else {
-			pm += benchPortmq(b, p, s, n)
-			raw += benchRaw(b, client, pub, rawName, n)
+			m = benchPortmq(b, p, s, n)
+			r = benchRaw(b, client, pub, rawName, n)
+		}
+		raw, pm = raw+r, pm+m
+		if n == benchRound {
+			ratios = append(ratios, r.Seconds()/m.Seconds())
 		}
 	}
 	b.StopTimer()
@@ -99,6 +108,12 @@ func BenchmarkVersusRaw(b *testing.B) {
 	b.ReportMetric(rawRate, "raw-msgs/s")
 	b.ReportMetric(pmRate, "portmq-msgs/s")
 	b.ReportMetric(pmRate/rawRate, "ratio")
+	if len(ratios) > 0 {
+		// A burst of load from elsewhere on a shared machine skews one
+		// round; the median of the rounds' ratios is robust to it.
+		slices.Sort(ratios)
+		b.ReportMetric(ratios[len(ratios)/2], "round-median-ratio")
+	}
 }
 
 func benchRaw(b *testing.B, client *pubsub.Client, pub *pubsub.Publisher, sub string, n int) time.Duration {

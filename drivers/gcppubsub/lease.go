@@ -55,14 +55,15 @@ func (o *outstanding) init() { o.head.prev, o.head.next = &o.head, &o.head }
 // from the head (deliveries the application dropped, or mq let run out
 // in its buffer), so the list does not grow with them; settling an
 // unlinked delivery still fails with ErrLeaseExpired.
-func (o *outstanding) add(ds []*delivery) {
+func (o *outstanding) add(ds []delivery) {
 	now := time.Now().UnixNano()
 	o.mu.Lock()
 	for d := o.head.next; d != &o.head && now >= d.deadline.Load(); d = o.head.next {
 		o.head.next, d.next.prev = d.next, &o.head
 		d.prev, d.next = nil, nil
 	}
-	for _, d := range ds {
+	for i := range ds {
+		d := &ds[i]
 		d.prev, d.next = o.head.prev, &o.head
 		o.head.prev.next = d
 		o.head.prev = d

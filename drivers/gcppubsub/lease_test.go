@@ -9,15 +9,19 @@ func TestOutstandingDropsExpiredDeliveries(t *testing.T) {
 	var o outstanding
 	o.init()
 	now := time.Now()
-	mk := func(until time.Time) *delivery {
-		d := &delivery{ackID: until.String()}
-		d.deadline.Store(until.UnixNano())
-		return d
+	mk := func(untils ...time.Time) []delivery {
+		ds := make([]delivery, len(untils))
+		for i, until := range untils {
+			ds[i].ackID = until.String()
+			ds[i].deadline.Store(until.UnixNano())
+		}
+		return ds
 	}
-	expired := []*delivery{mk(now.Add(-2 * time.Second)), mk(now.Add(-time.Second))}
-	live := mk(now.Add(time.Hour))
+	expired := mk(now.Add(-2*time.Second), now.Add(-time.Second))
+	lives := mk(now.Add(time.Hour))
+	live := &lives[0]
 	o.add(expired)
-	o.add([]*delivery{live})
+	o.add(lives)
 	var n int
 	for d := o.head.next; d != &o.head; d = d.next {
 		n++
@@ -28,7 +32,7 @@ func TestOutstandingDropsExpiredDeliveries(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d deliveries listed, want 1", n)
 	}
-	o.remove(expired[0]) // unlinked already: a no-op
+	o.remove(&expired[0]) // unlinked already: a no-op
 	if ids := o.drain(now.UnixNano()); len(ids) != 1 || ids[0] != live.ackID {
 		t.Errorf("drain = %v", ids)
 	}

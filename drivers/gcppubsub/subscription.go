@@ -110,7 +110,6 @@ func (s *subscription) convert(rms []*pb.ReceivedMessage, start, recv time.Time)
 	dl := deadline.UnixNano()
 	out := make([]driver.Message, len(rms))
 	ds := make([]delivery, len(rms))
-	ptrs := make([]*delivery, len(rms))
 	for i, rm := range rms {
 		d := &ds[i]
 		d.sub, d.ackID, d.rm = s, rm.GetAckId(), rm
@@ -118,7 +117,6 @@ func (s *subscription) convert(rms []*pb.ReceivedMessage, start, recv time.Time)
 			d.key = rm.GetMessage().GetOrderingKey()
 		}
 		d.deadline.Store(dl)
-		ptrs[i] = d
 		m := rm.GetMessage()
 		dm := &out[i]
 		*dm = driver.Message{
@@ -137,7 +135,7 @@ func (s *subscription) convert(rms []*pb.ReceivedMessage, start, recv time.Time)
 		}
 		dm.Attributes, dm.DedupID = fromAttributes(m.GetAttributes())
 	}
-	s.out.add(ptrs)
+	s.out.add(ds)
 	return out
 }
 
