@@ -137,16 +137,28 @@ type target struct {
 	mandatory     bool
 }
 
-// publish publishes msgs[i] to to[i] (or to[0] when len(to) is 1) and
-// waits for their confirms. It returns nil, a *driver.BatchError, or an
-// error for the whole call (ctx ended: the messages may or may not be
-// stored).
-func (p *publisher) publish(ctx context.Context, to []target, msgs []amqp.Publishing) error {
-	n := len(msgs)
+// sent is a published message waiting for its confirm.
+type sent struct {
+	dc        *amqp.DeferredConfirmation
+	id        string
+	mandatory bool
+}
+
+// publishOne publishes one message and waits for its confirm.
+func (p *publisher) publishOne(ctx context.Context, t target, m amqp.Publishing) error {
+	return driver.ItemError(p.publish(ctx, 1, func(int) (target, amqp.Publishing) { return t, m }), 0)
+}
+
+// publish publishes n messages, message i being what next(i) returns
+// (built only when it is its turn, so a large batch is never converted
+// at once), and waits for their confirms. It returns nil, a
+// *driver.BatchError, or an error for the whole call (ctx ended: the
+// messages may or may not be stored).
+func (p *publisher) publish(ctx context.Context, n int, next func(i int) (target, amqp.Publishing)) error {
 	if n == 0 {
 		return nil
 	}
-	dcs := make([]*amqp.DeferredConfirmation, n)
+	out := make([]sent, n)
 	var errs []error
 	fail := func(i int, err error) {
 		if errs == nil {
@@ -154,30 +166,27 @@ func (p *publisher) publish(ctx context.Context, to []target, msgs []amqp.Publis
 		}
 		errs[i] = err
 	}
-	oldest := 0 // dcs[oldest:published] hold window slots
+	oldest := 0 // out[oldest:published] hold window slots
 	// reap waits for the confirm of message oldest and frees its slot.
 	reap := func() error {
-		dc := dcs[oldest]
+		o := &out[oldest]
 		select {
-		case <-dc.Done():
+		case <-o.dc.Done():
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 		<-p.window
-		t := to[0]
-		if len(to) > 1 {
-			t = to[oldest]
-		}
 		switch {
-		case !dc.Acked() && p.ch.IsClosed():
+		case !o.dc.Acked() && p.ch.IsClosed():
 			fail(oldest, p.closedError())
-		case !dc.Acked():
+		case !o.dc.Acked():
 			fail(oldest, &driver.Error{Code: driver.Unavailable, Msg: "rabbitmq: the broker refused the message (basic.nack); it was not stored"})
-		case t.mandatory:
-			if r := p.wasReturned(msgs[oldest].MessageId); r != nil {
+		case o.mandatory:
+			if r := p.wasReturned(o.id); r != nil {
 				fail(oldest, returnError(r))
 			}
 		}
+		*o = sent{}
 		oldest++
 		return nil
 	}
@@ -188,16 +197,13 @@ func (p *publisher) publish(ctx context.Context, to []target, msgs []amqp.Publis
 		}
 	}
 	published := 0
-	for i := range msgs {
-		t := to[0]
-		if len(to) > 1 {
-			t = to[i]
-		}
-		if err := p.acquire(ctx, dcs, &oldest, published, reap); err != nil {
+	for i := range n {
+		if err := p.acquire(ctx, out, &oldest, published, reap); err != nil {
 			release(published)
 			return err
 		}
-		dc, err := p.ch.PublishWithDeferredConfirm(t.exchange, t.key, t.mandatory, false, msgs[i])
+		t, m := next(i)
+		dc, err := p.ch.PublishWithDeferredConfirm(t.exchange, t.key, t.mandatory, false, m)
 		if err != nil {
 			<-p.window
 			if errors.Is(err, amqp.ErrClosed) {
@@ -208,7 +214,7 @@ func (p *publisher) publish(ctx context.Context, to []target, msgs []amqp.Publis
 			}
 			break
 		}
-		dcs[i] = dc
+		out[i] = sent{dc: dc, id: m.MessageId, mandatory: t.mandatory}
 		published++
 	}
 	for oldest < published {
@@ -225,11 +231,11 @@ func (p *publisher) publish(ctx context.Context, to []target, msgs []amqp.Publis
 
 // acquire takes a window slot, collecting this caller's oldest confirms
 // while it waits.
-func (p *publisher) acquire(ctx context.Context, dcs []*amqp.DeferredConfirmation, oldest *int, published int, reap func() error) error {
+func (p *publisher) acquire(ctx context.Context, out []sent, oldest *int, published int, reap func() error) error {
 	for {
 		var done <-chan struct{}
 		if *oldest < published {
-			done = dcs[*oldest].Done()
+			done = out[*oldest].dc.Done()
 		}
 		select {
 		case p.window <- struct{}{}:

@@ -63,7 +63,7 @@ func (h *holdings) holdAndPublish(ctx context.Context, l *link, p *publisher, na
 		if err := h.ensure(ctx, l, name, ttl, exchange, rk); err != nil {
 			return err
 		}
-		err := driver.ItemError(p.publish(ctx, []target{{key: name, mandatory: true}}, []amqp.Publishing{m}), 0)
+		err := p.publishOne(ctx, target{key: name, mandatory: true}, m)
 		if err == nil || try > 0 || driver.CodeOf(err) != driver.FailedPrecondition {
 			return err
 		}
@@ -129,5 +129,5 @@ func (s *subscription) publishDeadLetter(ctx context.Context, e *entry, reason s
 		driver.AttrSource:           s.info.Name,
 	})
 	to := target{exchange: s.spec.deadLetter, key: dlRoutingKey(s.spec.maxAttempts), mandatory: true}
-	return driver.ItemError(p.publish(ctx, []target{to}, []amqp.Publishing{m}), 0)
+	return p.publishOne(ctx, to, m)
 }

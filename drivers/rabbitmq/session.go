@@ -33,6 +33,8 @@ type session struct {
 	keys    map[string]*keyQueue // ordered: keys with a message out
 	waiting int                  // receive calls waiting for deliveries
 	idle    *time.Timer          // cancels the consumer when nobody waits
+	armed   bool                 // idle is running
+	since   time.Time            // when waiting last dropped to 0
 	wake    chan struct{}        // signaled when local gains entries
 
 	// reader is held (a token in it) by the one receive that reads the
@@ -67,7 +69,7 @@ func newSession(s *subscription, ch *amqp.Channel) *session {
 		ss.keys = map[string]*keyQueue{}
 	}
 	if s.opts.IdleCancel > 0 && !s.opts.Ordered {
-		ss.idle = time.AfterFunc(time.Hour, ss.idleCancel)
+		ss.idle = time.AfterFunc(time.Hour, ss.idleFire)
 		ss.idle.Stop()
 	}
 	return ss
@@ -221,9 +223,6 @@ func (ss *session) consumer() (*consumer, error) {
 func (ss *session) enter() {
 	ss.mu.Lock()
 	ss.waiting++
-	if ss.idle != nil {
-		ss.idle.Stop()
-	}
 	ss.mu.Unlock()
 }
 
@@ -233,14 +232,39 @@ func (ss *session) enter() {
 func (ss *session) leave(abandoned bool) {
 	ss.mu.Lock()
 	ss.waiting--
-	last := ss.waiting == 0 && ss.idle != nil && ss.alive()
-	if last && !abandoned {
-		ss.idle.Reset(ss.sub.opts.IdleCancel)
+	last := ss.waiting == 0 && ss.idle != nil
+	if last {
+		// The timer is armed once and moved on by idleFire, not reset on
+		// every receive.
+		ss.since = time.Now()
+		if !abandoned && !ss.armed {
+			ss.armed = true
+			ss.idle.Reset(ss.sub.opts.IdleCancel)
+		}
 	}
 	ss.mu.Unlock()
 	if last && abandoned {
 		ss.idleCancel()
 	}
+}
+
+// idleFire runs on the idle timer: it cancels the consumer if no receive
+// has waited for IdleCancel, else waits for the rest of it.
+func (ss *session) idleFire() {
+	ss.mu.Lock()
+	if !ss.alive() || ss.waiting > 0 {
+		ss.armed = false // the next leave arms it again
+		ss.mu.Unlock()
+		return
+	}
+	if rest := ss.sub.opts.IdleCancel - time.Since(ss.since); rest > 0 {
+		ss.idle.Reset(rest)
+		ss.mu.Unlock()
+		return
+	}
+	ss.armed = false
+	ss.mu.Unlock()
+	ss.idleCancel()
 }
 
 // idleCancel runs when no receive has waited for IdleCancel (and before

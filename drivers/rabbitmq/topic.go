@@ -66,36 +66,26 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	pubs := make([]amqp.Publishing, len(msgs))
-	direct := target{exchange: t.name, mandatory: !t.opts.DropUnroutable}
-	to := []target{direct}
+	// Messages with a Delay wait in the delay queue of their bucket.
 	for i := range msgs {
-		pubs[i] = toPublishing(&msgs[i], now)
-		if msgs[i].Delay > 0 {
-			if len(to) == 1 {
-				to = make([]target, len(msgs))
-				for j := range i {
-					to[j] = direct
-				}
-			}
-			b := bucket(msgs[i].Delay)
-			dq := delayQueue(t.name, b)
-			if err := t.delays.ensure(ctx, t.l, dq, b, t.name, ""); err != nil {
+		if d := msgs[i].Delay; d > 0 {
+			b := bucket(d)
+			if err := t.delays.ensure(ctx, t.l, delayQueue(t.name, b), b, t.name, ""); err != nil {
 				return err
 			}
-			to[i] = target{key: dq, mandatory: true}
-		} else if len(to) > 1 {
-			to[i] = direct
 		}
 	}
-	err = p.publish(ctx, to, pubs)
-	for i := range msgs {
-		if driver.ItemError(err, i) == nil {
-			msgs[i].ID = pubs[i].MessageId
+	now := time.Now()
+	direct := target{exchange: t.name, mandatory: !t.opts.DropUnroutable}
+	return p.publish(ctx, len(msgs), func(i int) (target, amqp.Publishing) {
+		m := &msgs[i]
+		pub := toPublishing(m, now)
+		m.ID = pub.MessageId // mq reads it only if the message was sent
+		if m.Delay > 0 {
+			return target{key: delayQueue(t.name, bucket(m.Delay)), mandatory: true}, pub
 		}
-	}
-	return err
+		return direct, pub
+	})
 }
 
 func (t *topic) Capabilities() driver.Capabilities { return t.caps }
