@@ -130,16 +130,16 @@ func newBenchRig(b *testing.B, base string) *benchRig {
 		b.Fatal(err)
 	}
 	r.conn = conn
+	b.Cleanup(func() {
+		deleteAll(b, []string{r.queue}, []string{r.topic})
+		_ = conn.Close()
+	})
 	// Declared by the driver, as the subscription will be.
 	s, err := rabbitmq.NewSubscription(conn, r.queue, &rabbitmq.SubscriptionOptions{Topic: r.topic})
 	if err != nil {
 		b.Fatal(err)
 	}
 	_ = s.Close()
-	b.Cleanup(func() {
-		deleteAll(b, []string{r.queue}, []string{r.topic})
-		_ = conn.Close()
-	})
 	return r
 }
 

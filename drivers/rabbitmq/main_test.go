@@ -3,6 +3,7 @@ package rabbitmq_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/portmq/portmq/internal/testenv"
+	"github.com/portmq/portmq/mq"
 )
 
 // brokerLock is held shared for the whole run, so that no other package's
@@ -111,6 +113,29 @@ func deleteAll(t testing.TB, queues, exchanges []string) {
 		if err := ch.ExchangeDelete(x, false, false); err != nil {
 			t.Logf("cleanup: delete exchange %s: %v", x, err)
 			return
+		}
+	}
+}
+
+// deleteSubscription deletes, through the driver's admin, a topic, its
+// subscription q with its wait queues, and q's default dead-letter topic
+// and queue, whichever exist.
+func deleteSubscription(t testing.TB, topic, q string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, err := mq.OpenAdmin(ctx, testenv.RabbitMQURL())
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	defer a.Close()
+	for _, err := range []error{
+		a.DeleteSubscription(ctx, topic, q), a.DeleteSubscription(ctx, q+".dlq", q+".dlq"),
+		a.DeleteTopic(ctx, q+".dlq"), a.DeleteTopic(ctx, topic),
+	} {
+		if err != nil && !errors.Is(err, mq.ErrNotFound) {
+			t.Logf("cleanup: %v", err)
 		}
 	}
 }

@@ -23,7 +23,7 @@ func pair(t *testing.T, kv ...string) (*mq.Producer, *mq.Subscription, string) {
 	ctx := ctxFor(t, time.Minute)
 	topic := uniqueName(t, "t")
 	q := topic + ".q"
-	t.Cleanup(func() { deleteAll(t, []string{q, q + ".dlq"}, []string{topic, q + ".dlq"}) })
+	t.Cleanup(func() { deleteSubscription(t, topic, q) })
 	s, err := mq.OpenSubscription(ctx, withQuery(t, base, append([]string{"topic", topic, "subscription", q, "visibility", "30s"}, kv...)...))
 	if err != nil {
 		t.Fatal(err)
