@@ -3,8 +3,8 @@ package rabbitmq_test
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
