@@ -1,0 +1,175 @@
+package kafka
+
+import (
+	"container/heap"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// entry is one fetched record the subscription tracks until it is
+// settled. Every field is guarded by subscription.mu.
+type entry struct {
+	rec     *kgo.Record // nil once done
+	off     int64
+	part    *partition   // consumer-group records
+	sh      *shareMember // share-group records
+	attempt int          // of the current or next delivery, 1-based
+	due     int64        // Unix nanoseconds; not delivered before
+	state   state
+	gen     uint64 // counts hand-outs; an AckID carries the one it was made for
+	heapIdx int
+	keyNext *entry // ordered: the next entry of the same key
+	lockEnd int64  // share: when the broker's acquisition lock ends (Unix ns)
+}
+
+type state uint8
+
+const (
+	stNew    state = iota
+	stReady        // in the ready queue
+	stHeld         // waiting for its due time in the heap
+	stQueued       // waiting behind an earlier message of its key
+	stOut          // handed out, not settled
+	stBusy         // being copied to the retry or dead-letter topic
+	stDone         // settled
+)
+
+// stale reports whether e belongs to a partition this handle no longer
+// owns (revoked, lost, replaced by Seek) or a share client that closed.
+func (e *entry) stale() bool {
+	if e.part != nil {
+		return e.part.dead
+	}
+	return e.sh == nil || e.sh.gone
+}
+
+func (e *entry) key() string {
+	if e.rec == nil {
+		return ""
+	}
+	return string(e.rec.Key)
+}
+
+// asFunc gives Delivery.As access to the record.
+func asRecord(r *kgo.Record) func(any) bool {
+	return func(i any) bool {
+		if p, ok := i.(**kgo.Record); ok {
+			*p = r
+			return true
+		}
+		return false
+	}
+}
+
+// partition is the state of one partition a consumer-group member owns.
+type partition struct {
+	m     *member
+	topic string
+	id    int32
+	retry bool // the subscription's retry topic
+	dead  bool // revoked, lost or replaced by Seek
+	// revoking: the group is taking the partition away; nothing more is
+	// handed out while its deliveries are settled.
+	revoking bool
+
+	ents      []*entry // fetched entries in offset order, from head
+	head      int
+	last      int64 // offset of the newest fetched record; -1 before any
+	start     int64 // where consuming starts after a Seek; -1 unknown
+	committed int64 // last offset committed; -1 unknown
+	out       int   // entries handed out or busy
+	waiting   int   // entries held for their due time or behind their key
+	paused    bool
+	keys      map[string]*keyQueue // ordered subscriptions
+}
+
+type keyQueue struct{ head, tail *entry }
+
+func newPartition(m *member, topic string, id int32, retry bool) *partition {
+	return &partition{m: m, topic: topic, id: id, retry: retry, last: -1, start: -1, committed: -1}
+}
+
+func (p *partition) push(e *entry) {
+	p.ents = append(p.ents, e)
+	p.last = e.off
+}
+
+// advance drops settled entries from the head.
+func (p *partition) advance() {
+	for p.head < len(p.ents) && p.ents[p.head].state == stDone {
+		p.ents[p.head] = nil
+		p.head++
+	}
+	switch {
+	case p.head == len(p.ents):
+		p.ents, p.head = p.ents[:0], 0
+	case p.head >= 256 && p.head*2 >= len(p.ents):
+		n := copy(p.ents, p.ents[p.head:])
+		clear(p.ents[n:])
+		p.ents, p.head = p.ents[:n], 0
+	}
+}
+
+// frontier is the offset to commit: that of the first unsettled record,
+// or the one after the newest when all are settled; before any record,
+// where a Seek put the partition, else -1 (nothing to commit).
+func (p *partition) frontier() int64 {
+	if p.head < len(p.ents) {
+		return p.ents[p.head].off
+	}
+	if p.last < 0 {
+		return p.start
+	}
+	return p.last + 1
+}
+
+// fifo is the ready queue: entries waiting for a ReceiveBatch.
+type fifo struct {
+	buf  []*entry
+	head int
+}
+
+func (q *fifo) len() int { return len(q.buf) - q.head }
+
+func (q *fifo) push(e *entry) { q.buf = append(q.buf, e) }
+
+func (q *fifo) pop() *entry {
+	e := q.buf[q.head]
+	q.buf[q.head] = nil
+	q.head++
+	if q.head == len(q.buf) {
+		q.buf, q.head = q.buf[:0], 0
+	} else if q.head >= 1024 && q.head*2 >= len(q.buf) {
+		n := copy(q.buf, q.buf[q.head:])
+		clear(q.buf[n:])
+		q.buf, q.head = q.buf[:n], 0
+	}
+	return e
+}
+
+// dueHeap orders held entries by due time.
+type dueHeap []*entry
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].due < h[j].due }
+func (h dueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx, h[j].heapIdx = i, j
+}
+func (h *dueHeap) Push(x any) { e := x.(*entry); e.heapIdx = len(*h); *h = append(*h, e) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.heapIdx = -1
+	return e
+}
+
+func nanos(t time.Time) int64 { return t.UnixNano() }
+
+// heapRemove takes e out of h.
+func heapRemove(h *dueHeap, e *entry) {
+	heap.Remove(h, e.heapIdx)
+}

@@ -1,0 +1,121 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// invalid returns an InvalidArgument error for a bad option.
+func invalid(format string, args ...any) error {
+	return &driver.Error{Code: driver.InvalidArgument, Msg: "kafka: " + fmt.Sprintf(format, args...)}
+}
+
+// urlError returns an error for a bad URL; mq classifies it
+// InvalidArgument. It never contains the URL itself.
+func urlError(format string, args ...any) error {
+	return fmt.Errorf("kafka: %w: %s", driver.ErrInvalidURL, fmt.Sprintf(format, args...))
+}
+
+var errClosed = &driver.Error{Code: driver.Closed, Msg: "kafka: handle is closed"}
+
+// wrap gives a native error a message naming what failed, keeping the
+// native error reachable.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &driver.Error{Code: errorCode(err), Msg: "kafka: " + what, Err: err}
+}
+
+// errorCode classifies an error from this driver, franz-go or the network.
+func errorCode(err error) driver.ErrorCode {
+	if err == nil {
+		return driver.OK
+	}
+	if de, ok := errors.AsType[*driver.Error](err); ok {
+		return de.Code
+	}
+	switch {
+	case errors.Is(err, driver.ErrInvalidURL):
+		return driver.InvalidArgument
+	case errors.Is(err, context.Canceled):
+		return driver.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return driver.DeadlineExceeded
+	case errors.Is(err, kgo.ErrClientClosed):
+		return driver.Closed
+	case errors.Is(err, kgo.ErrMaxBuffered):
+		return driver.ResourceExhausted
+	case errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, kgo.ErrRecordRetries):
+		return driver.Unavailable
+	}
+	if ke, ok := errors.AsType[*kerr.Error](err); ok {
+		return kerrCode(ke)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed) {
+		return driver.Unavailable
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return driver.Unavailable
+	}
+	if _, ok := errors.AsType[*kgo.ErrFirstReadEOF](err); ok {
+		return driver.Unavailable
+	}
+	if kerr.IsRetriable(err) {
+		return driver.Unavailable
+	}
+	return driver.Unknown
+}
+
+func kerrCode(ke *kerr.Error) driver.ErrorCode {
+	switch ke {
+	case kerr.UnknownTopicOrPartition, kerr.UnknownTopicID, kerr.GroupIDNotFound:
+		return driver.NotFound
+	case kerr.TopicAlreadyExists:
+		return driver.AlreadyExists
+	case kerr.TopicAuthorizationFailed, kerr.GroupAuthorizationFailed, kerr.ClusterAuthorizationFailed,
+		kerr.TransactionalIDAuthorizationFailed, kerr.DelegationTokenAuthorizationFailed:
+		return driver.PermissionDenied
+	case kerr.SaslAuthenticationFailed, kerr.IllegalSaslState, kerr.UnsupportedSaslMechanism:
+		return driver.Unauthenticated
+	case kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidTopicException, kerr.InvalidRecord,
+		kerr.InvalidConfig, kerr.InvalidPartitions, kerr.InvalidReplicationFactor, kerr.InvalidRequest,
+		kerr.PolicyViolation, kerr.InvalidGroupID:
+		return driver.InvalidArgument
+	case kerr.NonEmptyGroup, kerr.InvalidRecordState, kerr.InconsistentGroupProtocol:
+		return driver.FailedPrecondition
+	case kerr.ThrottlingQuotaExceeded:
+		return driver.ResourceExhausted
+	case kerr.UnsupportedVersion:
+		return driver.Unsupported
+	}
+	if ke.Retriable {
+		return driver.Unavailable
+	}
+	return driver.Unknown
+}
+
+// errorAs implements ErrorAs for every handle: it finds a native error
+// (for example **kerr.Error) in err's chain. A target errors.As cannot use
+// reports false rather than panicking.
+func errorAs(err error, target any) (ok bool) {
+	if err == nil || target == nil {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return errors.As(err, target)
+}

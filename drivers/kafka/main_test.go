@@ -1,0 +1,192 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"go.uber.org/goleak"
+
+	"github.com/portmq/portmq/conformance"
+	"github.com/portmq/portmq/internal/testenv"
+	"github.com/portmq/portmq/mq"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// brokersEnv names a real cluster to run the tests against as well.
+const brokersEnv = "PORTMQ_TEST_KAFKA_BROKERS"
+
+// testLease is the lease the conformance suite runs with against kfake.
+const testLease = 500 * time.Millisecond
+
+// lockDuration is the share groups' acquisition lock in the test cluster:
+// longer than testLease, shorter than the longest lease the suite keeps
+// extended, so that renewals are exercised.
+const lockDuration = 2 * time.Second
+
+// cluster is an in-process kfake cluster that can be restarted on the
+// same port with its data kept (rule 15).
+type cluster struct {
+	mu   sync.Mutex
+	c    *kfake.Cluster
+	port int
+	dir  string
+}
+
+func clusterOpts(port int, dir string) []kfake.Opt {
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.DataDir(dir),
+		kfake.GroupMinSessionTimeout(100 * time.Millisecond),
+		kfake.BrokerConfigs(map[string]string{
+			"share.record.lock.sweep.interval.ms": "50",
+			"group.share.heartbeat.interval.ms":   "100",
+			"group.share.session.timeout.ms":      "3000",
+			"group.share.record.lock.duration.ms": strconv.Itoa(int(lockDuration / time.Millisecond)),
+		}),
+	}
+	if port > 0 {
+		opts = append(opts, kfake.Ports(port))
+	}
+	return opts
+}
+
+// startCluster starts a kfake cluster for the test, closed at its end.
+func startCluster(t testing.TB) *cluster {
+	t.Helper()
+	dir := t.TempDir()
+	c, err := kfake.NewCluster(clusterOpts(0, dir)...)
+	if err != nil {
+		t.Fatalf("kfake.NewCluster: %v", err)
+	}
+	_, port, _ := net.SplitHostPort(c.ListenAddrs()[0])
+	p, _ := strconv.Atoi(port)
+	cl := &cluster{c: c, port: p, dir: dir}
+	t.Cleanup(func() {
+		cl.mu.Lock()
+		defer cl.mu.Unlock()
+		cl.c.Close()
+	})
+	return cl
+}
+
+func (c *cluster) addr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.c.ListenAddrs(), ",")
+}
+
+// restart closes the cluster and starts it again on the same port with
+// its persisted data.
+func (c *cluster) restart(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.c.Close()
+	var err error
+	for {
+		if c.c, err = kfake.NewCluster(clusterOpts(c.port, c.dir)...); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("restart kfake: %w (last: %v)", ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// brokers returns the broker list to test against: a real cluster from
+// the environment when set and real is true, else c's.
+func realBrokers(t *testing.T) string {
+	t.Helper()
+	b := os.Getenv(brokersEnv)
+	if b == "" {
+		testenv.Unavailable(t, "a real Kafka cluster", errors.New(brokersEnv+" is not set"),
+			"set "+brokersEnv+"=host:port[,host:port] to run the suite against it (kfake runs it anyway)")
+	}
+	return b
+}
+
+// testParams are the subscription parameters the tests use to make group
+// membership changes quick against kfake.
+var testParams = url.Values{
+	"idle_leave":         {"300ms"},
+	"heartbeat_interval": {"100ms"},
+	"session_timeout":    {"3s"},
+	"fetch_max_wait":     {"200ms"},
+	"commit_interval":    {"200ms"},
+}
+
+// provisioner returns a conformance Provision function for brokers in
+// mode.
+func provisioner(brokers string, mode Mode) func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
+	return func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
+		base := "kafka://" + brokers + "/"
+		a, err := mq.OpenAdmin(ctx, base+"?mode="+mode.String())
+		if err != nil {
+			return nil, err
+		}
+		defer a.Close()
+		topic := spec.Name
+		if err := a.CreateTopic(ctx, topic, mq.TopicConfig{}); err != nil {
+			return nil, err
+		}
+		res := &conformance.Resources{TopicURL: base + topic}
+		var subs []string
+		for i := range spec.Subscriptions {
+			sub := fmt.Sprintf("%s-s%d", topic, i)
+			if err := a.CreateSubscription(ctx, topic, sub, mq.SubscriptionConfig{}); err != nil {
+				return nil, err
+			}
+			subs = append(subs, sub)
+			q := url.Values{}
+			for k, v := range testParams {
+				q[k] = v
+			}
+			q.Set("subscription", sub)
+			q.Set("mode", mode.String())
+			q.Set("lease", spec.Lease.String())
+			if spec.MaxAttempts > 0 {
+				q.Set("max_attempts", strconv.Itoa(spec.MaxAttempts))
+			}
+			if spec.Ordered && mode == GroupMode {
+				// Share groups cannot order (the capability says so and
+				// the cases skip); ordered=true would fail the open.
+				q.Set("ordered", "true")
+			}
+			res.SubscriptionURLs = append(res.SubscriptionURLs, base+topic+"?"+q.Encode())
+		}
+		if spec.DeadLetter {
+			q := url.Values{}
+			for k, v := range testParams {
+				q[k] = v
+			}
+			q.Set("subscription", subs[0]+"-dlq-reader")
+			q.Set("start", "earliest")
+			res.DeadLetterURL = base + topic + ".dlq." + subs[0] + "?" + q.Encode()
+		}
+		res.Cleanup = func(ctx context.Context) error {
+			a, err := mq.OpenAdmin(ctx, base)
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, s := range subs {
+				errs = append(errs, a.DeleteSubscription(ctx, topic, s), a.DeleteTopic(ctx, topic+".dlq."+s))
+			}
+			errs = append(errs, a.DeleteTopic(ctx, topic), a.Close())
+			return errors.Join(errs...)
+		}
+		return res, nil
+	}
+}

@@ -1,0 +1,264 @@
+package kafka
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/portmq/portmq/mq/driver"
+)
+
+func maxAttemptsReason(n int) string {
+	return "max attempts (" + strconv.Itoa(n) + ") reached"
+}
+
+// Ack settles the deliveries: their offsets become committable (group
+// mode) or the broker accepts them (share mode).
+func (s *subscription) Ack(ctx context.Context, ids []driver.AckID) error {
+	var errs []error
+	s.mu.Lock()
+	for i, id := range ids {
+		e := s.outLocked(id)
+		if e == nil {
+			errs = setErr(errs, len(ids), i, driver.ErrLeaseExpired())
+			continue
+		}
+		s.finishLocked(e, kgo.AckAccept)
+	}
+	s.wakeLocked()
+	s.mu.Unlock()
+	return batchError(errs)
+}
+
+// Nack makes the deliveries available again no sooner than delay, one
+// attempt later, or dead-letters those at MaxAttempts. Unordered
+// subscriptions write a copy to the retry topic (group mode, and share
+// mode with a delay); share mode without a delay releases the record to
+// the broker; ordered subscriptions keep the message in memory, holding
+// its key.
+func (s *subscription) Nack(ctx context.Context, ids []driver.AckID, delay time.Duration) error {
+	now := time.Now()
+	var errs []error
+	var jobs []copyJob
+	release := false
+	s.mu.Lock()
+	for i, id := range ids {
+		e := s.outLocked(id)
+		switch {
+		case e == nil:
+			errs = setErr(errs, len(ids), i, driver.ErrLeaseExpired())
+		case s.o.MaxAttempts > 0 && e.attempt >= s.o.MaxAttempts:
+			e.state = stBusy
+			jobs = append(jobs, s.deadLetterJob(i, e, maxAttemptsReason(s.o.MaxAttempts)))
+		case e.sh != nil && delay == 0:
+			s.finishLocked(e, kgo.AckRelease)
+			release = true
+		case s.retryable(e):
+			e.state = stBusy
+			due := time.Time{}
+			if delay > 0 {
+				due = now.Add(delay)
+			}
+			jobs = append(jobs, copyJob{i: i, e: e, rec: retryCopy(e.rec, s.o.RetryTopic, e.attempt, due), due: nanos(now.Add(delay))})
+		default:
+			s.redeliverLocked(e, nanos(now.Add(delay)))
+		}
+	}
+	s.mu.Unlock()
+	errs = s.runCopies(ctx, jobs, errs, len(ids))
+	if release {
+		s.share.flush(ctx)
+	}
+	return batchError(errs)
+}
+
+// DeadLetter writes each delivery to the dead-letter topic with its
+// reason, attempts and source, then settles it.
+func (s *subscription) DeadLetter(ctx context.Context, items []driver.DeadLetter) error {
+	var errs []error
+	var jobs []copyJob
+	s.mu.Lock()
+	for i, it := range items {
+		e := s.outLocked(it.AckID)
+		if e == nil {
+			errs = setErr(errs, len(items), i, driver.ErrLeaseExpired())
+			continue
+		}
+		e.state = stBusy
+		jobs = append(jobs, s.deadLetterJob(i, e, it.Reason))
+	}
+	s.mu.Unlock()
+	return batchError(s.runCopies(ctx, jobs, errs, len(items)))
+}
+
+// copyJob is one copy to the retry or dead-letter topic of a busy entry.
+type copyJob struct {
+	i    int // index in the caller's batch
+	e    *entry
+	rec  *kgo.Record
+	dead bool  // to the dead-letter topic
+	due  int64 // retry: when to redeliver from memory if the copy fails
+}
+
+func (s *subscription) deadLetterJob(i int, e *entry, reason string) copyJob {
+	return copyJob{i: i, e: e, dead: true, due: time.Now().UnixNano(),
+		rec: deadLetterCopy(e.rec, s.o.DeadLetterTopic, s.o.sourceName, s.topic, e.attempt, reason)}
+}
+
+// runCopies writes the copies, waits until they are acknowledged, and
+// settles their entries. A copy that fails leaves the message with this
+// handle (redelivered from memory, or released to the share group), so
+// nothing is lost; a failed dead-letter copy is reported.
+func (s *subscription) runCopies(ctx context.Context, jobs []copyJob, errs []error, n int) []error {
+	if len(jobs) == 0 {
+		return errs
+	}
+	results := make([]error, len(jobs))
+	var dlqErr error
+	for _, j := range jobs {
+		if j.dead {
+			dlqErr = s.ensureDeadLetterTopic(ctx)
+			break
+		}
+	}
+	var wg sync.WaitGroup
+	for k := range jobs {
+		if jobs[k].dead && dlqErr != nil {
+			results[k] = dlqErr
+			continue
+		}
+		wg.Add(1)
+		s.base.Produce(ctx, jobs[k].rec, func(_ *kgo.Record, err error) {
+			results[k] = err
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, j := range jobs {
+		e := j.e
+		if e.state != stBusy || e.stale() {
+			continue
+		}
+		if err := results[k]; err != nil {
+			if j.dead {
+				errs = setErr(errs, n, j.i, wrap("dead-letter to "+s.o.DeadLetterTopic, err))
+			}
+			s.redeliverLocked(e, j.due)
+			continue
+		}
+		if j.dead {
+			s.finishLocked(e, kgo.AckReject)
+		} else {
+			s.finishLocked(e, kgo.AckAccept)
+		}
+	}
+	s.wakeLocked()
+	return errs
+}
+
+// copyAsyncLocked writes a fetched entry's copy in the background: to the
+// dead-letter topic (dead) or, not yet due, to the retry topic. The entry
+// counts as handed out until the copy is acknowledged.
+func (s *subscription) copyAsyncLocked(e *entry, dead bool, reason string, delivered int) {
+	e.state = stBusy
+	var wg *sync.WaitGroup
+	if p := e.part; p != nil {
+		p.out++
+		p.m.out++
+		wg = &p.m.copies
+	} else {
+		wg = &e.sh.copies
+	}
+	var rec *kgo.Record
+	if dead {
+		rec = deadLetterCopy(e.rec, s.o.DeadLetterTopic, s.o.sourceName, s.topic, delivered, reason)
+	} else {
+		rec = retryCopy(e.rec, s.o.RetryTopic, delivered, time.Unix(0, e.due))
+	}
+	done := func(_ *kgo.Record, err error) {
+		s.mu.Lock()
+		s.copiedLocked(e, dead, err)
+		s.mu.Unlock()
+		wg.Done()
+	}
+	wg.Add(1)
+	if !dead || s.dlqReady {
+		s.base.Produce(s.copyCtx, rec, done)
+		return
+	}
+	go func() {
+		if err := s.ensureDeadLetterTopic(s.copyCtx); err != nil {
+			done(rec, err)
+			return
+		}
+		s.base.Produce(s.copyCtx, rec, done)
+	}()
+}
+
+// copiedLocked settles an entry whose background copy finished, or keeps
+// it in memory when the copy failed.
+func (s *subscription) copiedLocked(e *entry, dead bool, err error) {
+	if e.state != stBusy || e.stale() {
+		return
+	}
+	switch {
+	case err == nil && dead:
+		s.finishLocked(e, kgo.AckReject)
+	case err == nil:
+		s.finishLocked(e, kgo.AckAccept)
+	case e.sh != nil:
+		s.finishLocked(e, kgo.AckRelease)
+	default:
+		p := e.part
+		p.out--
+		p.m.out--
+		if p.revoking {
+			p.m.notifySettled()
+		}
+		if dead {
+			e.due = time.Now().Add(time.Second).UnixNano()
+		}
+		s.placeLocked(e, time.Now().UnixNano(), true)
+	}
+	s.wakeLocked()
+}
+
+// ensureDeadLetterTopic creates the dead-letter topic on first use.
+func (s *subscription) ensureDeadLetterTopic(ctx context.Context) error {
+	s.mu.Lock()
+	ready := s.dlqReady
+	s.mu.Unlock()
+	if ready {
+		return nil
+	}
+	if err := ensureTopic(ctx, s.adm, s.o.DeadLetterTopic, s.topic); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.dlqReady = true
+	s.mu.Unlock()
+	return nil
+}
+
+func setErr(errs []error, n, i int, err error) []error {
+	if errs == nil {
+		errs = make([]error, n)
+	}
+	errs[i] = err
+	return errs
+}
+
+func batchError(errs []error) error {
+	if errs == nil {
+		return nil
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return &driver.BatchError{Errs: errs}
+}

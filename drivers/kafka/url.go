@@ -1,0 +1,421 @@
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/portmq/portmq/mq"
+	"github.com/portmq/portmq/mq/driver"
+)
+
+// Scheme is the URL scheme the driver registers with mq.
+const Scheme = "kafka"
+
+func init() { mq.Register(Scheme, urlOpener{}) }
+
+// urlOpener opens handles from kafka:// URLs; see the package doc.
+type urlOpener struct{}
+
+// Parameters each kind of URL accepts (see the package doc).
+var (
+	connParams  = []string{"client_id", "sasl", "tls", "tls_ca", "tls_cert", "tls_key", "tls_insecure_skip_verify", "tls_server_name"}
+	topicParams = []string{"batch_max_bytes", "compression", "linger", "max_body"}
+	subParams   = []string{"commit_interval", "dead_letter", "fetch_max_wait", "heartbeat_interval", "idle_leave",
+		"lease", "max_attempts", "max_poll_records", "mode", "ordered", "rebalance_timeout", "retry_topic",
+		"revoke_wait", "session_timeout", "start", "subscription"}
+	adminParams = []string{"mode", "partitions", "replication", "start"}
+)
+
+// OpenTopic opens kafka://BROKERS/TOPIC?... .
+func (urlOpener) OpenTopic(ctx context.Context, u *url.URL) (driver.Topic, error) {
+	p, err := parseURL(u, true, topicParams)
+	if err != nil {
+		return nil, err
+	}
+	var o TopicOptions
+	if o.MaxBodySize, err = p.q.int("max_body", 1, 1<<30); err != nil {
+		return nil, err
+	}
+	opts := p.clientOpts
+	if d, ok, err := p.q.duration("linger"); err != nil {
+		return nil, err
+	} else if ok {
+		opts = append(opts, kgo.ProducerLinger(d))
+	}
+	if n, err := p.q.int("batch_max_bytes", 1024, 1<<30); err != nil {
+		return nil, err
+	} else if n > 0 {
+		opts = append(opts, kgo.ProducerBatchMaxBytes(int32(n)))
+	}
+	if v, ok := p.q["compression"]; ok {
+		c, err := compression(v)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.ProducerBatchCompression(c))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, invalid("client options: %v", err)
+	}
+	t, err := openTopic(ctx, cl, true, p.topic, &o)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// OpenSubscription opens kafka://BROKERS/TOPIC?subscription=NAME&... .
+func (urlOpener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Subscription, error) {
+	p, err := parseURL(u, true, subParams)
+	if err != nil {
+		return nil, err
+	}
+	o, err := p.subscriptionOptions()
+	if err != nil {
+		return nil, err
+	}
+	sub := p.q["subscription"]
+	if sub == "" {
+		return nil, urlError("a subscription URL needs the parameter subscription=NAME (the consumer or share group)")
+	}
+	cl, err := kgo.NewClient(p.clientOpts...)
+	if err != nil {
+		return nil, invalid("client options: %v", err)
+	}
+	s, err := openSubscription(ctx, cl, true, p.topic, sub, o)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenAdmin opens kafka://BROKERS/?mode=&partitions=&replication=&start=.
+func (urlOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, error) {
+	p, err := parseURL(u, false, adminParams)
+	if err != nil {
+		return nil, err
+	}
+	var o AdminOptions
+	if o.Mode, err = p.q.mode(); err != nil {
+		return nil, err
+	}
+	if o.Start, err = p.q.start(); err != nil {
+		return nil, err
+	}
+	n, err := p.q.int("partitions", 1, 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	o.Partitions = int32(n)
+	if v, ok := p.q["replication"]; ok {
+		r, err := strconv.Atoi(v)
+		if err != nil || r < -1 || r == 0 || r > 1000 {
+			return nil, badParam("replication", v, "-1 (the broker's default) or a replication factor from 1")
+		}
+		o.ReplicationFactor = int16(r)
+	}
+	cl, err := kgo.NewClient(p.clientOpts...)
+	if err != nil {
+		return nil, invalid("client options: %v", err)
+	}
+	return newAdmin(cl, true, &o), nil
+}
+
+// parsed is a parsed kafka:// URL.
+type parsed struct {
+	topic      string
+	q          query
+	clientOpts []kgo.Opt
+}
+
+// parseURL checks u, reads the broker list, the topic (when withTopic),
+// the connection parameters and the parameters in allowed, and builds
+// the options of a kgo client.
+func parseURL(u *url.URL, withTopic bool, allowed []string) (*parsed, error) {
+	switch {
+	case u == nil:
+		return nil, urlError("nil URL")
+	case u.Opaque != "":
+		return nil, urlError("want kafka://HOST:PORT[,HOST:PORT...]/TOPIC")
+	case u.Fragment != "":
+		return nil, urlError("kafka URLs take no fragment")
+	case u.Host == "":
+		return nil, urlError("missing brokers: want kafka://HOST:PORT[,HOST:PORT...]/TOPIC")
+	}
+	q, err := parseQuery(u, append(slices.Clone(connParams), allowed...))
+	if err != nil {
+		return nil, err
+	}
+	p := &parsed{q: q}
+	path := strings.TrimPrefix(u.Path, "/")
+	if withTopic {
+		if path == "" {
+			return nil, urlError("missing topic: want kafka://HOST:PORT/TOPIC")
+		}
+		if err := checkName("topic", path); err != nil {
+			return nil, urlError("topic %q must be 1 to 249 bytes of a-z A-Z 0-9 . _ - (one path segment)", path)
+		}
+		p.topic = path
+	} else if path != "" {
+		return nil, urlError("an admin URL names no topic: want kafka://HOST:PORT/")
+	}
+	var seeds []string
+	for h := range strings.SplitSeq(u.Host, ",") {
+		if h == "" {
+			return nil, urlError("empty broker address in the broker list")
+		}
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			h = net.JoinHostPort(h, "9092")
+		}
+		seeds = append(seeds, h)
+	}
+	p.clientOpts = append(p.clientOpts, kgo.SeedBrokers(seeds...))
+	if v, ok := q["client_id"]; ok {
+		p.clientOpts = append(p.clientOpts, kgo.ClientID(v))
+	}
+	tlsOpt, err := q.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	if tlsOpt != nil {
+		p.clientOpts = append(p.clientOpts, kgo.DialTLSConfig(tlsOpt))
+	}
+	mech, hasMech := q["sasl"]
+	if u.User != nil {
+		user := u.User.Username()
+		pass, _ := u.User.Password()
+		if !hasMech {
+			mech = "plain"
+		}
+		switch strings.ToLower(mech) {
+		case "plain":
+			p.clientOpts = append(p.clientOpts, kgo.SASL(plain.Auth{User: user, Pass: pass}.AsMechanism()))
+		case "scram-sha-256":
+			p.clientOpts = append(p.clientOpts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()))
+		case "scram-sha-512":
+			p.clientOpts = append(p.clientOpts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()))
+		default:
+			return nil, badParam("sasl", mech, "plain, scram-sha-256 or scram-sha-512")
+		}
+	} else if hasMech {
+		return nil, urlError("parameter \"sasl\" needs a user (and password) in the URL: kafka://USER:PASSWORD@HOST:PORT/...")
+	}
+	return p, nil
+}
+
+// subscriptionOptions reads the subscription parameters.
+func (p *parsed) subscriptionOptions() (*SubscriptionOptions, error) {
+	q := p.q
+	o := &SubscriptionOptions{}
+	var err error
+	if o.Mode, err = q.mode(); err != nil {
+		return nil, err
+	}
+	if o.Start, err = q.start(); err != nil {
+		return nil, err
+	}
+	for _, d := range []struct {
+		k string
+		p *time.Duration
+	}{{"lease", &o.Lease}, {"commit_interval", &o.CommitInterval}, {"idle_leave", &o.IdleLeave}, {"revoke_wait", &o.RevokeWait}} {
+		if *d.p, _, err = q.duration(d.k); err != nil {
+			return nil, err
+		}
+	}
+	if o.MaxAttempts, err = q.int("max_attempts", 0, 1<<20); err != nil {
+		return nil, err
+	}
+	if o.MaxPollRecords, err = q.int("max_poll_records", 1, 1<<20); err != nil {
+		return nil, err
+	}
+	if v, ok := q["ordered"]; ok {
+		if o.Ordered, err = strconv.ParseBool(v); err != nil {
+			return nil, badParam("ordered", v, "a boolean (true or false)")
+		}
+	}
+	for _, t := range []struct {
+		k string
+		p *string
+	}{{"dead_letter", &o.DeadLetterTopic}, {"retry_topic", &o.RetryTopic}} {
+		if v, ok := q[t.k]; ok {
+			if checkName(t.k, v) != nil {
+				return nil, badParam(t.k, v, "a topic name (1 to 249 bytes of a-z A-Z 0-9 . _ -)")
+			}
+			*t.p = v
+		}
+	}
+	for _, c := range []struct {
+		k string
+		f func(time.Duration) kgo.GroupOpt
+	}{{"session_timeout", kgo.SessionTimeout}, {"heartbeat_interval", kgo.HeartbeatInterval}, {"rebalance_timeout", kgo.RebalanceTimeout}} {
+		if d, ok, err := q.duration(c.k); err != nil {
+			return nil, err
+		} else if ok {
+			o.ClientOpts = append(o.ClientOpts, c.f(d))
+		}
+	}
+	if d, ok, err := q.duration("fetch_max_wait"); err != nil {
+		return nil, err
+	} else if ok {
+		o.ClientOpts = append(o.ClientOpts, kgo.FetchMaxWait(d))
+	}
+	return o, nil
+}
+
+type query map[string]string
+
+// parseQuery returns the query parameters, each given once and all in
+// allowed.
+func parseQuery(u *url.URL, allowed []string) (query, error) {
+	vals, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, urlError("malformed query")
+	}
+	q := make(query, len(vals))
+	for k, v := range vals {
+		if !slices.Contains(allowed, k) {
+			slices.Sort(allowed)
+			return nil, urlError("unknown parameter %q (allowed: %s)", k, strings.Join(allowed, ", "))
+		}
+		if len(v) != 1 {
+			return nil, urlError("parameter %q given more than once", k)
+		}
+		q[k] = v[0]
+	}
+	return q, nil
+}
+
+func badParam(k, v, want string) error {
+	return urlError("parameter %q: %q is not %s", k, v, want)
+}
+
+func (q query) duration(k string) (time.Duration, bool, error) {
+	v, ok := q[k]
+	if !ok {
+		return 0, false, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, false, badParam(k, v, "a positive duration such as 500ms or 30s")
+	}
+	return d, true, nil
+}
+
+// int returns parameter k as an integer in [lo, hi], or 0 when absent.
+func (q query) int(k string, lo, hi int) (int, error) {
+	v, ok := q[k]
+	if !ok {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, badParam(k, v, "an integer from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
+	}
+	return n, nil
+}
+
+func (q query) mode() (Mode, error) {
+	switch v := q["mode"]; v {
+	case "", "group":
+		return GroupMode, nil
+	case "share":
+		return ShareMode, nil
+	default:
+		return 0, badParam("mode", v, "group or share")
+	}
+}
+
+func (q query) start() (Start, error) {
+	switch v := q["start"]; v {
+	case "", "latest":
+		return StartLatest, nil
+	case "earliest":
+		return StartEarliest, nil
+	default:
+		return 0, badParam("start", v, "latest or earliest")
+	}
+}
+
+func compression(v string) (kgo.CompressionCodec, error) {
+	switch v {
+	case "none":
+		return kgo.NoCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	}
+	return kgo.CompressionCodec{}, badParam("compression", v, "none, gzip, snappy, lz4 or zstd")
+}
+
+// tlsConfig returns the TLS configuration the tls_* parameters ask for,
+// or nil for plaintext.
+func (q query) tlsConfig() (*tls.Config, error) {
+	on := false
+	if v, ok := q["tls"]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, badParam("tls", v, "a boolean (true or false)")
+		}
+		on = b
+	}
+	for _, k := range []string{"tls_ca", "tls_cert", "tls_key", "tls_insecure_skip_verify", "tls_server_name"} {
+		if _, ok := q[k]; ok && !on {
+			return nil, urlError("parameter %q needs tls=true", k)
+		}
+	}
+	if !on {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: q["tls_server_name"]}
+	if v, ok := q["tls_insecure_skip_verify"]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, badParam("tls_insecure_skip_verify", v, "a boolean (true or false)")
+		}
+		cfg.InsecureSkipVerify = b
+	}
+	if path, ok := q["tls_ca"]; ok {
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return nil, urlError("parameter \"tls_ca\": cannot read %q", path)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, urlError("parameter \"tls_ca\": no PEM certificate in %q", path)
+		}
+		cfg.RootCAs = pool
+	}
+	cert, hasCert := q["tls_cert"]
+	key, hasKey := q["tls_key"]
+	if hasCert != hasKey {
+		return nil, urlError("parameters \"tls_cert\" and \"tls_key\" go together")
+	}
+	if hasCert {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, urlError("parameters \"tls_cert\" and \"tls_key\": cannot load the key pair")
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
+}
