@@ -98,8 +98,12 @@ func (a *admin) CreateSubscription(ctx context.Context, topic, name string, cfg 
 		return err
 	}
 	spec := queueSpec{name: name, maxAttempts: o.MaxAttempts, deadLetter: o.DeadLetterTopic, ordered: o.Ordered}
+	conn, err := a.l.get(ctx)
+	if err != nil {
+		return err
+	}
 	return a.l.withChannel(ctx, func(ch *amqp.Channel) error {
-		return declareError("subscription "+strconv.Quote(name), declareQueue(ch, topic, &spec))
+		return declareError("subscription "+strconv.Quote(name), declareQueue(ch, brokerMajor(conn), topic, &spec))
 	})
 }
 

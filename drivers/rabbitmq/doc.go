@@ -77,7 +77,12 @@
 // the queue. RabbitMQ fixes a queue's arguments when it is created, so
 // every handle of a queue must give the same ones: opening it with other
 // settings fails with code FailedPrecondition and an error that names the
-// setting that differs. The lease is not stored in the broker.
+// setting that differs. The lease is not stored in the broker. RabbitMQ 4
+// gives quorum queues a delivery limit of 20 unless told otherwise, so on
+// RabbitMQ 4 a queue without max_attempts is declared with
+// x-delivery-limit -1 (no limit); a queue that RabbitMQ 3 created has no
+// such argument and must be re-created after an upgrade to 4. The driver
+// is tested against RabbitMQ 3.10.
 //
 // An admin URL is just amqp://HOST/VHOST with the connection parameters.
 // Its CreateSubscription declares the queue with the same arguments as a
@@ -103,9 +108,12 @@
 //     go back (counting an attempt) and the handle reconnects. Raise
 //     consumer_timeout in rabbitmq.conf for longer work.
 //   - Attempts: native, from the quorum queue's x-delivery-count (every
-//     return of a message counts: nack, channel or connection closed,
-//     consumer crash). A delayed retry republishes the message, so the
-//     driver carries the attempts made so far in a header.
+//     failed delivery counts: a nack, a lease end, a closed channel or
+//     connection, a consumer crash). The driver gives a message back with
+//     basic.reject, which every RabbitMQ version counts as a failed
+//     delivery (from 4.3 on, basic.nack is not counted). A delayed retry
+//     republishes the message, so the driver carries the attempts made so
+//     far in a header.
 //   - Dead-letter: native. max_attempts sets the quorum queue's
 //     x-delivery-limit (to max_attempts-1: the broker dead-letters after
 //     limit+1 failed deliveries), always together with a dead-letter
@@ -175,8 +183,9 @@
 //
 // amqp091-go does not reconnect. Each handle has its own connection; when
 // it or the channel is lost (broker restart, network failure,
-// consumer_timeout), the next call redials with backoff (100 ms doubling
-// to 3 s, with jitter), declares the topology again and resumes: a
+// consumer_timeout, the queue deleted under a consumer), the next call
+// redials with backoff (100 ms doubling to 3 s, with jitter), declares the
+// topology again (re-creating a deleted queue) and resumes: a
 // blocked Receive keeps waiting across the outage, a Send fails with code
 // Unavailable only if it cannot reconnect within its context or a message
 // was unconfirmed when the channel broke. Settling a delivery of a lost

@@ -103,7 +103,7 @@ func (s *subscription) deadLetter(ctx context.Context, ss *session, e *entry, re
 // again besides the copy.
 func (ss *session) moved(e *entry, err error) error {
 	if err != nil {
-		if nerr := ss.ch.Nack(e.d.DeliveryTag, false, true); nerr != nil {
+		if nerr := ss.ch.Reject(e.d.DeliveryTag, true); nerr != nil {
 			ss.kill()
 		}
 		return err

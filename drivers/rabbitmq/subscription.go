@@ -107,7 +107,7 @@ func (s *subscription) openOn(conn *amqp.Connection) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := declareQueue(ch, s.opts.Topic, &s.spec); err != nil {
+	if err := declareQueue(ch, brokerMajor(conn), s.opts.Topic, &s.spec); err != nil {
 		_ = ch.Close()
 		return nil, declareError("subscription "+strconv.Quote(s.queue), err)
 	}
@@ -296,7 +296,7 @@ func (s *subscription) Nack(ctx context.Context, ids []driver.AckID, delay time.
 		if s.opts.IdleCancel > 0 {
 			ss.idleCancel()
 		}
-		if err := ss.ch.Nack(e.d.DeliveryTag, false, true); err != nil {
+		if err := ss.ch.Reject(e.d.DeliveryTag, true); err != nil {
 			ss.kill()
 			return leaseLost()
 		}

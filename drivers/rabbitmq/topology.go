@@ -110,8 +110,9 @@ func dlRoutingKey(maxAttempts int) string {
 
 const dlKeyPrefix = "portmq.max-attempts."
 
-// args returns the queue's declare arguments.
-func (q *queueSpec) args() amqp.Table {
+// args returns the queue's declare arguments for a broker of the given
+// major version.
+func (q *queueSpec) args(major int) amqp.Table {
 	t := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
 	if q.deadLetter != "" {
 		t[argDLX] = q.deadLetter
@@ -122,10 +123,17 @@ func (q *queueSpec) args() amqp.Table {
 		t[argDLStrategy] = "at-least-once"
 		t[amqp.QueueOverflowArg] = amqp.QueueOverflowRejectPublish
 	}
-	if q.maxAttempts > 0 {
+	switch {
+	case q.maxAttempts > 0:
 		// The broker dead-letters once the delivery count exceeds the
 		// limit: after limit+1 failed deliveries.
 		t[argDeliveryLimit] = int64(q.maxAttempts - 1)
+	case major >= 4:
+		// RabbitMQ 4 gives quorum queues a delivery limit of 20 by
+		// default (and drops the message without a dead-letter
+		// exchange); -1 turns it off. RabbitMQ 3 has no default, and
+		// would take -1 as "dead-letter on the first return".
+		t[argDeliveryLimit] = int64(-1)
 	}
 	if q.ordered {
 		t[amqp.SingleActiveConsumerArg] = true
@@ -160,6 +168,17 @@ func holdingExpiry(ttl time.Duration) time.Duration {
 	return min(e, maxBucket)
 }
 
+// brokerMajor returns the major version the broker announced (3 if it
+// cannot tell).
+func brokerMajor(conn *amqp.Connection) int {
+	v, _ := conn.Properties["version"].(string)
+	major, _, _ := strings.Cut(v, ".")
+	if n, err := strconv.Atoi(major); err == nil && n > 0 {
+		return n
+	}
+	return 3
+}
+
 // declareTopic declares the topic's exchange.
 func declareTopic(ch *amqp.Channel, name string) error {
 	return ch.ExchangeDeclare(name, exchangeKind, true, false, false, false, nil)
@@ -169,19 +188,19 @@ func declareTopic(ch *amqp.Channel, name string) error {
 // the default dead-letter queue), and unless topic is empty, the topic and
 // the binding of the queue to it (so subscribers may start before
 // producers).
-func declareQueue(ch *amqp.Channel, topic string, q *queueSpec) error {
+func declareQueue(ch *amqp.Channel, major int, topic string, q *queueSpec) error {
 	if q.deadLetter != "" {
 		if err := declareTopic(ch, q.deadLetter); err != nil {
 			return err
 		}
 		if q.deadLetter == defaultDeadLetter(q.name) {
 			dlq := queueSpec{name: q.deadLetter}
-			if err := declareQueue(ch, q.deadLetter, &dlq); err != nil {
+			if err := declareQueue(ch, major, q.deadLetter, &dlq); err != nil {
 				return err
 			}
 		}
 	}
-	if _, err := ch.QueueDeclare(q.name, true, false, false, false, q.args()); err != nil {
+	if _, err := ch.QueueDeclare(q.name, true, false, false, false, q.args(major)); err != nil {
 		return err
 	}
 	if topic == "" {

@@ -56,15 +56,21 @@ func TestHoldingQueueNames(t *testing.T) {
 
 func TestQueueArgsAlwaysPairDeliveryLimitWithDeadLetterExchange(t *testing.T) {
 	q := queueSpec{name: "q", maxAttempts: 3, deadLetter: "q.dlq", ordered: true}
-	a := q.args()
+	a := q.args(3)
 	if a[argDeliveryLimit] != int64(2) || a[argDLX] != "q.dlq" || a[argDLRK] != "portmq.max-attempts.3" ||
 		a[argDLStrategy] != "at-least-once" || a[amqp.QueueOverflowArg] != amqp.QueueOverflowRejectPublish ||
 		a[amqp.SingleActiveConsumerArg] != true || a[amqp.QueueTypeArg] != amqp.QueueTypeQuorum {
 		t.Errorf("args = %v", a)
 	}
-	plain := (&queueSpec{name: "q"}).args()
+	plain := (&queueSpec{name: "q"}).args(3)
 	if len(plain) != 1 {
-		t.Errorf("plain queue args = %v, want only the queue type", plain)
+		t.Errorf("plain queue args on RabbitMQ 3 = %v, want only the queue type", plain)
+	}
+	if v4 := (&queueSpec{name: "q"}).args(4); v4[argDeliveryLimit] != int64(-1) {
+		t.Errorf("plain queue args on RabbitMQ 4 = %v, want the default delivery limit turned off", v4)
+	}
+	if v4 := q.args(4); v4[argDeliveryLimit] != int64(2) {
+		t.Errorf("args on RabbitMQ 4 = %v, want the limit of max attempts", v4)
 	}
 	h := holdingArgs(1500*time.Millisecond, "", "q")
 	if h[amqp.QueueMessageTTLArg] != int64(1500) || h[argDLRK] != "q" || h[amqp.QueueTTLArg] != int64(63000) {
