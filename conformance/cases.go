@@ -7,6 +7,8 @@ var allCases = []caseDef{
 		"A message Send accepted is delivered to a fresh subscription handle after the producer was shut down."}, testDurableSend},
 	{Case{"UnackedMessageIsRedeliveredAfterLease", "2 at-least-once",
 		"A delivery not settled before its lease ends is delivered again, no sooner than the lease, with Attempt + 1."}, testRedeliveredAfterLease},
+	{Case{"SlowReceiverKeepsLeasesOfWaitingMessages", "2 at-least-once",
+		"Messages handled one at a time, each taking a third of a lease, arrive once, on their first attempt, and can be acked: leases of messages fetched ahead are kept."}, testSlowReceiver},
 	{Case{"AckedMessageIsNotRedelivered", "3 ack is final",
 		"Acked messages are not delivered again within twice the lease."}, testAckIsFinal},
 	{Case{"NackWithDelayIsNotRedeliveredEarly", "4 nack(delay)",

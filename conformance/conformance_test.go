@@ -178,3 +178,35 @@ func TestCasesCoverEveryRule(t *testing.T) {
 		}
 	}
 }
+
+// TestHarnessSkipSkipsNamedCasesWithTheirReason checks Harness.Skip: the
+// named case is skipped with the harness's reason, others run, and a name
+// that is no case is refused.
+func TestHarnessSkipSkipsNamedCasesWithTheirReason(t *testing.T) {
+	h := memHarness("mem-skip", false)
+	h.Skip = map[string]string{"SeekRedeliversRetainedMessages": "the test server crashes on replay"}
+	h.Provision = func(context.Context, conformance.Spec) (*conformance.Resources, error) {
+		return nil, errors.New("no resources in this test")
+	}
+	rep, _ := conformance.Check(t.Context(), h, nil)
+	found := false
+	for _, r := range rep.Results {
+		if r.Name != "SeekRedeliversRetainedMessages" {
+			continue
+		}
+		found = true
+		if r.Status != conformance.Skip || !strings.Contains(r.Message, "crashes on replay") {
+			t.Errorf("skipped case: %v %q, want a skip with the harness's reason", r.Status, r.Message)
+		}
+	}
+	if !found {
+		t.Fatal("no result for SeekRedeliversRetainedMessages")
+	}
+	if rep.Count(conformance.Fail) == 0 {
+		t.Error("no other case ran (every other case needs resources and must fail here)")
+	}
+	h.Skip = map[string]string{"NoSuchCase": "typo"}
+	if _, err := conformance.Check(t.Context(), h, nil); err == nil || !strings.Contains(err.Error(), "NoSuchCase") {
+		t.Errorf("Check with Skip naming no case: %v, want an error naming it", err)
+	}
+}

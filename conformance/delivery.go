@@ -188,3 +188,38 @@ func testExtend(t tb, s *suite) {
 	}
 	e.expectNone(sub, e.tm.quiet, "the acked message must not be delivered again")
 }
+
+// testSlowReceiver handles messages one at a time, each taking a third of
+// a lease, so that messages a backend or mq fetched ahead wait for up to
+// two leases before they are handed out. Their leases must be kept
+// meanwhile: each message arrives once, on its first attempt, with enough
+// of its lease left to be acked after the work.
+func testSlowReceiver(t tb, s *suite) {
+	e := setup(t, s, Spec{})
+	p, sub := e.producer(), e.sub(0)
+	const n = 7
+	want := map[string]bool{}
+	for i := range n {
+		want[e.sendBody(p, fmt.Sprintf("slow-%d", i)).ID] = true
+	}
+	attempts := sub.Capabilities().Attempts.Has()
+	for len(want) > 0 {
+		d := e.recv(sub, e.tm.patience, fmt.Sprintf("%d more messages", len(want)))
+		if !want[d.ID] {
+			t.Errorf("received %s again or unsent: a lease ran out while the message waited to be received", describe(d))
+			e.ack(d)
+			continue
+		}
+		delete(want, d.ID)
+		if attempts && d.Attempt != 1 {
+			t.Errorf("%s arrived on attempt %d, want 1: its lease ran out before it was handed out", describe(d), d.Attempt)
+		}
+		e.work(e.tm.lease / 3) // the handler's work
+		if err := d.Ack(); err != nil {
+			t.Errorf("Ack of %s after a third of a lease of work: %v", describe(d), err)
+		}
+	}
+	for _, d := range e.expectNone(sub, e.tm.quiet, "every message was acked") {
+		t.Errorf("redelivered after ack: %s", describe(d))
+	}
+}

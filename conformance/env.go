@@ -332,3 +332,14 @@ func (ev *events[T]) waitFor(ctx context.Context, d time.Duration, cond func([]T
 		}
 	}
 }
+
+// work stands for a handler's work of duration d (it ends early if the case
+// is abandoned).
+func (e *env) work(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-e.ctx().Done():
+	}
+}

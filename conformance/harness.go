@@ -32,6 +32,11 @@ type Harness struct {
 	// MaxBody is the largest body the round-trip case sends. Zero means
 	// the backend's Capabilities.MaxBodySize, capped at 1 MiB.
 	MaxBody int
+	// Skip names cases this harness cannot run, each with the reason, for
+	// limits of a test server rather than of the backend (for example a
+	// fake that crashes on replay). The reason is reported with the skip.
+	// A name that is not a case is an error, so a renamed case is noticed.
+	Skip map[string]string
 }
 
 // Spec says what one case needs provisioned.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +61,24 @@ func (s *suite) validate() error {
 	if s.h.Lease < 0 {
 		return errors.New("conformance: Harness.Lease is negative")
 	}
+	for name, reason := range s.h.Skip {
+		if !slices.ContainsFunc(allCases, func(c caseDef) bool { return c.Name == name }) {
+			return fmt.Errorf("conformance: Harness.Skip names %q, which is not a case", name)
+		}
+		if strings.TrimSpace(reason) == "" {
+			return fmt.Errorf("conformance: Harness.Skip gives no reason for %q", name)
+		}
+	}
 	return nil
+}
+
+// runCase runs c unless the harness skips it.
+func (s *suite) runCase(t tb, c *caseDef) {
+	if reason, ok := s.h.Skip[c.Name]; ok {
+		t.Skipf("skipped by harness %s: %s", s.h.Name, reason)
+		return
+	}
+	c.run(t, s)
 }
 
 // Run runs every case as a subtest of t, named for the behaviour it checks.
@@ -78,7 +96,7 @@ func Run(t *testing.T, h Harness) {
 	for _, c := range allCases {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Logf("rule %s: %s", c.Rule, c.Description)
-			c.run(t, s)
+			s.runCase(t, &c)
 		})
 	}
 }

@@ -132,7 +132,7 @@ func runRecorded(ctx context.Context, c *caseDef, s *suite, w io.Writer, limit t
 				r.Errorf("panic: %v", p)
 			}
 		}()
-		c.run(r, s)
+		s.runCase(r, c)
 	}()
 	timer := time.NewTimer(limit)
 	defer timer.Stop()

@@ -119,7 +119,7 @@ func (d *Delivery) Nack(delay time.Duration) error {
 	if !s.caps.DeadLetter.Has() && s.info.MaxAttempts > 0 && d.Attempt >= s.info.MaxAttempts {
 		return s.deadLetter(op, d, "max attempts ("+strconv.Itoa(s.info.MaxAttempts)+") reached")
 	}
-	if delay > 0 && (!s.caps.NackDelay.Has() || (s.caps.MaxDelay > 0 && delay > s.caps.MaxDelay)) {
+	if delay > 0 && (!s.caps.NackDelay.Has() || (s.caps.NackDelayLimit() > 0 && delay > s.caps.NackDelayLimit())) {
 		return s.emulator().holdNack(d.ackID, d.Attempt, s.now().Add(delay))
 	}
 	return wrapDriver(s.d, op, s.d.Nack(s.opCtx, []driver.AckID{d.ackID}, delay))

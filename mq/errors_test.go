@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -147,5 +148,32 @@ func TestUnknownSchemeNamesThePackageToImport(t *testing.T) {
 		if c.want != "" && !strings.Contains(msg, c.want) {
 			t.Errorf("%s: error %q does not say %s", c.url, msg, c.want)
 		}
+	}
+}
+
+func TestRedactURLHidesSecretsInUserinfoAndQuery(t *testing.T) {
+	for _, raw := range []string{
+		"amqp://guest:hunter2@h/x",
+		"sqs://q?endpoint=http%3A%2F%2Fuser%3Ahunter2%40127.0.0.1%3A1",
+		"kafka://b:9092/t?sasl_password=hunter2&subscription=g",
+		"gcppubsub://projects/p/topics/t?token=hunter2",
+		"x://h/p?endpoint=user:hunter2@host",
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := redactURL(u)
+		if strings.Contains(got, "hunter2") {
+			t.Errorf("redactURL(%q) = %q keeps the secret", raw, got)
+		}
+		_, err = new(URLMux).OpenProducer(context.Background(), raw)
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("open %q: error %v keeps the secret", raw, err)
+		}
+	}
+	u, _ := url.Parse("kafka://b:9092/t?subscription=g&mode=share")
+	if got := redactURL(u); got != u.String() {
+		t.Errorf("redactURL changed a URL without secrets: %q", got)
 	}
 }

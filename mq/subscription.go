@@ -36,6 +36,13 @@ type Subscription struct {
 	mu   sync.Mutex
 	buf  []driver.Message // buf[head:] fetched, not yet handed out
 	head int
+
+	// The buffer keeper (keeper.go); guarded by mu.
+	keepBuffer  bool        // the backend has leases that run in the buffer
+	keeper      *time.Timer // nil until first armed
+	keeperArmed bool
+	keeperIdle  int  // visits in a row that found nothing received
+	popped      bool // a Receive took from the buffer since the keeper's visit
 }
 
 // SubscriptionOption configures a Subscription.
@@ -46,8 +53,12 @@ type subscriptionConfig struct {
 }
 
 // WithPrefetch sets how many messages one driver call may fetch ahead of
-// Receive calls (default 64). Fetched messages hold their lease; a message
-// whose lease ends in the buffer is dropped (the backend redelivers it).
+// Receive calls (default 64). On a backend with leases, the leases of
+// fetched messages waiting in the buffer are kept: extended together when
+// half of the oldest is gone, so a delivery is handed out with at least
+// about half a lease left; and handed back to the backend for other
+// consumers when no Receive took from the buffer for two leases. A message
+// whose lease ended anyway is dropped (the backend redelivers it).
 func WithPrefetch(n int) SubscriptionOption {
 	return func(c *subscriptionConfig) error {
 		if n < 1 || n > 10000 {
@@ -80,7 +91,11 @@ func NewSubscription(ds driver.Subscription, opts ...SubscriptionOption) (*Subsc
 	if s.info.Lease <= 0 {
 		s.info.Lease = 30 * time.Second
 	}
-	s.emulateRecv = !s.caps.Delay.Has()
+	// A held delivery may become due while a Receive waits in the driver
+	// when mq emulates delays: always without native Delay, and beyond
+	// MaxDelay with it.
+	s.emulateRecv = !s.caps.Delay.Has() || s.caps.MaxDelay > 0
+	s.keepBuffer = s.caps.Lease.Has()
 	s.recvCtx, s.stopRecv = context.WithCancel(context.Background())
 	s.opCtx, s.stopOps = context.WithCancel(context.Background())
 	n := s.prefetch
@@ -152,6 +167,7 @@ func (s *Subscription) pop() *Delivery {
 		m := s.buf[s.head]
 		s.buf[s.head] = driver.Message{}
 		s.head++
+		s.popped = true
 		// A lone message was fetched by this very call; only messages
 		// that waited behind others in the buffer can have run out.
 		waited := len(s.buf) > 1
@@ -240,6 +256,9 @@ func (s *Subscription) fetch(ctx context.Context, op string, n int) error {
 	if got > 0 {
 		s.mu.Lock()
 		s.buf = append(s.buf, dst[:got]...)
+		if s.keepBuffer && !s.keeperArmed {
+			s.armKeeper(s.now())
+		}
 		s.mu.Unlock()
 		clear(dst[:got])
 	}
@@ -299,6 +318,9 @@ func (s *Subscription) Shutdown(ctx context.Context) error {
 
 	var ids []driver.AckID
 	s.mu.Lock()
+	if s.keeper != nil {
+		s.keeper.Stop()
+	}
 	for _, m := range s.buf[s.head:] {
 		ids = append(ids, m.AckID)
 	}

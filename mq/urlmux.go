@@ -151,7 +151,7 @@ func (m *URLMux) resolve(op, rawURL string) (*url.URL, driver.Opener, error) {
 		return nil, nil, newError(InvalidArgument, op, "malformed URL "+strconv.Quote(redactRaw(rawURL)), nil)
 	}
 	if u.Scheme == "" {
-		return nil, nil, newError(InvalidArgument, op, "URL "+strconv.Quote(u.Redacted())+" has no scheme (want for example mem://topic)", nil)
+		return nil, nil, newError(InvalidArgument, op, "URL "+strconv.Quote(redactURL(u))+" has no scheme (want for example mem://topic)", nil)
 	}
 	m.mu.RLock()
 	o := m.openers[u.Scheme]
@@ -161,7 +161,7 @@ func (m *URLMux) resolve(op, rawURL string) (*url.URL, driver.Opener, error) {
 		if registered == "" {
 			registered = "none"
 		}
-		msg := "no driver for scheme \"" + u.Scheme + "\" in URL " + strconv.Quote(u.Redacted()) + " (registered: " + registered + ")"
+		msg := "no driver for scheme \"" + u.Scheme + "\" in URL " + strconv.Quote(redactURL(u)) + " (registered: " + registered + ")"
 		if pkg := driverPackage(u.Scheme); pkg != "" {
 			msg += "; is the driver imported? import _ \"" + pkg + "\""
 		}
@@ -174,7 +174,7 @@ func openError(op string, u *url.URL, err error) error {
 	if e, ok := err.(*Error); ok {
 		return e
 	}
-	return &Error{Code: ctxCode(err, InvalidArgument), Op: op, Msg: "open " + u.Redacted(), Err: err}
+	return &Error{Code: ctxCode(err, InvalidArgument), Op: op, Msg: "open " + redactURL(u), Err: err}
 }
 
 // driverPackage names the portmq package that registers scheme, or "" when
@@ -192,6 +192,56 @@ func driverPackage(scheme string) string {
 		return base + "drivers/gocloud"
 	}
 	return ""
+}
+
+// redactURL returns u for error text: the password of its userinfo and
+// every secret in its query replaced by xxxxx. A query value is secret when
+// its name says so (password, secret, token, credential, key) or when it is
+// itself a URL with userinfo.
+func redactURL(u *url.URL) string {
+	if u.RawQuery == "" {
+		return u.Redacted()
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		c := *u
+		c.RawQuery = "xxxxx"
+		return c.Redacted()
+	}
+	changed := false
+	for k, vs := range q {
+		for i, v := range vs {
+			if r := redactValue(k, v); r != v {
+				vs[i], changed = r, true
+			}
+		}
+	}
+	if !changed {
+		return u.Redacted()
+	}
+	c := *u
+	c.RawQuery = q.Encode()
+	return c.Redacted()
+}
+
+func redactValue(name, v string) string {
+	n := strings.ToLower(name)
+	for _, w := range []string{"pass", "secret", "token", "credential", "key"} {
+		if strings.Contains(n, w) && !strings.HasSuffix(n, "key_name") && n != "key" {
+			return "xxxxx"
+		}
+	}
+	if strings.Contains(v, "@") {
+		if vu, err := url.Parse(v); err == nil && vu.User != nil {
+			return vu.Redacted()
+		}
+		if r := redactRaw(v); r != v {
+			return r
+		}
+		// user:password@host without a scheme.
+		return "xxxxx" + v[strings.LastIndex(v, "@"):]
+	}
+	return v
 }
 
 // redactRaw removes the userinfo of a URL that url.Parse rejected.

@@ -76,11 +76,24 @@ type Capabilities struct {
 	// MaxDelay is the longest Delay or Nack delay the driver takes
 	// natively; 0 means no limit. mq emulates longer ones.
 	MaxDelay time.Duration
+	// MaxNackDelay, when not 0, is the longest Nack delay the driver takes
+	// natively, where it differs from MaxDelay (SQS: Delay up to 15 min,
+	// Nack delay up to 12 h). 0 means MaxDelay bounds both.
+	MaxNackDelay time.Duration
 	// MinLease and MaxLease bound Extend; 0 means no bound.
 	MinLease, MaxLease time.Duration
 	// Granularity is the precision of delays and leases (for example 1 s
 	// on SQS); 0 means exact.
 	Granularity time.Duration
+}
+
+// NackDelayLimit is the longest Nack delay the driver takes natively; 0
+// means no limit.
+func (c Capabilities) NackDelayLimit() time.Duration {
+	if c.MaxNackDelay > 0 {
+		return c.MaxNackDelay
+	}
+	return c.MaxDelay
 }
 
 // Features lists the rule names and their support, for tables.

@@ -165,7 +165,11 @@ type SubscriptionInfo struct {
 // Opener opens driver objects from URLs. A driver registers one per scheme
 // with mq.Register. Openers must reject unknown query parameters with an
 // error (ErrorCode InvalidArgument is inferred by mq for errors wrapping
-// ErrInvalidURL) and must not include the URL's password in any error.
+// ErrInvalidURL) and must not include the URL's password, or any secret
+// query value, in any error. An open error whose code is not
+// InvalidArgument (a missing subscription, refused credentials, an
+// unreachable broker) must be, or wrap, an *Error carrying that code: mq
+// cannot ask an Opener to classify native errors.
 type Opener interface {
 	OpenTopic(ctx context.Context, u *url.URL) (Topic, error)
 	OpenSubscription(ctx context.Context, u *url.URL) (Subscription, error)
