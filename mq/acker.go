@@ -33,22 +33,37 @@ func (a *acker) result(d *Delivery) error {
 	return err
 }
 
+// ack acks d, which the caller settled.
 func (a *acker) ack(s *Subscription, d *Delivery) error {
+	var errs [1]error
+	a.ackAll(s, []*Delivery{d}, errs[:])
+	return errs[0]
+}
+
+// ackAll acks ds, which the caller settled, and sets errs[i] to the error
+// of ds[i].
+func (a *acker) ackAll(s *Subscription, ds []*Delivery, errs []error) {
 	a.mu.Lock()
 	if a.cond.L == nil {
 		a.cond.L = &a.mu
 	}
 	if a.flushing {
-		a.pending = append(a.pending, d)
-		for d.state.Load() != stateAcked {
-			a.cond.Wait()
+		// Join the next batch; the flushing caller sends it.
+		a.pending = append(a.pending, ds...)
+		for _, d := range ds {
+			for d.state.Load() != stateAcked {
+				a.cond.Wait()
+			}
 		}
-		err := a.result(d)
+		for i, d := range ds {
+			errs[i] = a.result(d)
+		}
 		a.mu.Unlock()
-		return err
+		return
 	}
 	a.flushing = true
-	batch := append(a.batch[:0], d)
+	batch := append(a.batch[:0], ds...)
+	own := true // batch holds only this caller's deliveries
 	for {
 		ids := a.ids[:0]
 		for _, x := range batch {
@@ -67,8 +82,8 @@ func (a *acker) ack(s *Subscription, d *Delivery) error {
 			}
 			x.state.Store(stateAcked)
 		}
-		if len(batch) > 1 || batch[0] != d {
-			a.cond.Broadcast() // someone other than this caller waits
+		if !own {
+			a.cond.Broadcast()
 		}
 		clear(a.ids)
 		if len(a.pending) == 0 {
@@ -78,9 +93,11 @@ func (a *acker) ack(s *Subscription, d *Delivery) error {
 		}
 		clear(batch)
 		batch, a.pending = a.pending, batch[:0]
+		own = false
 	}
 	a.flushing = false
-	err := a.result(d)
+	for i, d := range ds {
+		errs[i] = a.result(d)
+	}
 	a.mu.Unlock()
-	return err
 }

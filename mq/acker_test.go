@@ -93,3 +93,55 @@ func TestAcksArrivingDuringAFlushShareTheNextDriverCall(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestAckBatchSettlesManyInOneDriverCall(t *testing.T) {
+	rec := &ackRecorder{gate: make(chan struct{}), entered: make(chan struct{}, 10), failSeq: 2}
+	close(rec.gate)
+	s, err := NewSubscription(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewSubscription(&ackRecorder{gate: rec.gate, entered: make(chan struct{}, 10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(s *Subscription, seq uint64) *Delivery { return &Delivery{sub: s, ackID: driver.AckID{Seq: seq}} }
+	settled := mk(s, 9)
+	if err := settled.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	rec.batches = nil
+	ds := []*Delivery{mk(s, 1), mk(s, 2), settled, mk(other, 4), nil, mk(s, 5)}
+	err = s.AckBatch(ds)
+	var be *BatchError
+	if !errors.As(err, &be) || len(be.Errs) != len(ds) {
+		t.Fatalf("AckBatch: %v, want a *BatchError with %d entries", err, len(ds))
+	}
+	if len(rec.batches) != 1 || len(rec.batches[0]) != 3 {
+		t.Fatalf("driver batches %v, want one call with the 3 acceptable deliveries", rec.batches)
+	}
+	checks := []struct {
+		want error
+		code ErrorCode
+	}{{nil, OK}, {ErrLeaseExpired, FailedPrecondition}, {ErrSettled, FailedPrecondition}, {nil, InvalidArgument}, {nil, InvalidArgument}, {nil, OK}}
+	for i, c := range checks {
+		got := be.Errs[i]
+		if Code(got) != c.code || (c.want != nil && !errors.Is(got, c.want)) {
+			t.Errorf("item %d: %v (code %v), want code %v matching %v", i, got, Code(got), c.code, c.want)
+		}
+	}
+	if err := ds[0].Ack(); !errors.Is(err, ErrSettled) {
+		t.Errorf("Ack after AckBatch: %v, want ErrSettled", err)
+	}
+	if err := s.AckBatch(nil); err != nil {
+		t.Errorf("AckBatch(nil) = %v", err)
+	}
+	for _, sub := range []*Subscription{s, other} {
+		if err := sub.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AckBatch([]*Delivery{mk(s, 7)}); !errors.Is(err, ErrClosed) {
+		t.Errorf("AckBatch after Shutdown: %v, want ErrClosed", err)
+	}
+}

@@ -102,6 +102,53 @@ func (d *Delivery) Ack() error {
 	return s.acker.ack(s, d)
 }
 
+// AckBatch acks deliveries received from s in as few driver calls as the
+// backend allows: one Ack call where a Receive loop would make len(ds).
+// It returns nil when every ack succeeded, else a *BatchError whose Errs[i]
+// is the error of ds[i] (for example ErrSettled for a delivery settled
+// before, InvalidArgument for one received from another subscription);
+// the others are acked.
+func (s *Subscription) AckBatch(ds []*Delivery) error {
+	const op = "mq.Subscription.AckBatch"
+	if len(ds) == 0 {
+		return nil
+	}
+	if !s.gate.enter() {
+		return s.closedError(op)
+	}
+	defer s.gate.leave()
+	errs := make([]error, len(ds))
+	ok := make([]*Delivery, 0, len(ds))
+	at := make([]int, 0, len(ds))
+	for i, d := range ds {
+		switch {
+		case d == nil || d.sub != s:
+			errs[i] = newError(InvalidArgument, op, "not a delivery of this subscription", nil)
+		default:
+			if err := d.settle(op); err != nil {
+				errs[i] = err
+				continue
+			}
+			s.untrackLease(d)
+			ok = append(ok, d)
+			at = append(at, i)
+		}
+	}
+	if len(ok) > 0 {
+		res := make([]error, len(ok))
+		s.acker.ackAll(s, ok, res)
+		for j, i := range at {
+			errs[i] = res[j]
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return &BatchError{Errs: errs}
+		}
+	}
+	return nil
+}
+
 // Nack returns the message to the subscription for redelivery no sooner
 // than delay (0: promptly), with Attempt + 1. At the subscription's max
 // attempts the message is dead-lettered instead.
