@@ -45,10 +45,6 @@ type SubscriptionOptions struct {
 	DeadLetterTopic string
 	// Ordered says the subscription has message ordering enabled.
 	Ordered bool
-	// SeekUnsupported, if not empty, makes the handle report seek as
-	// unsupported, with this reason in Seek's error: for servers whose
-	// Seek is broken (pstest crashes when seeking back in time).
-	SeekUnsupported string
 }
 
 // settings are what a handle knows of its subscription.
@@ -59,7 +55,6 @@ type settings struct {
 	ordered     bool
 	attempts    bool // delivery_attempt is filled (a dead-letter policy exists)
 	nativeDLQ   bool // the policy dead-letters at maxAttempts
-	seekOff     string
 }
 
 func (st *settings) caps() driver.Capabilities {
@@ -69,9 +64,6 @@ func (st *settings) caps() driver.Capabilities {
 	}
 	if !st.nativeDLQ {
 		c.DeadLetter = driver.None
-	}
-	if st.seekOff != "" {
-		c.Seek = driver.None
 	}
 	return c
 }
@@ -101,7 +93,6 @@ func loadSettings(ctx context.Context, client *pubsub.Client, name string, opts 
 		return settings{}, classified(err, "read the configuration of %s", name)
 	}
 	st := settingsFromConfig(cfg)
-	st.seekOff = opts.SeekUnsupported
 	mismatch := func(what string, want, got any) error {
 		return newError(driver.FailedPrecondition, "subscription %s has %s %v, the options (or URL) say %v", name, what, got, want)
 	}
@@ -146,7 +137,7 @@ func settingsFromConfig(cfg *pb.Subscription) settings {
 // caller may not read: a max attempts of 5 to 100 is taken to be the
 // policy's own, a lower one a portmq label over a backstop policy.
 func settingsFromOptions(name string, opts *SubscriptionOptions, dlq string) (settings, error) {
-	st := settings{lease: opts.AckDeadline, ordered: opts.Ordered, deadLetter: dlq, seekOff: opts.SeekUnsupported}
+	st := settings{lease: opts.AckDeadline, ordered: opts.Ordered, deadLetter: dlq}
 	if st.lease == 0 {
 		st.lease = defaultAckDeadline
 	}

@@ -2,7 +2,6 @@ package gcppubsub
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"time"
 
@@ -201,9 +200,6 @@ func (s *subscription) Extend(ctx context.Context, ids []driver.AckID, lease tim
 func (s *subscription) Seek(ctx context.Context, t time.Time) error {
 	if s.closed.Load() {
 		return errSubClosed
-	}
-	if s.set.seekOff != "" {
-		return &driver.Error{Code: driver.Unsupported, Msg: "gcppubsub: seek is disabled on this handle: " + s.set.seekOff, Err: errors.ErrUnsupported}
 	}
 	_, err := s.subc.Seek(ctx, &pb.SeekRequest{Subscription: s.name, Target: &pb.SeekRequest_Time{Time: timestamppb.New(t)}})
 	return wrap(err, "seek %s", s.name)

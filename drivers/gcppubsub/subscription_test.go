@@ -279,17 +279,6 @@ func TestSeekForwardDropsOlderMessages(t *testing.T) {
 	if d := f.recv(s, 5*time.Second); d.ID != m.ID {
 		t.Errorf("received %q after seeking past the old message", d.Body)
 	}
-	// A handle told that its server cannot seek says so.
-	mux := new(mq.URLMux)
-	mux.Register(Scheme, &URLOpener{ClientOptions: emulatorOptions(f.srv.Addr), Subscription: SubscriptionOptions{SeekUnsupported: "because"}})
-	off, err := mux.OpenSubscription(f.ctx(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer off.Shutdown(context.Background())
-	if err := off.Seek(f.ctx(), time.Now()); !errors.Is(err, errors.ErrUnsupported) || off.Capabilities().Seek.Has() {
-		t.Errorf("Seek with seek off: %v, capability %v", err, off.Capabilities().Seek)
-	}
 }
 
 func TestUnreadableConfigurationComesFromOptions(t *testing.T) {
