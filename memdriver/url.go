@@ -2,11 +2,9 @@ package memdriver
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/portmq/portmq/mq"
 	"github.com/portmq/portmq/mq/driver"
@@ -39,19 +37,19 @@ func (o *opener) OpenTopic(ctx context.Context, u *url.URL) (driver.Topic, error
 	if sub != "" {
 		return nil, urlError("a producer URL names a topic only (mem://TOPIC), not a subscription path")
 	}
-	q, err := parseQuery(u, topicParams)
+	q, err := driver.ParseQuery(pfx, u, topicParams...)
 	if err != nil {
 		return nil, err
 	}
 	var cfg driver.TopicConfig
-	if cfg.DedupWindow, err = q.duration("dedup_window"); err != nil {
+	if cfg.DedupWindow, err = q.Duration(pfx, "dedup_window"); err != nil {
 		return nil, err
 	}
-	maxBody, err := q.maxBody()
+	maxBody, err := maxBody(q)
 	if err != nil {
 		return nil, err
 	}
-	emu, err := q.emulate()
+	emu, err := emulate(q)
 	if err != nil {
 		return nil, err
 	}
@@ -69,21 +67,21 @@ func (o *opener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Subsc
 	if sub == "" {
 		return nil, urlError("a subscription URL needs a subscription: mem://TOPIC/SUBSCRIPTION")
 	}
-	q, err := parseQuery(u, subParams)
+	q, err := driver.ParseQuery(pfx, u, subParams...)
 	if err != nil {
 		return nil, err
 	}
 	var cfg driver.SubscriptionConfig
-	if cfg.Lease, err = q.duration("visibility"); err != nil {
+	if cfg.Lease, err = q.Duration(pfx, "visibility"); err != nil {
 		return nil, err
 	}
-	if cfg.Retention, err = q.duration("retention"); err != nil {
+	if cfg.Retention, err = q.Duration(pfx, "retention"); err != nil {
 		return nil, err
 	}
-	if cfg.MaxAttempts, err = q.nonNegInt("max_attempts"); err != nil {
+	if cfg.MaxAttempts, err = q.Int(pfx, "max_attempts"); err != nil {
 		return nil, err
 	}
-	if cfg.Ordered, err = q.bool("ordered"); err != nil {
+	if cfg.Ordered, err = q.Bool(pfx, "ordered"); err != nil {
 		return nil, err
 	}
 	if v, ok := q["dead_letter"]; ok {
@@ -93,10 +91,10 @@ func (o *opener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Subsc
 		cfg.DeadLetterTopic = v
 	}
 	var opts SubscriptionOptions
-	if opts.MaxBodySize, err = q.maxBody(); err != nil {
+	if opts.MaxBodySize, err = maxBody(q); err != nil {
 		return nil, err
 	}
-	if opts.Emulate, err = q.emulate(); err != nil {
+	if opts.Emulate, err = emulate(q); err != nil {
 		return nil, err
 	}
 	return o.e.openSubscription(topic, sub, &cfg, &opts)
@@ -107,15 +105,13 @@ func (o *opener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, error
 	if u.User != nil {
 		return nil, urlError("mem URLs take no user info")
 	}
-	if _, err := parseQuery(u, nil); err != nil {
+	if _, err := driver.ParseQuery(pfx, u); err != nil {
 		return nil, err
 	}
 	return o.e.Admin(), nil
 }
 
-func urlError(msg string) error {
-	return fmt.Errorf("memdriver: %w: %s", driver.ErrInvalidURL, msg)
-}
+func urlError(msg string) error { return driver.QueryError(pfx, msg) }
 
 // parseResource returns the topic (host) and subscription (path) a URL
 // names; the subscription is "" for no path.
@@ -145,83 +141,17 @@ func parseResource(u *url.URL) (topic, sub string, err error) {
 	return u.Host, p, nil
 }
 
-type query map[string]string
+const pfx = "memdriver"
 
-// parseQuery returns the query parameters, each given once and all in
-// allowed.
-func parseQuery(u *url.URL, allowed []string) (query, error) {
-	vals, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return nil, urlError("malformed query")
-	}
-	q := make(query, len(vals))
-	for k, v := range vals {
-		ok := false
-		for _, a := range allowed {
-			ok = ok || a == k
-		}
-		if !ok {
-			hint := "none"
-			if len(allowed) > 0 {
-				hint = strings.Join(allowed, ", ")
-			}
-			return nil, urlError("unknown parameter " + strconv.Quote(k) + " (allowed: " + hint + ")")
-		}
-		if len(v) != 1 {
-			return nil, urlError("parameter " + strconv.Quote(k) + " given more than once")
-		}
-		q[k] = v[0]
-	}
-	return q, nil
-}
-
-func badParam(k, v, want string) error {
-	return urlError("parameter " + strconv.Quote(k) + ": " + strconv.Quote(v) + " is not " + want)
-}
-
-func (q query) duration(k string) (time.Duration, error) {
-	v, ok := q[k]
-	if !ok {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, badParam(k, v, "a non-negative duration such as 30s or 5m")
-	}
-	return d, nil
-}
-
-func (q query) nonNegInt(k string) (int, error) {
-	v, ok := q[k]
-	if !ok {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, badParam(k, v, "a non-negative integer")
-	}
-	return n, nil
-}
-
-func (q query) bool(k string) (bool, error) {
-	v, ok := q[k]
-	if !ok {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, badParam(k, v, "a boolean (true or false)")
-	}
-	return b, nil
-}
+type query = driver.Query
 
 // maxBody returns the SubscriptionOptions.MaxBodySize encoding of
 // max_body: 0 (default) when absent, -1 (no limit) for 0.
-func (q query) maxBody() (int, error) {
+func maxBody(q query) (int, error) {
 	if _, ok := q["max_body"]; !ok {
 		return 0, nil
 	}
-	n, err := q.nonNegInt("max_body")
+	n, err := q.Int(pfx, "max_body")
 	if err != nil {
 		return 0, err
 	}
@@ -231,14 +161,14 @@ func (q query) maxBody() (int, error) {
 	return n, nil
 }
 
-func (q query) emulate() (Emulate, error) {
+func emulate(q query) (Emulate, error) {
 	v, ok := q["emulate"]
 	if !ok {
 		return 0, nil
 	}
 	e, ok := parseEmulate(v)
 	if !ok {
-		return 0, badParam("emulate", v, "a comma-separated list of lease, nack_delay, delay, dead_letter, or all")
+		return 0, q.Bad(pfx, "emulate", "a comma-separated list of lease, nack_delay, delay, dead_letter, or all")
 	}
 	return e, nil
 }

@@ -276,27 +276,5 @@ func parseProject(u *url.URL) (string, error) {
 // parseQuery returns the query parameters, each given once and all in
 // allowed.
 func parseQuery(u *url.URL, allowed []string) (map[string]string, error) {
-	vals, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return nil, urlError("malformed query")
-	}
-	q := make(map[string]string, len(vals))
-	for k, v := range vals {
-		ok := false
-		for _, a := range allowed {
-			ok = ok || a == k
-		}
-		if !ok {
-			hint := "none"
-			if len(allowed) > 0 {
-				hint = strings.Join(allowed, ", ")
-			}
-			return nil, urlError("unknown parameter %s (allowed: %s)", strconv.Quote(k), hint)
-		}
-		if len(v) != 1 {
-			return nil, urlError("parameter %s given more than once", strconv.Quote(k))
-		}
-		q[k] = v[0]
-	}
-	return q, nil
+	return driver.ParseQuery("gcppubsub", u, allowed...)
 }
