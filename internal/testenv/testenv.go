@@ -7,11 +7,13 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // RequireServersEnv is the variable that turns a skip for a missing server
@@ -88,6 +90,31 @@ func (l *BrokerLock) set(exclusive bool) error {
 // Exclusive upgrades the lock to exclusive, waiting for every other holder
 // to let go. Shared downgrades it again.
 func (l *BrokerLock) Exclusive() error { return l.set(true) }
+
+// ExclusiveContext is Exclusive bounded by ctx: it polls for the exclusive
+// lock until it is granted or ctx ends. flock converts locks by releasing
+// and retaking them, so after an error the shared lock may be gone too:
+// call Shared to take it again.
+func (l *BrokerLock) ExclusiveContext(ctx context.Context) error {
+	wait := time.Millisecond
+	for {
+		err := syscall.Flock(int(l.f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("waiting for the exclusive lock on the shared server: %w", ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
+}
 
 // Shared turns the lock back into a shared one.
 func (l *BrokerLock) Shared() error { return l.set(false) }
