@@ -50,13 +50,14 @@
 // MessageDeduplicationId: SNS and the FIFO queues subscribed to it drop a
 // repeated DedupID within 5 minutes and keep each key's messages in order.
 //
-// Subscriptions are SQS queues, so lease, Extend, Nack with delay,
-// Attempt, dead-lettering (redrive policy and DeadLetter) are native as
-// described by the sqs driver. Dead letters the driver sends (DeadLetter,
-// Nack at max attempts) name TOPIC/QUEUE as portmq-source; those SQS
-// moves by its redrive policy name the queue. SNS cannot delay a message: Capabilities.Delay is none
-// and mq emulates Delay (the consumer holds the delivery until it is due).
-// Not possible: Seek.
+// Subscriptions are SQS queues, so lease, Extend, Nack with delay (up to
+// 12 h, Capabilities.MaxNackDelay), Attempt, dead-lettering (redrive
+// policy and DeadLetter) are native as described by the sqs driver. Dead
+// letters the driver sends (DeadLetter, Nack at max attempts) name
+// TOPIC/QUEUE as portmq-source; those SQS moves by its redrive policy name
+// the queue. SNS cannot delay a message: Capabilities.Delay is none and mq
+// emulates Delay (the consumer holds the delivery until it is due, waking
+// a Receive waiting in a long poll). Not possible: Seek.
 //
 // # As
 //

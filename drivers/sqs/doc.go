@@ -108,19 +108,20 @@
 //     5 s, then cancels them; lower wait for a faster Close) and hands
 //     every unsettled delivery back (visibility 0).
 //
-// Emulated by mq: Delay longer than 15 minutes (and any Delay on FIFO
-// queues, which take no per-message delay), and nack delays longer than 15
-// minutes (Capabilities.MaxDelay is 15 minutes; ChangeMessageVisibility
-// would take 12 h, but mq has one limit for both). The emulated delay
-// holds the delivery in the consumer and extends its lease; on a standard
-// queue, whose Delay is native, a Receive blocked in a long poll may hand
-// such a message out up to one wait late (mq wakes it only for backends
-// without native Delay).
+// Emulated by mq: Delay longer than 15 minutes (Capabilities.MaxDelay),
+// and any Delay on FIFO queues, which take no per-message delay. The
+// message is sent at once with its due time; the consumer holds the
+// delivery until then, extending its lease, and a Receive waiting in a
+// long poll is woken when it becomes due. Nack delays are native up to
+// 12 h (Capabilities.MaxNackDelay: ChangeMessageVisibility), so mq holds
+// nothing for them.
 //
 // Limits: leases, delays and extensions are whole seconds
-// (Capabilities.Granularity 1 s, rounded up); a received message stays
-// invisible at most 12 h after it was received, so Extend or Nack beyond
-// that fails with code FailedPrecondition; maxReceiveCount is 1 to 1000.
+// (Capabilities.Granularity 1 s, rounded up). A received message stays
+// invisible at most 12 h after it was received, so an Extend(lease) or
+// Nack(delay) that would end later fails with code FailedPrecondition:
+// Nack(delay) needs delay shorter than 12 h less the time since the
+// message was received. maxReceiveCount is 1 to 1000.
 // On FIFO queues each receive request asks for one message, because SQS
 // hands out several messages of one group in a batch and portmq keeps one
 // message of a key in flight; concurrent receivers (Consumer concurrency)

@@ -32,9 +32,12 @@ func Capabilities(fifo bool, maxSize int) driver.Capabilities {
 		MaxBodySize: awsmq.MaxBinaryBody(maxSize, 0),
 		MaxBatch:    awsmq.MaxBatch,
 		MaxDelay:    MaxDelay,
-		MinLease:    time.Second,
-		MaxLease:    MaxVisibility,
-		Granularity: time.Second,
+		// ChangeMessageVisibility takes up to 12 h: Nack delays beyond
+		// Delay's 15 minutes are native too.
+		MaxNackDelay: MaxVisibility,
+		MinLease:     time.Second,
+		MaxLease:     MaxVisibility,
+		Granularity:  time.Second,
 	}
 	if fifo {
 		// FIFO queues deduplicate and order natively but take no
