@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ func TestBadURLsAreInvalidArgument(t *testing.T) {
 		"sqs://bad%20name",
 		"sqs://" + strings.Repeat("q", 81),
 		"sqs://user:" + secret + "@q",
+		"sqs://q?endpoint=" + url.QueryEscape("http://user:"+secret+"@127.0.0.1:1"),
 		"sqs://q?bogus=1",
 		"sqs://q?wait=5s", // a subscription parameter
 		"sqs://q?owner=12345",
