@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -148,58 +147,51 @@ func coded(err error) error {
 	return err
 }
 
+const prefix = "rabbitmq"
+
 func urlError(format string, args ...any) error {
-	return fmt.Errorf("rabbitmq: %w: %s", driver.ErrInvalidURL, fmt.Sprintf(format, args...))
+	return driver.QueryError(prefix, fmt.Sprintf(format, args...))
 }
 
-type query map[string]string
+// query is the URL's query, parsed by driver.ParseQuery, with getters for
+// defaults and ranges.
+type query struct{ driver.Query }
 
 // parse checks the URL, splits off the query and returns the endpoint and
 // the parameters (each once, each in allowed or connParams).
 func (o *URLOpener) parse(u *url.URL, allowed []string) (*endpoint, query, error) {
 	switch {
 	case u == nil:
-		return nil, nil, urlError("nil URL")
+		return nil, query{}, urlError("nil URL")
 	case u.Scheme != Scheme && u.Scheme != SchemeTLS:
-		return nil, nil, urlError("scheme %q is not amqp or amqps", u.Scheme)
+		return nil, query{}, urlError("scheme %q is not amqp or amqps", u.Scheme)
 	case u.Opaque != "":
-		return nil, nil, urlError("want amqp://[USER:PASSWORD@]HOST[:PORT]/[VHOST]?...")
+		return nil, query{}, urlError("want amqp://[USER:PASSWORD@]HOST[:PORT]/[VHOST]?...")
 	case u.Host == "":
-		return nil, nil, urlError("missing host: want amqp://[USER:PASSWORD@]HOST[:PORT]/[VHOST]?...")
+		return nil, query{}, urlError("missing host: want amqp://[USER:PASSWORD@]HOST[:PORT]/[VHOST]?...")
 	case u.Fragment != "":
-		return nil, nil, urlError("AMQP URLs take no fragment")
+		return nil, query{}, urlError("AMQP URLs take no fragment")
 	}
 	if p := strings.TrimPrefix(u.Path, "/"); strings.Contains(p, "/") {
-		return nil, nil, urlError("path %q must be a single vhost segment (escape a / in a vhost name as %%2F)", u.Path)
+		return nil, query{}, urlError("path %q must be a single vhost segment (escape a / in a vhost name as %%2F)", u.Path)
 	}
-	vals, err := url.ParseQuery(u.RawQuery)
+	dq, err := driver.ParseQuery(prefix, u, append(slices.Clone(allowed), connParams...)...)
 	if err != nil {
-		return nil, nil, urlError("malformed query")
+		return nil, query{}, err
 	}
-	q := make(query, len(vals))
-	for k, v := range vals {
-		if !slices.Contains(allowed, k) && !slices.Contains(connParams, k) {
-			all := append(slices.Clone(allowed), connParams...)
-			slices.Sort(all)
-			return nil, nil, urlError("unknown parameter %q (allowed: %s)", k, strings.Join(all, ", "))
-		}
-		if len(v) != 1 {
-			return nil, nil, urlError("parameter %q given more than once", k)
-		}
-		q[k] = v[0]
-	}
-	ep := &endpoint{heartbeat: defaultHeartbeat, dialTimeout: defaultDialTimeout, tls: o.TLSConfig}
+	q := query{dq}
+	ep := &endpoint{tls: o.TLSConfig}
 	if ep.heartbeat, err = q.duration("heartbeat", defaultHeartbeat); err != nil {
-		return nil, nil, err
+		return nil, query{}, err
 	}
 	if ep.dialTimeout, err = q.duration("dial_timeout", defaultDialTimeout); err != nil {
-		return nil, nil, err
+		return nil, query{}, err
 	}
 	if ep.heartbeat > 65535*time.Second || ep.heartbeat%time.Second != 0 {
-		return nil, nil, urlError("parameter \"heartbeat\": %v is not a whole number of seconds up to 65535s", ep.heartbeat)
+		return nil, query{}, q.Bad(prefix, "heartbeat", "a whole number of seconds up to 65535s")
 	}
 	if ep.dialTimeout <= 0 {
-		return nil, nil, urlError("parameter \"dial_timeout\" must be positive")
+		return nil, query{}, q.Bad(prefix, "dial_timeout", "a positive duration")
 	}
 	d := *u
 	d.RawQuery, d.ForceQuery, d.Fragment, d.RawFragment = "", false, "", ""
@@ -213,56 +205,42 @@ func (o *URLOpener) parse(u *url.URL, allowed []string) (*endpoint, query, error
 
 // name returns the resource name in parameter k.
 func (q query) name(k string, required bool) (string, error) {
-	v, ok := q[k]
+	v, ok := q.Query[k]
 	switch {
 	case !ok && required:
 		return "", urlError("missing parameter %q", k)
 	case !ok:
 		return "", nil
 	case v == "" || len(v) > 255 || !utf8.ValidString(v):
-		return "", urlError("parameter %q: name %q must be 1 to 255 bytes of UTF-8", k, v)
+		return "", q.Bad(prefix, k, "a name of 1 to 255 bytes of UTF-8")
 	}
 	return v, nil
 }
 
-func badParam(k, v, want string) error {
-	return urlError("parameter %q: %q is not %s", k, v, want)
-}
-
-// param parses parameter k, or returns def when it is absent; want says
-// what a valid value is.
-func param[T any](q query, k string, def T, want string, parse func(string) (T, bool)) (T, error) {
-	v, ok := q[k]
-	if !ok {
-		return def, nil
-	}
-	x, ok := parse(v)
-	if !ok {
-		return def, badParam(k, v, want)
-	}
-	return x, nil
+func (q query) has(k string) bool {
+	_, ok := q.Query[k]
+	return ok
 }
 
 func (q query) duration(k string, def time.Duration) (time.Duration, error) {
-	return param(q, k, def, "a non-negative duration such as 30s or 5m", func(v string) (time.Duration, bool) {
-		d, err := time.ParseDuration(v)
-		return d, err == nil && d >= 0
-	})
+	if !q.has(k) {
+		return def, nil
+	}
+	return q.Duration(prefix, k)
 }
 
 func (q query) integer(k string, def, lo, hi int) (int, error) {
-	return param(q, k, def, fmt.Sprintf("an integer from %d to %d", lo, hi), func(v string) (int, bool) {
-		n, err := strconv.Atoi(v)
-		return n, err == nil && n >= lo && n <= hi
-	})
+	if !q.has(k) {
+		return def, nil
+	}
+	n, err := q.Int(prefix, k)
+	if err != nil || n < lo || n > hi {
+		return 0, q.Bad(prefix, k, fmt.Sprintf("an integer from %d to %d", lo, hi))
+	}
+	return n, nil
 }
 
-func (q query) bool(k string) (bool, error) {
-	return param(q, k, false, "a boolean (true or false)", func(v string) (bool, bool) {
-		b, err := strconv.ParseBool(v)
-		return b, err == nil
-	})
-}
+func (q query) bool(k string) (bool, error) { return q.Bool(prefix, k) }
 
 // maxBody returns max_body as an Options.MaxBodySize: 0 (default) when
 // absent, -1 (no limit) for 0.
@@ -271,7 +249,7 @@ func (q query) maxBody() (int, error) {
 	if err != nil || n > 0 {
 		return n, err
 	}
-	if _, ok := q["max_body"]; ok {
+	if q.has("max_body") {
 		return -1, nil
 	}
 	return 0, nil
@@ -286,12 +264,12 @@ func (q query) topicOptions() (*TopicOptions, error) {
 	if o.MaxBodySize, err = q.maxBody(); err != nil {
 		return nil, err
 	}
-	switch v, ok := q["unroutable"]; {
+	switch v, ok := q.Query["unroutable"]; {
 	case !ok || v == "error":
 	case v == "drop":
 		o.DropUnroutable = true
 	default:
-		return nil, badParam("unroutable", v, "error or drop")
+		return nil, q.Bad(prefix, "unroutable", "error or drop")
 	}
 	return &o, nil
 }
@@ -308,8 +286,8 @@ func (q query) subscriptionOptions() (*SubscriptionOptions, error) {
 	if o.Lease, err = q.duration("visibility", 0); err != nil {
 		return nil, err
 	}
-	if _, ok := q["visibility"]; ok && o.Lease == 0 {
-		return nil, badParam("visibility", q["visibility"], "a positive duration")
+	if q.has("visibility") && o.Lease == 0 {
+		return nil, q.Bad(prefix, "visibility", "a positive duration")
 	}
 	if o.MaxAttempts, err = q.integer("max_attempts", 0, 0, 1<<31-1); err != nil {
 		return nil, err
@@ -329,7 +307,7 @@ func (q query) subscriptionOptions() (*SubscriptionOptions, error) {
 	if o.IdleCancel, err = q.duration("idle_cancel", 0); err != nil {
 		return nil, err
 	}
-	if _, ok := q["idle_cancel"]; ok && o.IdleCancel == 0 {
+	if q.has("idle_cancel") && o.IdleCancel == 0 {
 		o.IdleCancel = -1 // 0 in a URL turns it off
 	}
 	return &o, nil
