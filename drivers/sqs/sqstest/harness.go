@@ -30,8 +30,13 @@ const (
 )
 
 // Lease is the lease the harnesses use: the shortest SQS visibility
-// timeout that leaves room for moto's latency on a loaded machine.
-const Lease = time.Second
+// timeout (whole seconds) that leaves room for moto's latency on a loaded
+// machine. mq's Consumer extends a lease when less than half of it is
+// left, looking every third of a lease, so an extension may start with a
+// sixth of the lease left; with 1 s that is 170 ms, and moto, loaded,
+// took 390 ms to apply a ChangeMessageVisibility, after the message had
+// been redelivered.
+const Lease = 2 * time.Second
 
 // Harness returns a conformance harness for the server and a function
 // that releases it. Its URLs reach the server through a Proxy, so that
