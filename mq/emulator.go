@@ -22,6 +22,7 @@ type emulator struct {
 	holds   holdHeap  // deliveries mq holds back
 	watch_  map[*func()]struct{}
 	stopped bool
+	wakeAt  time.Time // when the goroutine's timer fires next; zero before its first step
 
 	kick chan struct{}
 	quit chan struct{}
@@ -71,9 +72,11 @@ func (e *emulator) trackLease(d *Delivery, until time.Time) {
 	d.deadline.Store(until.UnixNano())
 	e.mu.Lock()
 	heap.Push(&e.leases, d)
-	first := e.leases[0] == d
+	// Wake the goroutine only when its timer would fire too late: in a
+	// steady stream every new lease ends after the one it is armed for.
+	early := e.wakeAt.IsZero() || until.Before(e.wakeAt)
 	e.mu.Unlock()
-	if first {
+	if early {
 		e.poke()
 	}
 }
@@ -181,6 +184,7 @@ func (e *emulator) step() time.Duration {
 		h.extendAt = now.Add(s.info.Lease / 2)
 		heap.Fix(&e.holds, 0)
 	}
+	e.wakeAt = now.Add(next)
 	e.mu.Unlock()
 
 	if len(expired) > 0 {
