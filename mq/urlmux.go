@@ -194,6 +194,17 @@ func driverPackage(scheme string) string {
 	return ""
 }
 
+// Redact returns rawURL fit for logs and output: the password of its
+// userinfo and every secret query value replaced by xxxxx, as in mq's own
+// errors.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return redactRaw(rawURL)
+	}
+	return redactURL(u)
+}
+
 // redactURL returns u for error text: the password of its userinfo and
 // every secret in its query replaced by xxxxx. A query value is secret when
 // its name says so (password, secret, token, credential, key) or when it is

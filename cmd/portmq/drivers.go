@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -36,6 +37,7 @@ mem://'s emulate=all show.`,
 			type line struct {
 				name string
 				caps *mq.Capabilities // nil: not probed
+				err  error            // opening it failed
 			}
 			var lines []line
 			first := "url"
@@ -53,17 +55,26 @@ mem://'s emulate=all show.`,
 					lines = append(lines, l)
 				}
 			}
+			failed := false
 			for _, u := range args {
 				caps, err := capabilities(ctx, u, *sub)
 				if err != nil {
-					return e.fail(err)
+					// Report it and go on with the other URLs.
+					fmt.Fprintf(e.stderr, "portmq drivers: %v\n", err)
+					failed = true
+					lines = append(lines, line{name: mq.Redact(u), err: err})
+					continue
 				}
-				lines = append(lines, line{u, &caps})
+				lines = append(lines, line{name: mq.Redact(u), caps: &caps})
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 8, 2, ' ', 0)
 			header(tw, first)
 			for _, l := range lines {
-				if l.caps == nil {
+				switch {
+				case l.err != nil:
+					fmt.Fprintf(tw, "%s\t(cannot open: see the error above)\n", l.name)
+					continue
+				case l.caps == nil:
 					fmt.Fprintf(tw, "%s\t(run 'portmq drivers URL' to read its capabilities)\n", l.name)
 					continue
 				}
@@ -71,6 +82,9 @@ mem://'s emulate=all show.`,
 			}
 			if err := tw.Flush(); err != nil {
 				return e.fail(err)
+			}
+			if failed {
+				return exitError
 			}
 			return exitOK
 		}
@@ -127,18 +141,37 @@ func limits(c mq.Capabilities) string {
 		l = append(l, fmt.Sprintf("batch ≤ %d", c.MaxBatch))
 	}
 	if c.MaxDelay > 0 {
-		l = append(l, "delay ≤ "+c.MaxDelay.String())
+		l = append(l, "delay ≤ "+duration(c.MaxDelay))
+	}
+	if c.MaxNackDelay > 0 {
+		l = append(l, "nack delay ≤ "+duration(c.MaxNackDelay))
 	}
 	if c.MinLease > 0 || c.MaxLease > 0 {
-		l = append(l, fmt.Sprintf("lease %v..%v", c.MinLease, c.MaxLease))
+		l = append(l, "lease "+duration(c.MinLease)+".."+duration(c.MaxLease))
 	}
 	if c.Granularity > 0 {
-		l = append(l, "granularity "+c.Granularity.String())
+		l = append(l, "granularity "+duration(c.Granularity))
 	}
 	if len(l) == 0 {
 		return "-"
 	}
 	return strings.Join(l, ", ")
+}
+
+// duration prints d as time.Duration does, and whole hours and days
+// without zero minutes and seconds.
+func duration(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	case d >= 48*time.Hour:
+		return strconv.FormatFloat(d.Hours()/24, 'f', 1, 64) + "d"
+	case d >= time.Hour && d%time.Hour == 0:
+		return strconv.Itoa(int(d/time.Hour)) + "h"
+	case d >= time.Minute && d%time.Minute == 0:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	}
+	return d.String()
 }
 
 func bytesize(n int) string {

@@ -20,8 +20,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-
-	_ "github.com/portmq/portmq/memdriver"
 )
 
 func main() {

@@ -13,7 +13,11 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// The Go CDK (drivers/gocloud) imports OpenCensus, whose init starts a
+// worker goroutine that lives as long as the process.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
+}
 
 // runCmd runs the CLI in-process with stdin and returns its exit status,
 // standard output and standard error.
@@ -255,5 +259,21 @@ func TestParseInterspersedAcceptsFlagsAfterArguments(t *testing.T) {
 	}
 	if fs.Lookup("n").Value.String() != "2" || fs.Lookup("key").Value.String() != "a" {
 		t.Error("flags after the URL were not parsed")
+	}
+}
+
+func TestDriversReportsEachURLAndRedactsPasswords(t *testing.T) {
+	code, out, errs := runCmd(t, "", "drivers", "-sub", "mem://cli-drivers-2/s", "nosuch://user:hunter2@h/x")
+	if code != exitError {
+		t.Fatalf("exit %d, want %d: one URL could not be opened", code, exitError)
+	}
+	if !strings.Contains(out, "mem://cli-drivers-2/s") || !strings.Contains(out, "native") {
+		t.Errorf("the URL that opened has no row:\n%s", out)
+	}
+	if !strings.Contains(out, "cannot open") || !strings.Contains(errs, "nosuch") {
+		t.Errorf("the URL that failed is not reported:\nstdout: %s\nstderr: %s", out, errs)
+	}
+	if strings.Contains(out+errs, "hunter2") {
+		t.Errorf("password in output:\n%s\n%s", out, errs)
 	}
 }
