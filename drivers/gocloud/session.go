@@ -111,7 +111,26 @@ func (c *conns) checkScheme(u *url.URL, topic bool) error {
 	if ok {
 		return nil
 	}
-	return &driver.Error{Code: driver.NotFound, Msg: "gocloud: the Go CDK URL mux has no driver for " + what + " of scheme \"" + u.Scheme + "\"; import its Go CDK package, for example _ \"gocloud.dev/pubsub/" + u.Scheme + "pubsub\""}
+	msg := "gocloud: the Go CDK URL mux has no driver for " + what + " of scheme \"" + u.Scheme + "\""
+	if pkg, known := cdkPackages[u.Scheme]; known {
+		msg += "; import its Go CDK package: _ \"" + pkg + "\""
+	} else {
+		msg += "; import the Go CDK package that registers it"
+	}
+	return &driver.Error{Code: driver.NotFound, Msg: msg}
+}
+
+// cdkPackages names the Go CDK package of each scheme it registers.
+var cdkPackages = map[string]string{
+	"mem":         "gocloud.dev/pubsub/mempubsub",
+	"rabbit":      "gocloud.dev/pubsub/rabbitpubsub",
+	"awssqs":      "gocloud.dev/pubsub/awssnssqs",
+	"awssns":      "gocloud.dev/pubsub/awssnssqs",
+	"gcppubsub":   "gocloud.dev/pubsub/gcppubsub",
+	"gcppubsubv2": "gocloud.dev/pubsub/gcppubsubv2",
+	"azuresb":     "gocloud.dev/pubsub/azuresb",
+	"kafka":       "gocloud.dev/pubsub/kafkapubsub",
+	"nats":        "gocloud.dev/pubsub/natspubsub",
 }
 
 // rabbitOpener returns a rabbitpubsub.URLOpener on this handle's
