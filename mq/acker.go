@@ -6,10 +6,13 @@ import (
 	"github.com/portmq/portmq/mq/driver"
 )
 
-// acker batches acks by group commit: the first caller flushes at once;
-// callers arriving while a flush runs join the next batch, which the same
-// caller flushes right after. A lone consumer pays one driver call per ack
-// and no latency; many consumers share driver calls. No goroutine, no timer.
+// acker batches acks by group commit: a caller that finds no flush running
+// sends everything queued, its own acks included; callers arriving while a
+// flush runs queue theirs and wait. When a flush ends, a waiting caller whose
+// acks are still queued takes over and sends them, so that no caller waits
+// for more than its own batch and the one before it. A lone consumer pays
+// one driver call per ack and no latency; many consumers share driver calls.
+// No goroutine, no timer.
 //
 // A flushed delivery's state becomes stateAcked; the rare failures wait in
 // errs for their caller, so that Delivery carries no error field.
@@ -17,8 +20,9 @@ type acker struct {
 	mu       sync.Mutex
 	cond     sync.Cond
 	flushing bool
+	waiting  int // callers blocked in cond.Wait
 	pending  []*Delivery
-	batch    []*Delivery
+	spare    []*Delivery
 	ids      []driver.AckID
 	errs     map[*Delivery]error
 }
@@ -47,57 +51,60 @@ func (a *acker) ackAll(s *Subscription, ds []*Delivery, errs []error) {
 	if a.cond.L == nil {
 		a.cond.L = &a.mu
 	}
-	if a.flushing {
-		// Join the next batch; the flushing caller sends it.
-		a.pending = append(a.pending, ds...)
-		for _, d := range ds {
-			for d.state.Load() != stateAcked {
-				a.cond.Wait()
-			}
+	a.pending = append(a.pending, ds...)
+	for !acked(ds) {
+		if a.flushing {
+			a.waiting++
+			a.cond.Wait()
+			a.waiting--
+			continue
 		}
-		for i, d := range ds {
-			errs[i] = a.result(d)
-		}
-		a.mu.Unlock()
-		return
+		a.flush(s)
 	}
-	a.flushing = true
-	batch := append(a.batch[:0], ds...)
-	own := true // batch holds only this caller's deliveries
-	for {
-		ids := a.ids[:0]
-		for _, x := range batch {
-			ids = append(ids, x.ackID)
-		}
-		a.ids = ids
-		a.mu.Unlock()
-		err := s.d.Ack(s.opCtx, ids)
-		a.mu.Lock()
-		for i, x := range batch {
-			if ierr := driver.ItemError(err, i); ierr != nil {
-				if a.errs == nil {
-					a.errs = make(map[*Delivery]error)
-				}
-				a.errs[x] = wrapDriver(s.d, "mq.Delivery.Ack", ierr)
-			}
-			x.state.Store(stateAcked)
-		}
-		if !own {
-			a.cond.Broadcast()
-		}
-		clear(a.ids)
-		if len(a.pending) == 0 {
-			clear(batch)
-			a.batch = batch[:0]
-			break
-		}
-		clear(batch)
-		batch, a.pending = a.pending, batch[:0]
-		own = false
-	}
-	a.flushing = false
 	for i, d := range ds {
 		errs[i] = a.result(d)
 	}
 	a.mu.Unlock()
+}
+
+// flush sends everything queued in one driver call. a.mu is held (and
+// released during the call).
+func (a *acker) flush(s *Subscription) {
+	a.flushing = true
+	batch := a.pending
+	a.pending = a.spare[:0]
+	ids := a.ids[:0]
+	for _, x := range batch {
+		ids = append(ids, x.ackID)
+	}
+	a.ids = ids
+	a.mu.Unlock()
+	err := s.d.Ack(s.opCtx, ids)
+	a.mu.Lock()
+	for i, x := range batch {
+		if ierr := driver.ItemError(err, i); ierr != nil {
+			if a.errs == nil {
+				a.errs = make(map[*Delivery]error)
+			}
+			a.errs[x] = wrapDriver(s.d, "mq.Delivery.Ack", ierr)
+		}
+		x.state.Store(stateAcked)
+	}
+	clear(a.ids)
+	clear(batch)
+	a.spare = batch[:0]
+	a.flushing = false
+	if a.waiting > 0 {
+		// Their acks are done, or one of them sends the next batch.
+		a.cond.Broadcast()
+	}
+}
+
+func acked(ds []*Delivery) bool {
+	for _, d := range ds {
+		if d.state.Load() != stateAcked {
+			return false
+		}
+	}
+	return true
 }

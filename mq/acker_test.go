@@ -145,3 +145,49 @@ func TestAckBatchSettlesManyInOneDriverCall(t *testing.T) {
 		t.Errorf("AckBatch after Shutdown: %v, want ErrClosed", err)
 	}
 }
+
+// TestAckReturnsAfterItsOwnBatch checks the hand-over: the caller that
+// flushed its batch returns at once; a caller whose acks queued meanwhile
+// sends the next batch.
+func TestAckReturnsAfterItsOwnBatch(t *testing.T) {
+	rec := &ackRecorder{gate: make(chan struct{}), entered: make(chan struct{}, 10), failSeq: 99}
+	s, err := NewSubscription(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(seq uint64) *Delivery { return &Delivery{sub: s, ackID: driver.AckID{Seq: seq}} }
+	first := make(chan error, 1)
+	go func() { first <- mk(0).Ack() }()
+	<-rec.entered
+	var wg sync.WaitGroup
+	for i := 1; i <= 2; i++ {
+		wg.Go(func() { _ = mk(uint64(i)).Ack() })
+	}
+	for {
+		s.acker.mu.Lock()
+		n := s.acker.waiting
+		s.acker.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	rec.gate <- struct{}{} // the first batch completes
+	select {
+	case err := <-first:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first Ack waits for a batch of other callers")
+	}
+	<-rec.entered          // a waiting caller took over
+	rec.gate <- struct{}{} // and its batch completes
+	wg.Wait()
+	if len(rec.batches) != 2 || len(rec.batches[1]) != 2 {
+		t.Fatalf("driver batches %v, want [[0] [1 2] in either order]", rec.batches)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -460,7 +460,11 @@ func (c *Consumer) settle(err error) bool {
 // (running or queued behind its key) before it ends, up to maxExtension.
 func (c *Consumer) keepLeases(stop <-chan struct{}) {
 	lease := c.sub.info.Lease
-	every := max(lease/3, 10*time.Millisecond)
+	// Check every quarter lease and extend what has less than three
+	// quarters left, so that an extension starts with at least half a lease
+	// to spare: a slow backend (seconds to apply a visibility change) must
+	// not see the lease end first.
+	every := max(lease/4, 10*time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	var batch []*Delivery
@@ -475,7 +479,7 @@ func (c *Consumer) keepLeases(stop <-chan struct{}) {
 		c.mu.Lock()
 		for d, since := range c.inflight {
 			dl := d.Deadline()
-			if now.Sub(since) < c.cfg.maxExtension && (dl.IsZero() || dl.Sub(now) < lease/2) {
+			if now.Sub(since) < c.cfg.maxExtension && (dl.IsZero() || dl.Sub(now) < lease/2+every) {
 				batch = append(batch, d)
 			}
 		}
