@@ -283,6 +283,7 @@ func (m *member) admit(fs kgo.Fetches) int {
 		}
 	})
 	n := 0
+	slab := make([]entry, fs.NumRecords()) // one allocation for the poll's entries
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 		p := m.parts[tp{fp.Topic, fp.Partition}]
 		if p == nil || p.dead || p.revoking || m.closing {
@@ -290,7 +291,8 @@ func (m *member) admit(fs kgo.Fetches) int {
 		}
 		for _, r := range fp.Records {
 			md := readMeta(r)
-			e := &entry{rec: r, off: r.Offset, part: p, attempt: md.delivered + 1, due: md.due, heapIdx: -1}
+			e := &slab[n]
+			*e = entry{rec: r, off: r.Offset, part: p, attempt: md.delivered + 1, due: md.due, heapIdx: -1}
 			p.push(e)
 			s.routeLocked(e, now)
 			n++

@@ -126,7 +126,8 @@ func readMeta(r *kgo.Record) meta {
 	return m
 }
 
-// fillMessage fills m with what a delivery of r carries.
+// fillMessage fills m with what a delivery of r carries; the ID only when
+// a header carries it (see setIDsLocked).
 func fillMessage(m *driver.Message, r *kgo.Record) {
 	m.Body = r.Value
 	if m.Body == nil {
@@ -155,9 +156,6 @@ func fillMessage(m *driver.Message, r *kgo.Record) {
 				m.Attributes[h.Key] = string(h.Value)
 			}
 		}
-	}
-	if m.ID == "" {
-		m.ID = messageID(r.Partition, r.Offset)
 	}
 }
 

@@ -146,9 +146,11 @@ func (m *shareMember) admit(fs kgo.Fetches, polled int64) int {
 	}
 	n := 0
 	m.batch = m.batch[:0]
+	slab := make([]entry, fs.NumRecords()) // one allocation for the poll's entries
 	fs.EachRecord(func(r *kgo.Record) {
 		md := readMeta(r)
-		e := &entry{rec: r, off: r.Offset, sh: m, attempt: max(int(r.DeliveryCount()), 1), due: md.due, heapIdx: -1}
+		e := &slab[n]
+		*e = entry{rec: r, off: r.Offset, sh: m, attempt: max(int(r.DeliveryCount()), 1), due: md.due, heapIdx: -1}
 		if dl := r.AcquisitionDeadline(); !dl.IsZero() {
 			if d := dl.UnixNano() - polled; d > 0 {
 				m.lockDur = d

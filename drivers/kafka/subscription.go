@@ -3,6 +3,7 @@ package kafka
 import (
 	"container/heap"
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -46,6 +47,7 @@ type subscription struct {
 	groups     []*groupSource
 	share      *shareSource
 	dlqReady   bool
+	idBuf      []byte // scratch for message IDs
 }
 
 // holdCap is how many entries a partition may keep waiting (for their
@@ -202,10 +204,17 @@ func (s *subscription) activateLocked() error {
 	return nil
 }
 
-// takeLocked hands out up to len(dst) ready entries.
+// takeLocked hands out up to len(dst) ready entries, but only a fair
+// share when other ReceiveBatch calls wait: mq buffers what one call
+// returns, and goroutines waiting here would not see that buffer (see
+// the requests notes), so every waiting call gets some and returns.
 func (s *subscription) takeLocked(dst []driver.Message) int {
+	limit := len(dst)
+	if s.receivers > 1 {
+		limit = min(limit, max(1, (s.ready.len()+s.receivers-1)/s.receivers))
+	}
 	n := 0
-	for n < len(dst) && s.ready.len() > 0 {
+	for n < limit && s.ready.len() > 0 {
 		e := s.ready.pop()
 		if e.state != stReady || !s.handableLocked(e) {
 			continue
@@ -221,11 +230,57 @@ func (s *subscription) takeLocked(dst []driver.Message) int {
 		fillMessage(m, e.rec)
 		n++
 	}
+	s.setIDsLocked(dst[:n])
+	if n > 0 {
+		s.wakeLocked() // the others take their share of what is left
+	}
 	if n > 0 && s.space != nil && s.ready.len() < s.o.MaxPollRecords {
 		close(s.space)
 		s.space = nil
 	}
 	return n
+}
+
+// setIDsLocked gives the messages that carry no ID header their ID,
+// PARTITION-OFFSET, all cut from one string.
+func (s *subscription) setIDsLocked(ms []driver.Message) {
+	buf := s.idBuf[:0]
+	for i := range ms {
+		if ms[i].ID == "" {
+			r := ms[i].AckID.Ref.(*entry).rec
+			buf = strconv.AppendInt(buf, int64(r.Partition), 10)
+			buf = append(buf, '-')
+			buf = strconv.AppendInt(buf, r.Offset, 10)
+		}
+	}
+	if len(buf) == 0 {
+		return
+	}
+	all := string(buf)
+	s.idBuf = buf
+	at := 0
+	for i := range ms {
+		if ms[i].ID == "" {
+			r := ms[i].AckID.Ref.(*entry).rec
+			end := at + digits(int64(r.Partition)) + 1 + digits(r.Offset)
+			ms[i].ID = all[at:end]
+			at = end
+		}
+	}
+}
+
+// digits is the length of n in decimal.
+func digits(n int64) int {
+	d := 1
+	if n < 0 {
+		d++
+		n = -n
+	}
+	for n >= 10 {
+		n /= 10
+		d++
+	}
+	return d
 }
 
 // handableLocked reports whether e may be handed out now.

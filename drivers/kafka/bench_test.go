@@ -1,0 +1,218 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/portmq/portmq/mq"
+)
+
+// BenchmarkVersusRaw compares portmq with raw franz-go doing the same
+// work against the same kfake cluster in this process, with 1 KiB
+// records:
+//
+//   - produce: batches of 1000 records with acks=all (idempotent
+//     producer), waiting for each batch to be acknowledged;
+//     portmq: Producer.SendBatch of the same batches.
+//   - consume: a consumer group reading the records and committing
+//     (autocommit every second, a final commit at the end); portmq: a
+//     Subscription's ReceiveBatch with an Ack per message (offsets
+//     committed every second and at the end).
+//
+// Both consumers' times include joining and leaving the group.
+//
+//   - pipeline: the two at once, as an application runs them: a producer
+//     sending the batches while a consumer (as above) reads them; the
+//     rate is the records over the time until both are done, creating
+//     their clients included.
+//
+// Each reports raw-msgs/s, portmq-msgs/s and ratio (portmq / raw).
+func BenchmarkVersusRaw(b *testing.B) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	addr := c.ListenAddrs()[0]
+	seed, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer seed.Close()
+	adm := kadm.NewClient(seed)
+	body := make([]byte, 1024)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	const batch, perRound = 1000, 50000
+	var round atomic.Int64
+	newTopic := func(b *testing.B) string {
+		name := fmt.Sprintf("bench-%d", round.Add(1))
+		if _, err := adm.CreateTopic(context.Background(), 3, 1, nil, name); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), name) })
+		return name
+	}
+
+	b.Run("produce", func(b *testing.B) {
+		var raw, pmq time.Duration
+		for range b.N {
+			t := newTopic(b)
+			raw += rawProduce(b, addr, t, body, perRound, batch)
+			pmq += portmqProduce(b, addr, t, body, perRound, batch)
+		}
+		report(b, raw, pmq, b.N*perRound)
+	})
+	b.Run("pipeline", func(b *testing.B) {
+		var raw, pmq time.Duration
+		for range b.N {
+			t := newTopic(b)
+			raw += pipeline(func() { rawProduce(b, addr, t, body, perRound, batch) }, func() { rawConsume(b, addr, t, perRound) })
+			pmq += pipeline(func() { portmqProduce(b, addr, t, body, perRound, batch) }, func() { portmqConsume(b, addr, t, perRound) })
+		}
+		report(b, raw, pmq, b.N*perRound)
+	})
+	b.Run("consume", func(b *testing.B) {
+		var raw, pmq time.Duration
+		for range b.N {
+			t := newTopic(b)
+			b.StopTimer()
+			rawProduce(b, addr, t, body, perRound, batch)
+			b.StartTimer()
+			raw += rawConsume(b, addr, t, perRound)
+			pmq += portmqConsume(b, addr, t, perRound)
+		}
+		report(b, raw, pmq, b.N*perRound)
+	})
+}
+
+// pipeline runs produce and consume at once and returns the time until
+// both are done, setting up their clients included.
+func pipeline(produce, consume func()) time.Duration {
+	start := time.Now()
+	var wg sync.WaitGroup
+	wg.Go(produce)
+	consume()
+	wg.Wait()
+	return time.Since(start)
+}
+
+func report(b *testing.B, raw, pmq time.Duration, n int) {
+	rawRate := float64(n) / raw.Seconds()
+	pmqRate := float64(n) / pmq.Seconds()
+	b.ReportMetric(rawRate, "raw-msgs/s")
+	b.ReportMetric(pmqRate, "portmq-msgs/s")
+	b.ReportMetric(pmqRate/rawRate, "ratio")
+}
+
+func rawProduce(b *testing.B, addr, topic string, body []byte, n, batch int) time.Duration {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: body}).FirstErr(); err != nil {
+		b.Fatal(err) // warm up: producer ID, metadata, connections
+	}
+	start := time.Now()
+	for sent := 0; sent < n; sent += batch {
+		var wg sync.WaitGroup
+		var failed atomic.Pointer[error]
+		wg.Add(batch)
+		for range batch {
+			cl.Produce(context.Background(), &kgo.Record{Value: body}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					failed.Store(&err)
+				}
+				wg.Done()
+			})
+		}
+		wg.Wait()
+		if p := failed.Load(); p != nil {
+			b.Fatal(*p)
+		}
+	}
+	return time.Since(start)
+}
+
+func portmqProduce(b *testing.B, addr, topic string, body []byte, n, batch int) time.Duration {
+	ctx := context.Background()
+	p, err := mq.OpenProducer(ctx, "kafka://"+addr+"/"+topic)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Shutdown(ctx)
+	if err := p.Send(ctx, &mq.Message{Body: body}); err != nil {
+		b.Fatal(err)
+	}
+	msgs := make([]*mq.Message, batch)
+	start := time.Now()
+	for sent := 0; sent < n; sent += batch {
+		for i := range msgs {
+			msgs[i] = &mq.Message{Body: body}
+		}
+		if err := p.SendBatch(ctx, msgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start)
+}
+
+func rawConsume(b *testing.B, addr, topic string, n int) time.Duration {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup(topic+"-raw"+time.Now().String()), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitInterval(time.Second))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	start := time.Now()
+	got := 0
+	for got < n {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			b.Fatal(err)
+		}
+		got += fs.NumRecords()
+	}
+	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+		b.Fatal(err)
+	}
+	cl.Close() // leaves the group, as Shutdown does below
+	return time.Since(start)
+}
+
+func portmqConsume(b *testing.B, addr, topic string, n int) time.Duration {
+	ctx := context.Background()
+	sub, err := mq.OpenSubscription(ctx, "kafka://"+addr+"/"+topic+"?subscription="+topic+"-portmq&start=earliest",
+		mq.WithPrefetch(500))
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	got := 0
+	for got < n {
+		ds, err := sub.ReceiveBatch(ctx, 500)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, d := range ds {
+			if err := d.Ack(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		got += len(ds)
+	}
+	if err := sub.Shutdown(ctx); err != nil { // commits what was acked
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
