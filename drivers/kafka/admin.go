@@ -79,18 +79,18 @@ func (a *admin) CreateSubscription(ctx context.Context, topic, name string, cfg 
 	if cfg.Lease != 0 || cfg.MaxAttempts != 0 || cfg.Ordered {
 		return invalid("Kafka keeps no subscription settings: give lease, max_attempts and ordered in the subscription URL")
 	}
-	tds, err := a.adm.ListTopics(ctx, topic, o.RetryTopic)
+	parts, err := topicPartitions(ctx, a.cl, topic, o.RetryTopic)
 	if err != nil {
-		return wrap("list topics", err)
+		return err
 	}
-	if td, ok := tds[topic]; !ok || td.Err != nil {
+	if _, ok := parts[topic]; !ok {
 		return &driver.Error{Code: driver.NotFound, Msg: "kafka: topic " + topic + " does not exist", Err: kerr.UnknownTopicOrPartition}
 	}
-	if td, ok := tds[o.RetryTopic]; ok && td.Err == nil {
+	if _, ok := parts[o.RetryTopic]; ok {
 		return &driver.Error{Code: driver.AlreadyExists, Msg: "kafka: subscription " + o.sourceName + " exists (its retry topic " + o.RetryTopic + " does)", Err: kerr.TopicAlreadyExists}
 	}
 	for _, t := range []string{o.RetryTopic, o.DeadLetterTopic} {
-		if err := ensureTopic(ctx, a.adm, t, topic); err != nil {
+		if err := ensureTopic(ctx, a.cl, t, topic); err != nil {
 			return err
 		}
 	}
@@ -160,7 +160,7 @@ func (a *admin) As(i any) bool {
 	return false
 }
 
-func (a *admin) ErrorAs(err error, i any) bool       { return errorAs(err, i) }
+func (a *admin) ErrorAs(err error, i any) bool        { return errorAs(err, i) }
 func (a *admin) ErrorCode(err error) driver.ErrorCode { return errorCode(err) }
 
 // Close closes the client if the admin owns it.

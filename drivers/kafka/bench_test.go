@@ -20,8 +20,8 @@ import (
 // records:
 //
 //   - produce: batches of 1000 records with acks=all (idempotent
-//     producer), waiting for each batch to be acknowledged;
-//     portmq: Producer.SendBatch of the same batches.
+//     producer, no linger, as portmq's URLs set), waiting for each batch
+//     to be acknowledged; portmq: Producer.SendBatch of the same batches.
 //   - consume: a consumer group reading the records and committing
 //     (autocommit every second, a final commit at the end); portmq: a
 //     Subscription's ReceiveBatch with an Ack per message (offsets
@@ -115,7 +115,8 @@ func report(b *testing.B, raw, pmq time.Duration, n int) {
 }
 
 func rawProduce(b *testing.B, addr, topic string, body []byte, n, batch int) time.Duration {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
+	// The same batching as portmq's producer: no linger.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -20,7 +20,6 @@ type entry struct {
 	gen     uint64 // counts hand-outs; an AckID carries the one it was made for
 	heapIdx int
 	keyNext *entry // ordered: the next entry of the same key
-	lockEnd int64  // share: when the broker's acquisition lock ends (Unix ns)
 }
 
 type state uint8

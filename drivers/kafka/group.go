@@ -65,7 +65,6 @@ func (g *groupSource) join() error {
 		kgo.OnPartitionsLost(m.onLost),
 	)
 	opts = append(opts, s.o.ClientOpts...)
-	opts = append(opts, debugOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return invalid("consumer client options: %v", err)

@@ -19,7 +19,7 @@ import (
 // delivery limit against MaxAttempts.
 func (s *subscription) provision(ctx context.Context) error {
 	if !s.o.Ordered {
-		if err := ensureTopic(ctx, s.adm, s.o.RetryTopic, s.topic); err != nil {
+		if err := ensureTopic(ctx, s.base, s.o.RetryTopic, s.topic); err != nil {
 			return err
 		}
 	}
@@ -34,19 +34,19 @@ func (s *subscription) provision(ctx context.Context) error {
 
 // ensureTopic creates topic, with like's partition count, if it does not
 // exist.
-func ensureTopic(ctx context.Context, adm *kadm.Client, topic, like string) error {
-	tds, err := adm.ListTopics(ctx, topic, like)
+func ensureTopic(ctx context.Context, cl *kgo.Client, topic, like string) error {
+	parts, err := topicPartitions(ctx, cl, topic, like)
 	if err != nil {
-		return wrap("list topics", err)
+		return err
 	}
-	if td, ok := tds[topic]; ok && td.Err == nil {
+	if _, ok := parts[topic]; ok {
 		return nil
 	}
-	partitions := int32(-1)
-	if td, ok := tds[like]; ok && td.Err == nil {
-		partitions = int32(len(td.Partitions))
+	n, ok := parts[like]
+	if !ok {
+		n = -1
 	}
-	resp, err := adm.CreateTopic(ctx, partitions, -1, nil, topic)
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, n, -1, nil, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -54,6 +54,36 @@ func ensureTopic(ctx context.Context, adm *kadm.Client, topic, like string) erro
 		return wrap("create topic "+topic, err)
 	}
 	return nil
+}
+
+// topicPartitions returns the partition counts of the topics that exist,
+// asking the cluster (kadm's metadata cache may remember a topic as
+// missing for seconds after it was created).
+func topicPartitions(ctx context.Context, cl *kgo.Client, topics ...string) (map[string]int32, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, wrap("metadata", err)
+	}
+	out := make(map[string]int32, len(topics))
+	for _, t := range resp.Topics {
+		if t.Topic == nil {
+			continue
+		}
+		switch err := kerr.ErrorForCode(t.ErrorCode); {
+		case err == nil:
+			out[*t.Topic] = int32(len(t.Partitions))
+		case errors.Is(err, kerr.UnknownTopicOrPartition):
+		default:
+			return nil, wrap("metadata of "+*t.Topic, err)
+		}
+	}
+	return out, nil
 }
 
 // initGroup makes a consumer group that has no committed offset for a

@@ -181,23 +181,34 @@ func origin(r *kgo.Record) (id string, partition int32, offset int64) {
 	return messageID(r.Partition, r.Offset), r.Partition, r.Offset
 }
 
-// copyHeaders returns r's headers without the internal ones, with room
-// for extra more.
-func copyHeaders(r *kgo.Record, extra int) []kgo.RecordHeader {
+// copyHeaders returns r's headers without the internal ones (and, for a
+// dead letter, without earlier dead-letter metadata), with room for extra
+// more.
+func copyHeaders(r *kgo.Record, extra int, dead bool) []kgo.RecordHeader {
 	hs := make([]kgo.RecordHeader, 0, len(r.Headers)+extra)
 	for _, h := range r.Headers {
-		if !internalHeader(h.Key) || h.Key == hdrDedupID {
-			hs = append(hs, h)
+		if internalHeader(h.Key) && h.Key != hdrDedupID || dead && deadLetterHeader(h.Key) {
+			continue
 		}
+		hs = append(hs, h)
 	}
 	return hs
+}
+
+func deadLetterHeader(k string) bool {
+	switch k {
+	case driver.AttrDeadLetterReason, driver.AttrAttempts, driver.AttrSource,
+		HeaderSourceTopic, HeaderSourcePartition, HeaderSourceOffset:
+		return true
+	}
+	return false
 }
 
 // retryCopy returns the record to write to the retry topic for r, which
 // was delivered delivered times and is due at due.
 func retryCopy(r *kgo.Record, topic string, delivered int, due time.Time) *kgo.Record {
 	id, _, _ := origin(r)
-	hs := copyHeaders(r, 4)
+	hs := copyHeaders(r, 4, false)
 	published := r.Timestamp
 	for _, h := range r.Headers {
 		if h.Key == hdrPublished {
@@ -225,7 +236,7 @@ func deadLetterCopy(r *kgo.Record, dlq, source, srcTopic string, attempts int, r
 	if len(reason) > maxReasonLen {
 		reason = truncateUTF8(reason, maxReasonLen)
 	}
-	hs := copyHeaders(r, 6)
+	hs := copyHeaders(r, 6, true)
 	hs = append(hs,
 		kgo.RecordHeader{Key: driver.AttrDeadLetterReason, Value: []byte(reason)},
 		kgo.RecordHeader{Key: driver.AttrAttempts, Value: strconv.AppendInt(nil, int64(attempts), 10)},
@@ -239,7 +250,10 @@ func deadLetterCopy(r *kgo.Record, dlq, source, srcTopic string, attempts int, r
 
 // truncateUTF8 cuts s to at most n bytes without splitting a character.
 func truncateUTF8(s string, n int) string {
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+	if n >= len(s) {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
 		n--
 	}
 	return s[:n]

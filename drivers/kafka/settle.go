@@ -236,7 +236,7 @@ func (s *subscription) ensureDeadLetterTopic(ctx context.Context) error {
 	if ready {
 		return nil
 	}
-	if err := ensureTopic(ctx, s.adm, s.o.DeadLetterTopic, s.topic); err != nil {
+	if err := ensureTopic(ctx, s.base, s.o.DeadLetterTopic, s.topic); err != nil {
 		return err
 	}
 	s.mu.Lock()

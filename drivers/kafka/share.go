@@ -34,12 +34,45 @@ type shareMember struct {
 	copies sync.WaitGroup // background copies of its entries
 
 	// Guarded by s.mu.
-	pending int      // entries of the last poll not settled
-	batch   []*entry // entries of the last poll
-	leaving bool     // detached: nothing more is admitted or handed out
-	gone    bool     // left: its entries are stale
-	lockDur int64    // acquisition lock duration seen, in ns
-	renewAt int64    // Unix ns when to renew the locks of the last poll
+	pending  int      // entries of the last poll not settled
+	batch    []*entry // entries of the last poll
+	leaving  bool     // detached: nothing more is admitted or handed out
+	gone     bool     // left: its entries are stale
+	lockDur  int64    // acquisition lock duration seen, in ns
+	lockEnd  int64    // Unix ns when the last poll's locks end
+	renewAt  int64    // Unix ns when to renew the locks of the last poll
+	flushing bool     // a flush of acknowledgements is running
+}
+
+// ackFlushDelay is how long franz-go may keep an acknowledgement before
+// sending it.
+const ackFlushDelay = int64(time.Second)
+
+// settledLocked notes that one of the member's records was acknowledged:
+// when its lock ends sooner than the client would send the
+// acknowledgement, it is sent now, or the broker would hand the record
+// out again.
+func (m *shareMember) settledLocked() {
+	if m.lockEnd != 0 && m.lockEnd-time.Now().UnixNano() < ackFlushDelay+ackFlushDelay/2 {
+		m.flushSoonLocked()
+	}
+}
+
+// flushSoonLocked flushes the acknowledgements in the background.
+func (m *shareMember) flushSoonLocked() {
+	if m.flushing {
+		return
+	}
+	m.flushing = true
+	s := m.sh.s
+	s.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(s.ctx, time.Duration(ackFlushDelay))
+		defer cancel()
+		_ = m.cl.FlushAcks(ctx)
+		s.mu.Lock()
+		m.flushing = false
+		s.mu.Unlock()
+	})
 }
 
 func newShareSource(s *subscription) *shareSource {
@@ -152,7 +185,8 @@ func (m *shareMember) admit(fs kgo.Fetches, polled int64) int {
 		e := &slab[n]
 		*e = entry{rec: r, off: r.Offset, sh: m, attempt: max(int(r.DeliveryCount()), 1), due: md.due, heapIdx: -1}
 		if dl := r.AcquisitionDeadline(); !dl.IsZero() {
-			if d := dl.UnixNano() - polled; d > 0 {
+			m.lockEnd = dl.UnixNano()
+			if d := m.lockEnd - polled; d > 0 {
 				m.lockDur = d
 			}
 		}
@@ -186,6 +220,8 @@ func (sh *shareSource) renewLocked(now int64) int64 {
 			e.rec.Ack(kgo.AckRenew)
 		}
 	}
+	m.lockEnd = now + m.lockDur
+	m.flushSoonLocked() // a renewal must not wait for the client's flush
 	half := max(m.lockDur/2, int64(10*time.Millisecond))
 	m.renewAt = now + half
 	return half
@@ -263,5 +299,3 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
-
-var debugOpts []kgo.Opt

@@ -51,8 +51,9 @@ type subscription struct {
 }
 
 // holdCap is how many entries a partition may keep waiting (for their
-// due time or behind their key) before its fetching is paused.
-const holdCap = 1000
+// due time or behind their key) before its fetching is paused. Tests
+// lower it.
+var holdCap = 1000
 
 // OpenSubscription returns a driver subscription of topic for the
 // consumer group (or share group) subscription, for mq.NewSubscription.
@@ -128,7 +129,7 @@ func capabilities(mode Mode, maxBody int) driver.Capabilities {
 	return c
 }
 
-func (s *subscription) Info() driver.SubscriptionInfo      { return s.info }
+func (s *subscription) Info() driver.SubscriptionInfo     { return s.info }
 func (s *subscription) Capabilities() driver.Capabilities { return s.caps }
 
 // ReceiveBatch hands out ready entries, joining the group on first use.
@@ -424,6 +425,7 @@ func (s *subscription) finishLocked(e *entry, status kgo.AckStatus) {
 	if m := e.sh; m != nil {
 		if !m.gone {
 			e.rec.Ack(status)
+			m.settledLocked()
 		}
 		e.rec = nil
 		m.pending--
@@ -662,5 +664,5 @@ func (s *subscription) As(i any) bool {
 	return false
 }
 
-func (s *subscription) ErrorAs(err error, i any) bool       { return errorAs(err, i) }
+func (s *subscription) ErrorAs(err error, i any) bool        { return errorAs(err, i) }
 func (s *subscription) ErrorCode(err error) driver.ErrorCode { return errorCode(err) }

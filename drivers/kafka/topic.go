@@ -100,7 +100,8 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	recs := make([]kgo.Record, len(msgs))
+	recs := getRecords(len(msgs))
+	defer putRecords(recs)
 	now := time.Now()
 	for i := range msgs {
 		toRecord(&recs[i], &msgs[i], t.name, now)
@@ -112,6 +113,7 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 	}
 	b.wg.Wait()
 	var errs []error
+	var ids []byte
 	for i := range recs {
 		if b.errs != nil && b.errs[i] != nil {
 			if errs == nil {
@@ -120,7 +122,18 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 			errs[i] = wrap("send to "+t.name, b.errs[i])
 			continue
 		}
-		msgs[i].ID = messageID(recs[i].Partition, recs[i].Offset)
+		ids = strconv.AppendInt(ids, int64(recs[i].Partition), 10)
+		ids = append(ids, '-')
+		ids = strconv.AppendInt(ids, recs[i].Offset, 10)
+	}
+	// Every ID is cut from one string: one allocation per batch.
+	all, at := string(ids), 0
+	for i := range recs {
+		if errs == nil || errs[i] == nil {
+			end := at + digits(int64(recs[i].Partition)) + 1 + digits(recs[i].Offset)
+			msgs[i].ID = all[at:end]
+			at = end
+		}
 	}
 	if errs == nil {
 		return nil
@@ -129,6 +142,22 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 		return errs[0]
 	}
 	return &driver.BatchError{Errs: errs}
+}
+
+// recordPool recycles the records of SendBatch calls: the client is done
+// with a record once its promise ran.
+var recordPool sync.Pool // *[]kgo.Record
+
+func getRecords(n int) []kgo.Record {
+	if p, ok := recordPool.Get().(*[]kgo.Record); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]kgo.Record, n)
+}
+
+func putRecords(recs []kgo.Record) {
+	clear(recs)
+	recordPool.Put(&recs)
 }
 
 // sendBatch collects the results of one SendBatch; one callback serves
@@ -167,7 +196,7 @@ func (t *topic) As(i any) bool {
 	return false
 }
 
-func (t *topic) ErrorAs(err error, i any) bool       { return errorAs(err, i) }
+func (t *topic) ErrorAs(err error, i any) bool        { return errorAs(err, i) }
 func (t *topic) ErrorCode(err error) driver.ErrorCode { return errorCode(err) }
 
 // Close flushes nothing (SendBatch waits for its records) and closes the

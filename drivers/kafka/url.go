@@ -49,9 +49,11 @@ func (urlOpener) OpenTopic(ctx context.Context, u *url.URL) (driver.Topic, error
 		return nil, err
 	}
 	opts := p.clientOpts
-	if d, ok, err := p.q.duration("linger"); err != nil {
-		return nil, err
-	} else if ok {
+	if v, ok := p.q["linger"]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Minute {
+			return nil, badParam("linger", v, "a duration from 0 to 1m such as 5ms")
+		}
 		opts = append(opts, kgo.ProducerLinger(d))
 	}
 	if n, err := p.q.int("batch_max_bytes", 1024, 1<<30); err != nil {
@@ -184,7 +186,9 @@ func parseURL(u *url.URL, withTopic bool, allowed []string) (*parsed, error) {
 		}
 		seeds = append(seeds, h)
 	}
-	p.clientOpts = append(p.clientOpts, kgo.SeedBrokers(seeds...))
+	// Send waits for its record: lingering would only add latency (records
+	// produced while a request is in flight are batched anyway).
+	p.clientOpts = append(p.clientOpts, kgo.SeedBrokers(seeds...), kgo.ProducerLinger(0))
 	if v, ok := q["client_id"]; ok {
 		p.clientOpts = append(p.clientOpts, kgo.ClientID(v))
 	}
