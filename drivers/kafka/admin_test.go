@@ -107,19 +107,11 @@ func TestShareMaxAttemptsMustBeBelowDeliveryLimit(t *testing.T) {
 func TestProducerRefusesClientWithoutAcksAll(t *testing.T) {
 	c := startCluster(t)
 	_, topic, _ := provisionOne(t, c.addr(), GroupMode, "acks")
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addr()), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := mustClient(t, c.addr(), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 	if _, err := OpenTopic(t.Context(), cl, topic, nil); mq.Code(err) != mq.InvalidArgument {
 		t.Errorf("OpenTopic with acks=1: %v, want InvalidArgument", err)
 	}
-	good, err := kgo.NewClient(kgo.SeedBrokers(c.addr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer good.Close()
+	good := mustClient(t, c.addr())
 	dt, err := OpenTopic(t.Context(), good, topic, &TopicOptions{MaxBodySize: 100})
 	if err != nil {
 		t.Fatal(err)
@@ -146,11 +138,7 @@ func TestProducerRefusesClientWithoutAcksAll(t *testing.T) {
 func TestSendTooLargeForTheTopicFails(t *testing.T) {
 	c := startCluster(t)
 	ctx := t.Context()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := mustClient(t, c.addr())
 	adm := kadm.NewClient(cl)
 	small := "1000"
 	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"max.message.bytes": &small}, "small"); err != nil {

@@ -106,9 +106,9 @@ func TestDelayedMessagesPauseTheRetryPartition(t *testing.T) {
 	}
 }
 
-func mustClient(t *testing.T, addr string) *kgo.Client {
+func mustClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -221,11 +221,12 @@ func TestRebalanceLosesNothing(t *testing.T) {
 			topicURL, topic, group := provisionOne(t, addr, mode, "rebalance-"+mode.String())
 			const n = 900
 			tl := newTally()
-			start := func(name string) (*handle, *mq.Consumer, chan error) {
+			start := func(name string) (*handle, *mq.Consumer, <-chan struct{}) {
 				h := openHandle(t, addr, topic, group, mode, 200*time.Millisecond)
 				var dead bool
 				var mu sync.Mutex
-				cons, err := mq.NewConsumer(h.sub, func(ctx context.Context, d *mq.Delivery) error {
+				h.crashHook = func() { mu.Lock(); dead = true; mu.Unlock() }
+				cons, done := runConsumer(t, h.sub, func(ctx context.Context, d *mq.Delivery) error {
 					time.Sleep(time.Millisecond) // the handler's work
 					mu.Lock()
 					if dead {
@@ -237,20 +238,7 @@ func TestRebalanceLosesNothing(t *testing.T) {
 					defer mu.Unlock()
 					tl.add(name, string(d.Body), fmt.Sprintf("%s(id %s, attempt %d)", name, d.ID, d.Attempt))
 					return nil
-				}, mq.WithConcurrency(4), mq.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, nil)).With("consumer", name)))
-				if err != nil {
-					t.Fatal(err)
-				}
-				done := make(chan error, 1)
-				go func() { done <- cons.Run(context.Background()); close(done) }()
-				t.Cleanup(func() {
-					// Short: the dead consumer's handlers hang until it.
-					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-					defer cancel()
-					_ = cons.Shutdown(ctx)
-					<-done
-				})
-				h.crashHook = func() { mu.Lock(); dead = true; mu.Unlock() }
+				}, mq.WithConcurrency(4), mq.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))
 				return h, cons, done
 			}
 			start("A")
@@ -327,6 +315,30 @@ func TestRebalanceLosesNothing(t *testing.T) {
 	}
 }
 
+// runConsumer runs a Consumer of h over sub; done is closed when Run
+// returns. The Consumer is shut down (with a short deadline: a dead
+// consumer's handlers hang until it) when the test ends, unless the test
+// did it first.
+func runConsumer(t *testing.T, sub *mq.Subscription, h mq.Handler, opts ...mq.ConsumerOption) (*mq.Consumer, <-chan struct{}) {
+	t.Helper()
+	cons, err := mq.NewConsumer(sub, h, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = cons.Run(context.Background())
+	}()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = cons.Shutdown(ctx)
+		<-done
+	})
+	return cons, done
+}
+
 // blockingStore wraps an idempotency store: Complete records the key and
 // then hangs until release is closed, so that the consumer "dies" after
 // the handler's effect and its record, before the ack.
@@ -375,8 +387,8 @@ func TestCrashRedeliversAndStoreSuppresses(t *testing.T) {
 			crashed := false
 			// first says whether the handler runs in the first consumer,
 			// which does nothing once its process is dead.
-			run := func(h *handle, store mq.IdempotencyStore, concurrency int, first bool) (*mq.Consumer, chan error) {
-				hd := func(ctx context.Context, d *mq.Delivery) error {
+			run := func(h *handle, store mq.IdempotencyStore, concurrency int, first bool) (*mq.Consumer, <-chan struct{}) {
+				return runConsumer(t, h.sub, func(ctx context.Context, d *mq.Delivery) error {
 					mu.Lock()
 					defer mu.Unlock()
 					if first && crashed {
@@ -384,14 +396,7 @@ func TestCrashRedeliversAndStoreSuppresses(t *testing.T) {
 					}
 					effects[d.DedupID]++
 					return nil
-				}
-				cons, err := mq.NewConsumer(h.sub, hd, mq.WithIdempotency(store), mq.WithConcurrency(concurrency))
-				if err != nil {
-					t.Fatal(err)
-				}
-				done := make(chan error, 1)
-				go func() { done <- cons.Run(context.Background()); close(done) }()
-				return cons, done
+				}, mq.WithIdempotency(store), mq.WithConcurrency(concurrency))
 			}
 
 			// The first consumer never commits by itself (an hour between

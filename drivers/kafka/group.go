@@ -8,8 +8,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/portmq/portmq/mq/driver"
 )
 
 // groupSource consumes topics in a classic consumer group. It joins the
@@ -276,11 +274,7 @@ func (m *member) admit(fs kgo.Fetches) int {
 	now := time.Now().UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fs.EachError(func(t string, _ int32, err error) {
-		if fatalFetchError(err) {
-			s.fatal = wrap("fetch "+t, err)
-		}
-	})
+	s.noteFetchErrorsLocked(fs)
 	n := 0
 	slab := make([]entry, fs.NumRecords()) // one allocation for the poll's entries
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -299,16 +293,6 @@ func (m *member) admit(fs kgo.Fetches) int {
 	})
 	s.wakeLocked()
 	return n
-}
-
-// fatalFetchError reports whether a fetch error is worth returning from
-// ReceiveBatch; the client retries every other one by itself.
-func fatalFetchError(err error) bool {
-	switch errorCode(err) {
-	case driver.PermissionDenied, driver.Unauthenticated:
-		return true
-	}
-	return false
 }
 
 // commitLoop commits settled offsets every CommitInterval.

@@ -17,7 +17,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/portmq/portmq/conformance"
-	"github.com/portmq/portmq/internal/testenv"
 	"github.com/portmq/portmq/mq"
 )
 
@@ -105,14 +104,14 @@ func (c *cluster) restart(ctx context.Context) error {
 	}
 }
 
-// brokers returns the broker list to test against: a real cluster from
-// the environment when set and real is true, else c's.
+// realBrokers returns the real cluster named by PORTMQ_TEST_KAFKA_BROKERS,
+// or skips: the suite always runs against kfake, so a real cluster is an
+// opt-in extra and its absence is no failure, even in CI.
 func realBrokers(t *testing.T) string {
 	t.Helper()
 	b := os.Getenv(brokersEnv)
 	if b == "" {
-		testenv.Unavailable(t, "a real Kafka cluster", errors.New(brokersEnv+" is not set"),
-			"set "+brokersEnv+"=host:port[,host:port] to run the suite against it (kfake runs it anyway)")
+		t.Skip(brokersEnv + " is not set: the suite ran against kfake only; set it to host:port[,host:port] to run it against a real Kafka 4.x cluster too")
 	}
 	return b
 }

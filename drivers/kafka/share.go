@@ -169,11 +169,7 @@ func (m *shareMember) admit(fs kgo.Fetches, polled int64) int {
 	now := time.Now().UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fs.EachError(func(t string, _ int32, err error) {
-		if fatalFetchError(err) {
-			s.fatal = wrap("share fetch "+t, err)
-		}
-	})
+	s.noteFetchErrorsLocked(fs)
 	if m.leaving || m.gone {
 		return 0
 	}

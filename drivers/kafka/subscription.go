@@ -36,8 +36,8 @@ type subscription struct {
 
 	mu         sync.Mutex
 	ready      fifo
-	wake       chan struct{} // closed when entries become ready
-	space      chan struct{} // closed when the ready queue drains
+	wake       broadcast // receivers waiting for entries
+	space      broadcast // fetch loops waiting for room in the ready queue
 	receivers  int           // ReceiveBatch calls in progress
 	lastActive int64         // Unix ns of the last receive or settle
 	idleAt     int64         // Unix ns when to check for idleness; 0: off
@@ -159,10 +159,7 @@ func (s *subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 			s.fatal = nil
 			return 0, err
 		}
-		if s.wake == nil {
-			s.wake = make(chan struct{})
-		}
-		w := s.wake
+		w := s.wake.wait()
 		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
@@ -235,9 +232,8 @@ func (s *subscription) takeLocked(dst []driver.Message) int {
 	if n > 0 {
 		s.wakeLocked() // the others take their share of what is left
 	}
-	if n > 0 && s.space != nil && s.ready.len() < s.o.MaxPollRecords {
-		close(s.space)
-		s.space = nil
+	if n > 0 && s.ready.len() < s.o.MaxPollRecords {
+		s.space.fire()
 	}
 	return n
 }
@@ -296,10 +292,7 @@ func (s *subscription) handableLocked(e *entry) bool {
 func (s *subscription) waitSpace(ctx context.Context) bool {
 	s.mu.Lock()
 	for s.ready.len() >= s.o.MaxPollRecords && !s.closed {
-		if s.space == nil {
-			s.space = make(chan struct{})
-		}
-		sp := s.space
+		sp := s.space.wait()
 		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
@@ -313,19 +306,45 @@ func (s *subscription) waitSpace(ctx context.Context) bool {
 }
 
 // wakeAll wakes every waiting receiver, for an error or Close.
-func (s *subscription) wakeAll() {
-	if s.wake != nil {
-		close(s.wake)
-		s.wake = nil
-	}
-}
+func (s *subscription) wakeAll() { s.wake.fire() }
 
 // wakeLocked wakes the receivers waiting for entries.
 func (s *subscription) wakeLocked() {
-	if s.wake != nil && s.ready.len() > 0 {
-		close(s.wake)
-		s.wake = nil
+	if s.ready.len() > 0 {
+		s.wake.fire()
 	}
+}
+
+// broadcast wakes every goroutine waiting on it at once: a channel made
+// when the first waits and closed when fired. Guarded by the caller's
+// mutex.
+type broadcast struct{ ch chan struct{} }
+
+func (b *broadcast) wait() <-chan struct{} {
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+func (b *broadcast) fire() {
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
+	}
+}
+
+// noteFetchErrorsLocked keeps the first error of a poll worth returning
+// from ReceiveBatch; the client retries every other one by itself.
+func (s *subscription) noteFetchErrorsLocked(fs kgo.Fetches) {
+	fs.EachError(func(t string, _ int32, err error) {
+		switch errorCode(err) {
+		case driver.PermissionDenied, driver.Unauthenticated:
+			if s.fatal == nil {
+				s.fatal = wrap("fetch "+t, err)
+			}
+		}
+	})
 }
 
 // routeLocked decides what happens to a freshly fetched entry.
@@ -620,10 +639,7 @@ func (s *subscription) Close() error {
 	}
 	s.closed = true
 	s.wakeAll()
-	if s.space != nil {
-		close(s.space)
-		s.space = nil
-	}
+	s.space.fire()
 	var ms []*member
 	for _, g := range s.groups {
 		if g.m != nil {

@@ -68,16 +68,25 @@ func (urlOpener) OpenTopic(ctx context.Context, u *url.URL) (driver.Topic, error
 		}
 		opts = append(opts, kgo.ProducerBatchCompression(c))
 	}
+	return withClient(opts, func(cl *kgo.Client) (driver.Topic, error) {
+		return openTopic(ctx, cl, true, p.topic, &o)
+	})
+}
+
+// withClient creates a client for open, which owns it on success; it is
+// closed if open fails.
+func withClient[T any](opts []kgo.Opt, open func(*kgo.Client) (T, error)) (T, error) {
+	var zero T
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return nil, invalid("client options: %v", err)
+		return zero, invalid("client options: %v", err)
 	}
-	t, err := openTopic(ctx, cl, true, p.topic, &o)
+	h, err := open(cl)
 	if err != nil {
 		cl.Close()
-		return nil, err
+		return zero, err
 	}
-	return t, nil
+	return h, nil
 }
 
 // OpenSubscription opens kafka://BROKERS/TOPIC?subscription=NAME&... .
@@ -94,16 +103,9 @@ func (urlOpener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Subsc
 	if sub == "" {
 		return nil, urlError("a subscription URL needs the parameter subscription=NAME (the consumer or share group)")
 	}
-	cl, err := kgo.NewClient(p.clientOpts...)
-	if err != nil {
-		return nil, invalid("client options: %v", err)
-	}
-	s, err := openSubscription(ctx, cl, true, p.topic, sub, o)
-	if err != nil {
-		cl.Close()
-		return nil, err
-	}
-	return s, nil
+	return withClient(p.clientOpts, func(cl *kgo.Client) (driver.Subscription, error) {
+		return openSubscription(ctx, cl, true, p.topic, sub, o)
+	})
 }
 
 // OpenAdmin opens kafka://BROKERS/?mode=&partitions=&replication=&start=.
@@ -131,11 +133,9 @@ func (urlOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, error
 		}
 		o.ReplicationFactor = int16(r)
 	}
-	cl, err := kgo.NewClient(p.clientOpts...)
-	if err != nil {
-		return nil, invalid("client options: %v", err)
-	}
-	return newAdmin(cl, true, &o), nil
+	return withClient(p.clientOpts, func(cl *kgo.Client) (driver.Admin, error) {
+		return newAdmin(cl, true, &o), nil
+	})
 }
 
 // parsed is a parsed kafka:// URL.
