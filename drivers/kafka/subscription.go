@@ -38,9 +38,9 @@ type subscription struct {
 	ready      fifo
 	wake       broadcast // receivers waiting for entries
 	space      broadcast // fetch loops waiting for room in the ready queue
-	receivers  int           // ReceiveBatch calls in progress
-	lastActive int64         // Unix ns of the last receive or settle
-	idleAt     int64         // Unix ns when to check for idleness; 0: off
+	receivers  int       // ReceiveBatch calls in progress
+	lastActive int64     // Unix ns of the last receive or settle
+	idleAt     int64     // Unix ns when to check for idleness; 0: off
 	closed     bool
 	fatal      error
 	due        dueHeap
