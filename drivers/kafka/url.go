@@ -159,10 +159,11 @@ func parseURL(u *url.URL, withTopic bool, allowed []string) (*parsed, error) {
 	case u.Host == "":
 		return nil, urlError("missing brokers: want kafka://HOST:PORT[,HOST:PORT...]/TOPIC")
 	}
-	q, err := parseQuery(u, append(slices.Clone(connParams), allowed...))
+	dq, err := driver.ParseQuery("kafka", u, append(slices.Clone(connParams), allowed...)...)
 	if err != nil {
 		return nil, err
 	}
+	q := query(dq)
 	p := &parsed{q: q}
 	path := strings.TrimPrefix(u.Path, "/")
 	if withTopic {
@@ -281,28 +282,9 @@ func (p *parsed) subscriptionOptions() (*SubscriptionOptions, error) {
 	return o, nil
 }
 
-type query map[string]string
-
-// parseQuery returns the query parameters, each given once and all in
-// allowed.
-func parseQuery(u *url.URL, allowed []string) (query, error) {
-	vals, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return nil, urlError("malformed query")
-	}
-	q := make(query, len(vals))
-	for k, v := range vals {
-		if !slices.Contains(allowed, k) {
-			slices.Sort(allowed)
-			return nil, urlError("unknown parameter %q (allowed: %s)", k, strings.Join(allowed, ", "))
-		}
-		if len(v) != 1 {
-			return nil, urlError("parameter %q given more than once", k)
-		}
-		q[k] = v[0]
-	}
-	return q, nil
-}
+// query is driver.Query with the getters this driver needs (ranges,
+// positive durations).
+type query driver.Query
 
 func badParam(k, v, want string) error {
 	return urlError("parameter %q: %q is not %s", k, v, want)
