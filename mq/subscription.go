@@ -26,16 +26,16 @@ type Subscription struct {
 	opCtx       context.Context // canceled when Shutdown gives up
 	stopOps     context.CancelFunc
 	acker       acker
-	fetchBufs   sync.Pool // *[]driver.Message
 	emuOnce     sync.Once
 	emu         *emulator
 	dlqMu       sync.Mutex
 	dlq         driver.Topic
 	emulateRecv bool // deliveries may need holding (emulated delay)
 
-	mu   sync.Mutex
-	buf  []driver.Message // buf[head:] fetched, not yet handed out
-	head int
+	mu    sync.Mutex
+	buf   []driver.Message // buf[head:] fetched, not yet handed out
+	head  int
+	spare []driver.Message // an empty buffer for the next fetch; nil while one runs
 
 	// The buffer keeper (keeper.go); guarded by mu.
 	keepBuffer  bool        // the backend has leases that run in the buffer
@@ -98,8 +98,6 @@ func NewSubscription(ds driver.Subscription, opts ...SubscriptionOption) (*Subsc
 	s.keepBuffer = s.caps.Lease.Has()
 	s.recvCtx, s.stopRecv = context.WithCancel(context.Background())
 	s.opCtx, s.stopOps = context.WithCancel(context.Background())
-	n := s.prefetch
-	s.fetchBufs.New = func() any { b := make([]driver.Message, n); return &b }
 	return s, nil
 }
 
@@ -247,24 +245,32 @@ func (s *Subscription) fetch(ctx context.Context, op string, n int) error {
 			}
 		}
 	}
-	bp := s.fetchBufs.Get().(*[]driver.Message)
-	dst := *bp
-	if len(dst) < n {
+	// Receive into the spare buffer; when the buffer is empty (a consumer
+	// that keeps up), the two swap instead of copying.
+	s.mu.Lock()
+	dst := s.spare
+	s.spare = nil
+	s.mu.Unlock()
+	if cap(dst) < n {
 		dst = make([]driver.Message, n)
 	}
-	got, err := s.d.ReceiveBatch(fctx, dst[:n])
-	if got > 0 {
-		s.mu.Lock()
+	dst = dst[:n]
+	got, err := s.d.ReceiveBatch(fctx, dst)
+	s.mu.Lock()
+	if got > 0 && s.head == len(s.buf) {
+		s.buf, dst = dst[:got], s.buf[:0] // s.buf's entries were cleared by pop
+		s.head = 0
+	} else if got > 0 {
 		s.buf = append(s.buf, dst[:got]...)
-		if s.keepBuffer && !s.keeperArmed {
-			s.armKeeper(s.now())
-		}
-		s.mu.Unlock()
 		clear(dst[:got])
 	}
-	if len(*bp) >= len(dst) {
-		s.fetchBufs.Put(bp)
+	if got > 0 && s.keepBuffer && !s.keeperArmed {
+		s.armKeeper(s.now())
 	}
+	if s.spare == nil {
+		s.spare = dst[:0]
+	}
+	s.mu.Unlock()
 	if err == nil || got > 0 {
 		return nil
 	}
