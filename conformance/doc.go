@@ -82,4 +82,12 @@
 // is skipped when the harness has no Restart. A Harness whose Provision
 // ignores a Spec (for example returns an unordered subscription for an
 // ordered Spec) fails the case rather than skipping it.
+//
+// A harness may skip a case for a limit of its test server rather than of
+// the backend (a fake that crashes on replay, say) with Harness.Skip, which
+// maps the case's name to the reason reported with the skip.
+//
+// Provision may build whatever topology gives the Spec: a backend whose
+// queue is its own single subscription (SQS) can put a fan-out topic (SNS)
+// in front of Spec.Subscriptions queues and return each queue's URL.
 package conformance
