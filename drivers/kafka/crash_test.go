@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -61,19 +62,20 @@ type handle struct {
 	d         *subscription
 	dialer    *killableDialer
 	crashHook func() // called first by crash
+	crashed   bool
 }
 
 // openHandle opens a subscription handle through the plain constructor,
 // its consumer clients dialing through a killable dialer. The handle is
 // shut down when the test ends.
-func openHandle(t *testing.T, addr, topic, group string, mode Mode, commitEvery time.Duration) *handle {
+func openHandle(t *testing.T, addr, topic, group string, mode Mode, commitEvery time.Duration, more ...func(*SubscriptionOptions)) *handle {
 	t.Helper()
 	base, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &handle{dialer: &killableDialer{}}
-	ds, err := OpenSubscription(t.Context(), base, topic, group, &SubscriptionOptions{
+	o := &SubscriptionOptions{
 		Mode:           mode,
 		Lease:          5 * time.Second,
 		CommitInterval: commitEvery,
@@ -83,7 +85,11 @@ func openHandle(t *testing.T, addr, topic, group string, mode Mode, commitEvery 
 			kgo.SessionTimeout(3 * time.Second),
 			kgo.FetchMaxWait(200 * time.Millisecond),
 		},
-	})
+	}
+	for _, f := range more {
+		f(o)
+	}
+	ds, err := OpenSubscription(t.Context(), base, topic, group, o)
 	if err != nil {
 		base.Close()
 		t.Fatalf("OpenSubscription: %v", err)
@@ -95,7 +101,8 @@ func openHandle(t *testing.T, addr, topic, group string, mode Mode, commitEvery 
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := h.sub.Shutdown(ctx); err != nil {
+		// A crashed handle's deliveries can no longer be handed back.
+		if err := h.sub.Shutdown(ctx); err != nil && !h.crashed {
 			t.Errorf("Shutdown: %v", err)
 		}
 		base.Close()
@@ -111,6 +118,7 @@ func (h *handle) crash(t *testing.T) {
 	if h.crashHook != nil {
 		h.crashHook()
 	}
+	h.crashed = true
 	h.dialer.kill()
 	s := h.d
 	s.mu.Lock()
@@ -469,6 +477,72 @@ func TestCrashRedeliversAndStoreSuppresses(t *testing.T) {
 			if st.Received < n {
 				t.Errorf("the restarted consumer received %d messages, want all %d (nothing was committed or acknowledged)", st.Received, n)
 			}
+		})
+	}
+}
+
+// TestCrashesCountTowardMaxAttempts delivers a poison message whose
+// consumer dies each time without settling it (no Nack, no Shutdown):
+// the deliveries are counted across the crashes, and after MaxAttempts
+// the message goes to the dead-letter topic instead of crashing the
+// next consumer.
+func TestCrashesCountTowardMaxAttempts(t *testing.T) {
+	for _, mode := range []Mode{GroupMode, ShareMode} {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			c := startCluster(t)
+			addr := c.addr()
+			topicURL, topic, group := provisionOne(t, addr, mode, "poison-"+mode.String())
+			const maxAttempts = 3
+			opts := func(o *SubscriptionOptions) {
+				o.MaxAttempts = maxAttempts
+				o.ClientOpts = append(o.ClientOpts, kgo.SessionTimeout(time.Second))
+			}
+			p, err := mq.OpenProducer(t.Context(), topicURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Shutdown(context.Background())
+			if err := p.Send(t.Context(), &mq.Message{Body: []byte("poison"), Attributes: map[string]string{"kind": "poison"}}); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			for i := 1; i <= maxAttempts; i++ {
+				h := openHandle(t, addr, topic, group, mode, 100*time.Millisecond, opts)
+				d, err := h.sub.Receive(ctx)
+				if err != nil {
+					t.Fatalf("delivery %d: %v", i, err)
+				}
+				if d.Attempt != i {
+					t.Errorf("delivery %d has Attempt %d", i, d.Attempt)
+				}
+				h.crash(t) // the handler took the process down
+			}
+			// The next consumer must not get it: it is dead-lettered.
+			h := openHandle(t, addr, topic, group, mode, 100*time.Millisecond, opts)
+			wctx, wcancel := context.WithCancel(ctx)
+			watched := make(chan struct{})
+			go func() {
+				defer close(watched)
+				if d, err := h.sub.Receive(wctx); err == nil {
+					t.Errorf("the next consumer got the message again (attempt %d) instead of it being dead-lettered", d.Attempt)
+				}
+			}()
+			dlq, err := mq.OpenSubscription(ctx, "kafka://"+addr+"/"+topic+".dlq."+group+"?subscription=dlq-reader&start=earliest")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dlq.Shutdown(context.Background())
+			dl, err := dlq.Receive(ctx)
+			if err != nil {
+				t.Fatalf("no dead letter after %d crashed deliveries: %v", maxAttempts, err)
+			}
+			if string(dl.Body) != "poison" || dl.Attributes["kind"] != "poison" || dl.Attributes[mq.AttrAttempts] != strconv.Itoa(maxAttempts) {
+				t.Errorf("dead letter %q with attributes %v, want the poison message after %d attempts", dl.Body, dl.Attributes, maxAttempts)
+			}
+			time.AfterFunc(time.Second, wcancel) // watch a little longer
+			<-watched
 		})
 	}
 }

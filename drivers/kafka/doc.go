@@ -101,7 +101,7 @@
 //	lease        mq (nack at its end)                 mq; the broker lock renewed meanwhile
 //	nack(0)      copy to the retry topic              release to the broker (native)
 //	nack(delay)  copy to the retry topic, due time    copy to the retry topic, due time
-//	attempts     driver (header on the copy)          native (delivery count)
+//	attempts     driver (copy headers, commit metadata) native (delivery count)
 //	dead-letter  driver (copy to the DLQ topic)       driver (copy to the DLQ topic)
 //	ordering     driver (key -> partition)            none
 //	delay        driver (retry topic)                 driver (retry topic)
@@ -128,9 +128,16 @@
 // attributes portmq-dead-letter-reason, portmq-attempts, portmq-source
 // (TOPIC/NAME) and portmq-source-topic, portmq-source-partition,
 // portmq-source-offset (where the original record is). Attempts are
-// counted across handles through the copies' headers; a handle that dies
-// without Shutdown leaves its deliveries uncommitted, and their next
-// delivery reports the attempt count they had.
+// counted across handles through the copies' headers. A handle that dies
+// without Shutdown leaves its deliveries uncommitted: the next owner of
+// the partition restarts at the committed offset. The record there is the
+// one a crash loop keeps coming back to, so before a handle first hands
+// it out it commits its delivery count in the offset commit's metadata
+// ("portmq:OFFSET:COUNT"), and the next owner starts counting from there:
+// a message that kills its consumer is dead-lettered after max_attempts
+// crashes once it is the first unsettled record of its partition. Other
+// records a dead handle had out come again with the attempt count they
+// had.
 //
 // Ordered subscriptions rely on Kafka's partitioning by key: a key's
 // messages are in one partition, in send order. The driver hands out one

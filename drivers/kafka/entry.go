@@ -15,6 +15,7 @@ type entry struct {
 	part    *partition   // consumer-group records
 	sh      *shareMember // share-group records
 	attempt int          // of the current or next delivery, 1-based
+	base    int          // deliveries before this record was written (retry copies)
 	due     int64        // Unix nanoseconds; not delivered before
 	state   state
 	gen     uint64 // counts hand-outs; an AckID carries the one it was made for
@@ -72,21 +73,31 @@ type partition struct {
 	// handed out while its deliveries are settled.
 	revoking bool
 
-	ents      []*entry // fetched entries in offset order, from head
-	head      int
-	last      int64 // offset of the newest fetched record; -1 before any
-	start     int64 // where consuming starts after a Seek; -1 unknown
-	committed int64 // last offset committed; -1 unknown
-	out       int   // entries handed out or busy
-	waiting   int   // entries held for their due time or behind their key
-	paused    bool
-	keys      map[string]*keyQueue // ordered subscriptions
+	ents  []*entry // fetched entries in offset order, from head
+	head  int
+	last  int64 // offset of the newest fetched record; -1 before any
+	start int64 // where consuming starts after a Seek; -1 unknown
+	// committedAt is what was last committed.
+	committedAt commitAt
+	// The first record fetched after the partition was assigned is where
+	// a crash would restart; its deliveries are counted in the commit
+	// metadata (metaOff, metaN). fetchedOff and fetchedN are what the
+	// previous member left there.
+	started    bool
+	metaOff    int64
+	metaN      int
+	fetchedOff int64
+	fetchedN   int
+	out        int // entries handed out or busy
+	waiting    int // entries held for their due time or behind their key
+	paused     bool
+	keys       map[string]*keyQueue // ordered subscriptions
 }
 
 type keyQueue struct{ head, tail *entry }
 
 func newPartition(m *member, topic string, id int32, retry bool) *partition {
-	return &partition{m: m, topic: topic, id: id, retry: retry, last: -1, start: -1, committed: -1}
+	return &partition{m: m, topic: topic, id: id, retry: retry, last: -1, start: -1, committedAt: commitAt{off: -1}, metaOff: -1, fetchedOff: -1}
 }
 
 func (p *partition) push(e *entry) {

@@ -3,6 +3,8 @@ package kafka
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,6 +63,7 @@ func (g *groupSource) join() error {
 		kgo.OnPartitionsAssigned(m.onAssigned),
 		kgo.OnPartitionsRevoked(m.onRevoked),
 		kgo.OnPartitionsLost(m.onLost),
+		kgo.OnOffsetsFetched(m.onFetched),
 	)
 	opts = append(opts, s.o.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
@@ -187,22 +190,60 @@ func (m *member) dropLocked(p *partition) {
 	}
 }
 
-// frontiersLocked returns the offsets to commit for ps (all live
-// partitions when ps is nil); with force, also those committed already.
-func (m *member) frontiersLocked(ps []*partition, force bool) map[string]map[int32]kgo.EpochOffset {
-	var out map[string]map[int32]kgo.EpochOffset
+// commitAt is what to commit for one partition: the offset and, when the
+// record at that offset was handed out, its delivery count, kept in the
+// commit's metadata so that a handle that takes the partition over after
+// a crash counts the deliveries the dead one made (see admit).
+type commitAt struct {
+	off int64
+	n   int
+}
+
+// commitSet is what to commit, per partition.
+type commitSet map[tp]commitAt
+
+// metaPrefix starts the commit metadata the driver writes:
+// "portmq:OFFSET:DELIVERIES".
+const metaPrefix = "portmq:"
+
+func (c commitAt) metadata() string {
+	return metaPrefix + strconv.FormatInt(c.off, 10) + ":" + strconv.Itoa(c.n)
+}
+
+// parseMetadata reads commit metadata written by metadata.
+func parseMetadata(md string) (off int64, n int, ok bool) {
+	rest, found := strings.CutPrefix(md, metaPrefix)
+	if !found {
+		return 0, 0, false
+	}
+	o, c, found := strings.Cut(rest, ":")
+	if !found {
+		return 0, 0, false
+	}
+	off, err1 := strconv.ParseInt(o, 10, 64)
+	n, err2 := strconv.Atoi(c)
+	if err1 != nil || err2 != nil || n < 0 {
+		return 0, 0, false
+	}
+	return off, n, true
+}
+
+// frontiersLocked returns what to commit for ps (all live partitions when
+// ps is nil); with force, also what is committed already.
+func (m *member) frontiersLocked(ps []*partition, force bool) commitSet {
+	var out commitSet
 	add := func(p *partition) {
-		f := p.frontier()
-		if p.dead || f < 0 || (!force && f == p.committed) {
+		c := commitAt{off: p.frontier()}
+		if c.off == p.metaOff {
+			c.n = p.metaN
+		}
+		if p.dead || c.off < 0 || (!force && c == p.committedAt) {
 			return
 		}
 		if out == nil {
-			out = make(map[string]map[int32]kgo.EpochOffset)
+			out = make(commitSet)
 		}
-		if out[p.topic] == nil {
-			out[p.topic] = make(map[int32]kgo.EpochOffset)
-		}
-		out[p.topic][p.id] = kgo.EpochOffset{Epoch: -1, Offset: f}
+		out[tp{p.topic, p.id}] = c
 	}
 	if ps == nil {
 		for _, p := range m.parts {
@@ -216,13 +257,33 @@ func (m *member) frontiersLocked(ps []*partition, force bool) map[string]map[int
 	return out
 }
 
-// commit commits offsets synchronously and records what was committed.
-func (m *member) commit(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset) {
-	if len(offsets) == 0 {
+// commit commits set synchronously and records what was committed.
+func (m *member) commit(ctx context.Context, set commitSet) {
+	if len(set) == 0 {
 		return
+	}
+	offsets := make(map[string]map[int32]kgo.EpochOffset)
+	for k, c := range set {
+		if offsets[k.topic] == nil {
+			offsets[k.topic] = make(map[int32]kgo.EpochOffset)
+		}
+		offsets[k.topic][k.id] = kgo.EpochOffset{Epoch: -1, Offset: c.off}
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	cctx = kgo.PreCommitFnContext(cctx, func(req *kmsg.OffsetCommitRequest) error {
+		for i := range req.Topics {
+			rt := &req.Topics[i]
+			for j := range rt.Partitions {
+				rp := &rt.Partitions[j]
+				if c, ok := set[tp{rt.Topic, rp.Partition}]; ok && c.n > 0 {
+					md := c.metadata()
+					rp.Metadata = &md
+				}
+			}
+		}
+		return nil
+	})
 	var ok []tp
 	m.cl.CommitOffsetsSync(cctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
@@ -240,10 +301,41 @@ func (m *member) commit(ctx context.Context, offsets map[string]map[int32]kgo.Ep
 	s.mu.Lock()
 	for _, k := range ok {
 		if p := m.parts[k]; p != nil {
-			p.committed = offsets[k.topic][k.id].Offset
+			p.committedAt = set[k]
 		}
 	}
 	s.mu.Unlock()
+}
+
+// onFetched reads, after partitions were assigned, the delivery counts a
+// previous member left in the commit metadata.
+func (m *member) onFetched(_ context.Context, _ *kgo.Client, resp *kmsg.OffsetFetchResponse) error {
+	s := m.g.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	note := func(topic string, id int32, md *string) {
+		if md == nil {
+			return
+		}
+		if off, n, ok := parseMetadata(*md); ok {
+			if p := m.parts[tp{topic, id}]; p != nil && !p.started {
+				p.fetchedOff, p.fetchedN = off, n
+			}
+		}
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			note(t.Topic, p.Partition, p.Metadata)
+		}
+	}
+	for _, g := range resp.Groups {
+		for _, t := range g.Topics {
+			for _, p := range t.Partitions {
+				note(t.Topic, p.Partition, p.Metadata)
+			}
+		}
+	}
+	return nil
 }
 
 // fetchLoop polls while the ready queue has room and turns records into
@@ -268,7 +360,12 @@ func (m *member) fetchLoop() {
 	}
 }
 
-// admit turns polled records into entries and returns how many.
+// admit turns polled records into entries and returns how many. The
+// first record of a partition after it was assigned is where a crash of
+// this handle would make the next one restart: it starts with the
+// deliveries a previous member counted in the commit metadata, and its
+// own are committed before it is handed out (see takeLocked), so that
+// crashes count toward max_attempts.
 func (m *member) admit(fs kgo.Fetches) int {
 	s := m.g.s
 	now := time.Now().UnixNano()
@@ -285,7 +382,15 @@ func (m *member) admit(fs kgo.Fetches) int {
 		for _, r := range fp.Records {
 			md := readMeta(r)
 			e := &slab[n]
-			*e = entry{rec: r, off: r.Offset, part: p, attempt: md.delivered + 1, due: md.due, heapIdx: -1}
+			*e = entry{rec: r, off: r.Offset, part: p, base: md.delivered, attempt: md.delivered + 1, due: md.due, heapIdx: -1}
+			if !p.started {
+				p.started = true
+				p.metaOff = r.Offset
+				if p.fetchedOff == r.Offset {
+					p.metaN = p.fetchedN
+					e.attempt += p.fetchedN
+				}
+			}
 			p.push(e)
 			s.routeLocked(e, now)
 			n++

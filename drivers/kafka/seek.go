@@ -90,6 +90,7 @@ func (m *member) runSeeks() {
 		return
 	}
 	set := make(map[string]map[int32]kgo.EpochOffset)
+	cs := make(commitSet)
 	for _, r := range reqs {
 		for id, off := range r.offsets {
 			k := tp{s.topic, id}
@@ -101,6 +102,7 @@ func (m *member) runSeeks() {
 			p := newPartition(m, s.topic, id, false)
 			p.start = off
 			m.parts[k] = p
+			cs[k] = commitAt{off: off}
 			if set[s.topic] == nil {
 				set[s.topic] = make(map[int32]kgo.EpochOffset)
 			}
@@ -111,7 +113,7 @@ func (m *member) runSeeks() {
 		m.cl.SetOffsets(set)
 	}
 	s.mu.Unlock()
-	m.commit(m.ctx, set)
+	m.commit(m.ctx, cs)
 	for _, r := range reqs {
 		close(r.done)
 	}

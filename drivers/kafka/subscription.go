@@ -149,7 +149,16 @@ func (s *subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 	s.receivers++
 	defer s.leaveReceiveLocked()
 	for {
-		if n := s.takeLocked(dst); n > 0 {
+		if n, counts := s.takeLocked(dst); n > 0 {
+			if counts != nil {
+				// Delivery counts to commit before handing out (see
+				// member.admit); once per partition and assignment.
+				s.mu.Unlock()
+				for m, set := range counts {
+					m.commit(ctx, set)
+				}
+				s.mu.Lock()
+			}
 			return n, nil
 		}
 		if s.closed {
@@ -206,7 +215,8 @@ func (s *subscription) activateLocked() error {
 // share when other ReceiveBatch calls wait: mq buffers what one call
 // returns, and goroutines waiting here would not see that buffer (see
 // the requests notes), so every waiting call gets some and returns.
-func (s *subscription) takeLocked(dst []driver.Message) int {
+func (s *subscription) takeLocked(dst []driver.Message) (int, map[*member]commitSet) {
+	var counts map[*member]commitSet
 	limit := len(dst)
 	if s.receivers > 1 {
 		limit = min(limit, max(1, (s.ready.len()+s.receivers-1)/s.receivers))
@@ -222,6 +232,18 @@ func (s *subscription) takeLocked(dst []driver.Message) int {
 		if p := e.part; p != nil {
 			p.out++
 			p.m.out++
+			if e.off == p.metaOff {
+				p.metaN = e.attempt - e.base
+				if c := (commitAt{off: e.off, n: p.metaN}); c != p.committedAt {
+					if counts == nil {
+						counts = make(map[*member]commitSet)
+					}
+					if counts[p.m] == nil {
+						counts[p.m] = make(commitSet)
+					}
+					counts[p.m][tp{p.topic, p.id}] = c
+				}
+			}
 		}
 		m := &dst[n]
 		*m = driver.Message{AckID: driver.AckID{Ref: e, Seq: e.gen}, Attempt: e.attempt, AsFunc: asRecord(e.rec)}
@@ -235,7 +257,7 @@ func (s *subscription) takeLocked(dst []driver.Message) int {
 	if n > 0 && s.ready.len() < s.o.MaxPollRecords {
 		s.space.fire()
 	}
-	return n
+	return n, counts
 }
 
 // setIDsLocked gives the messages that carry no ID header their ID,
@@ -352,7 +374,7 @@ func (s *subscription) routeLocked(e *entry, now int64) {
 	if s.o.MaxAttempts > 0 && e.attempt > s.o.MaxAttempts {
 		// Delivered MaxAttempts times already (the broker counted
 		// deliveries we never saw fail, or the limit was lowered).
-		s.copyAsyncLocked(e, true, maxAttemptsReason(s.o.MaxAttempts), 0)
+		s.copyAsyncLocked(e, true, maxAttemptsReason(s.o.MaxAttempts), e.attempt-1)
 		return
 	}
 	if p := e.part; p != nil && s.o.Ordered && len(e.rec.Key) > 0 {
