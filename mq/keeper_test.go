@@ -233,3 +233,52 @@ func TestHeldDeliveryWakesAReceiveBlockedInADriverWithBoundedDelay(t *testing.T)
 		t.Fatalf("internal attribute leaked: %v", d.Attributes)
 	}
 }
+
+// TestBufferedBatchWakesReceiversWaitingInTheDriver: one fetch brings back
+// a batch while other Receive calls wait in the driver; they must take from
+// the buffer instead of waiting for new messages.
+func TestBufferedBatchWakesReceiversWaitingInTheDriver(t *testing.T) {
+	f := newScriptSub(driver.Capabilities{Lease: driver.Native, NackDelay: driver.Native, Delay: driver.Native}, time.Minute)
+	s, err := NewSubscription(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, s)
+	const n = 4
+	got := make(chan uint64, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range n {
+		go func() {
+			d, err := s.Receive(ctx)
+			if err != nil {
+				got <- 0
+				return
+			}
+			got <- d.ackID.Seq
+		}()
+	}
+	// Wait until all four are in the driver.
+	for {
+		s.mu.Lock()
+		k := s.fetching
+		s.mu.Unlock()
+		if k == n {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	f.push(msgs(1, 2, 3, 4)...) // one of them gets all four
+	seen := map[uint64]bool{}
+	for range n {
+		select {
+		case seq := <-got:
+			if seq == 0 || seen[seq] {
+				t.Fatalf("a receiver got %d (0: an error)", seq)
+			}
+			seen[seq] = true
+		case <-time.After(5 * time.Second):
+			t.Fatalf("receivers still wait in the driver while the batch sits in the buffer (got %v)", seen)
+		}
+	}
+}

@@ -37,6 +37,11 @@ type Subscription struct {
 	head  int
 	spare []driver.Message // an empty buffer for the next fetch; nil while one runs
 
+	// Fetches in the driver and the context that wakes them (fetch).
+	fetching     int
+	wake         context.Context
+	wakeFetchers context.CancelFunc
+
 	// The buffer keeper (keeper.go); guarded by mu.
 	keepBuffer  bool        // the backend has leases that run in the buffer
 	keeper      *time.Timer // nil until first armed
@@ -97,6 +102,7 @@ func NewSubscription(ds driver.Subscription, opts ...SubscriptionOption) (*Subsc
 	s.emulateRecv = !s.caps.Delay.Has() || s.caps.MaxDelay > 0
 	s.keepBuffer = s.caps.Lease.Has()
 	s.recvCtx, s.stopRecv = context.WithCancel(context.Background())
+	s.wake, s.wakeFetchers = context.WithCancel(s.recvCtx)
 	s.opCtx, s.stopOps = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -224,21 +230,40 @@ func (s *Subscription) deliver(m *driver.Message, waited bool) *Delivery {
 }
 
 // fetch receives up to n messages from the driver into the buffer.
+//
+// Several Receive calls may wait in the driver at once. When one of them
+// brings back more than its caller takes, the others are woken (their
+// driver calls end through wake, the context they share) so that they take
+// from the buffer instead of waiting for new messages while a batch sits
+// there.
 func (s *Subscription) fetch(ctx context.Context, op string, n int) error {
+	// Take the spare buffer and count this fetch in one go.
+	s.mu.Lock()
+	wake := s.wake
+	dst := s.spare
+	s.spare = nil
+	s.fetching++
+	s.mu.Unlock()
 	fctx := ctx
 	if ctx.Done() == nil && !s.emulateRecv {
-		fctx = s.recvCtx
+		fctx = wake
 	} else {
 		var cancel context.CancelFunc
 		fctx, cancel = context.WithCancel(ctx)
 		defer cancel()
-		stop := context.AfterFunc(s.recvCtx, cancel)
+		stop := context.AfterFunc(wake, cancel)
 		defer stop()
 		if s.emulateRecv {
 			unwatch := s.emulator().watch(cancel)
 			defer unwatch()
 			s.mu.Lock()
 			ready := s.head < len(s.buf)
+			if ready {
+				s.fetching--
+				if s.spare == nil {
+					s.spare = dst
+				}
+			}
 			s.mu.Unlock()
 			if ready {
 				return nil // a held delivery became due meanwhile
@@ -247,16 +272,13 @@ func (s *Subscription) fetch(ctx context.Context, op string, n int) error {
 	}
 	// Receive into the spare buffer; when the buffer is empty (a consumer
 	// that keeps up), the two swap instead of copying.
-	s.mu.Lock()
-	dst := s.spare
-	s.spare = nil
-	s.mu.Unlock()
 	if cap(dst) < n {
 		dst = make([]driver.Message, n)
 	}
 	dst = dst[:n]
 	got, err := s.d.ReceiveBatch(fctx, dst)
 	s.mu.Lock()
+	s.fetching--
 	if got > 0 && s.head == len(s.buf) {
 		s.buf, dst = dst[:got], s.buf[:0] // s.buf's entries were cleared by pop
 		s.head = 0
@@ -270,6 +292,11 @@ func (s *Subscription) fetch(ctx context.Context, op string, n int) error {
 	if s.spare == nil {
 		s.spare = dst[:0]
 	}
+	if s.fetching > 0 && len(s.buf)-s.head > 1 {
+		// More than this caller takes, and others wait in the driver.
+		s.wakeFetchers()
+		s.wake, s.wakeFetchers = context.WithCancel(s.recvCtx)
+	}
 	s.mu.Unlock()
 	if err == nil || got > 0 {
 		return nil
@@ -280,7 +307,7 @@ func (s *Subscription) fetch(ctx context.Context, op string, n int) error {
 	case ctx.Err() != nil:
 		return newError(ctxCode(ctx.Err(), Canceled), op, "", ctx.Err())
 	case fctx.Err() != nil:
-		return nil // woken by the emulator: a held delivery is due
+		return nil // woken: a held delivery is due, or another fetch buffered messages
 	}
 	return wrapDriver(s.d, op, err)
 }
