@@ -31,8 +31,8 @@ import (
 //
 //   - pipeline: the two at once, as an application runs them: a producer
 //     sending the batches while a consumer (as above) reads them; the
-//     rate is the records over the time until both are done, creating
-//     their clients included.
+//     rate is the records over the time until both are done (their
+//     clients are set up before the clock starts).
 //
 // Each reports raw-msgs/s, portmq-msgs/s and ratio (portmq / raw).
 func BenchmarkVersusRaw(b *testing.B) {
@@ -67,8 +67,8 @@ func BenchmarkVersusRaw(b *testing.B) {
 		var raw, pmq time.Duration
 		for range b.N {
 			t := newTopic(b)
-			raw += rawProduce(b, addr, t, body, perRound, batch)
-			pmq += portmqProduce(b, addr, t, body, perRound, batch)
+			raw += rawProduce(b, addr, t, body, perRound, batch, nop)
+			pmq += portmqProduce(b, addr, t, body, perRound, batch, nop)
 		}
 		report(b, raw, pmq, b.N*perRound)
 	})
@@ -76,8 +76,10 @@ func BenchmarkVersusRaw(b *testing.B) {
 		var raw, pmq time.Duration
 		for range b.N {
 			t := newTopic(b)
-			raw += pipeline(func() { rawProduce(b, addr, t, body, perRound, batch) }, func() { rawConsume(b, addr, t, perRound) })
-			pmq += pipeline(func() { portmqProduce(b, addr, t, body, perRound, batch) }, func() { portmqConsume(b, addr, t, perRound) })
+			raw += pipeline(func(ready func()) { rawProduce(b, addr, t, body, perRound, batch, ready) },
+				func(ready func()) { rawConsume(b, addr, t, perRound, ready) })
+			pmq += pipeline(func(ready func()) { portmqProduce(b, addr, t, body, perRound, batch, ready) },
+				func(ready func()) { portmqConsume(b, addr, t, perRound, ready) })
 		}
 		report(b, raw, pmq, b.N*perRound)
 	})
@@ -86,23 +88,30 @@ func BenchmarkVersusRaw(b *testing.B) {
 		for range b.N {
 			t := newTopic(b)
 			b.StopTimer()
-			rawProduce(b, addr, t, body, perRound, batch)
+			rawProduce(b, addr, t, body, perRound, batch, nop)
 			b.StartTimer()
-			raw += rawConsume(b, addr, t, perRound)
-			pmq += portmqConsume(b, addr, t, perRound)
+			raw += rawConsume(b, addr, t, perRound, nop)
+			pmq += portmqConsume(b, addr, t, perRound, nop)
 		}
 		report(b, raw, pmq, b.N*perRound)
 	})
 }
 
-// pipeline runs produce and consume at once and returns the time until
-// both are done, setting up their clients included.
-func pipeline(produce, consume func()) time.Duration {
+func nop() {}
+
+// pipeline runs produce and consume at once, each with its client set
+// up, and returns the time until both are done.
+func pipeline(produce, consume func(ready func())) time.Duration {
+	var setUp, done sync.WaitGroup
+	begin := make(chan struct{})
+	ready := func() { setUp.Done(); <-begin }
+	setUp.Add(2)
+	done.Go(func() { produce(ready) })
+	done.Go(func() { consume(ready) })
+	setUp.Wait()
 	start := time.Now()
-	var wg sync.WaitGroup
-	wg.Go(produce)
-	consume()
-	wg.Wait()
+	close(begin)
+	done.Wait()
 	return time.Since(start)
 }
 
@@ -114,7 +123,7 @@ func report(b *testing.B, raw, pmq time.Duration, n int) {
 	b.ReportMetric(pmqRate/rawRate, "ratio")
 }
 
-func rawProduce(b *testing.B, addr, topic string, body []byte, n, batch int) time.Duration {
+func rawProduce(b *testing.B, addr, topic string, body []byte, n, batch int, ready func()) time.Duration {
 	// The same batching as portmq's producer: no linger.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
 	if err != nil {
@@ -124,6 +133,7 @@ func rawProduce(b *testing.B, addr, topic string, body []byte, n, batch int) tim
 	if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: body}).FirstErr(); err != nil {
 		b.Fatal(err) // warm up: producer ID, metadata, connections
 	}
+	ready()
 	start := time.Now()
 	for sent := 0; sent < n; sent += batch {
 		var wg sync.WaitGroup
@@ -145,7 +155,7 @@ func rawProduce(b *testing.B, addr, topic string, body []byte, n, batch int) tim
 	return time.Since(start)
 }
 
-func portmqProduce(b *testing.B, addr, topic string, body []byte, n, batch int) time.Duration {
+func portmqProduce(b *testing.B, addr, topic string, body []byte, n, batch int, ready func()) time.Duration {
 	ctx := context.Background()
 	p, err := mq.OpenProducer(ctx, "kafka://"+addr+"/"+topic)
 	if err != nil {
@@ -156,6 +166,7 @@ func portmqProduce(b *testing.B, addr, topic string, body []byte, n, batch int) 
 		b.Fatal(err)
 	}
 	msgs := make([]*mq.Message, batch)
+	ready()
 	start := time.Now()
 	for sent := 0; sent < n; sent += batch {
 		for i := range msgs {
@@ -168,13 +179,14 @@ func portmqProduce(b *testing.B, addr, topic string, body []byte, n, batch int) 
 	return time.Since(start)
 }
 
-func rawConsume(b *testing.B, addr, topic string, n int) time.Duration {
+func rawConsume(b *testing.B, addr, topic string, n int, ready func()) time.Duration {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup(topic+"-raw"+time.Now().String()), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitInterval(time.Second))
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
+	ready()
 	start := time.Now()
 	got := 0
 	for got < n {
@@ -191,13 +203,14 @@ func rawConsume(b *testing.B, addr, topic string, n int) time.Duration {
 	return time.Since(start)
 }
 
-func portmqConsume(b *testing.B, addr, topic string, n int) time.Duration {
+func portmqConsume(b *testing.B, addr, topic string, n int, ready func()) time.Duration {
 	ctx := context.Background()
 	sub, err := mq.OpenSubscription(ctx, "kafka://"+addr+"/"+topic+"?subscription="+topic+"-portmq&start=earliest",
 		mq.WithPrefetch(500))
 	if err != nil {
 		b.Fatal(err)
 	}
+	ready()
 	start := time.Now()
 	got := 0
 	for got < n {
