@@ -25,10 +25,8 @@ import (
 //   - consume: a consumer group reading the records and committing
 //     (autocommit every second, a final commit at the end); portmq: a
 //     Subscription's ReceiveBatch with an Ack per message (offsets
-//     committed every second and at the end).
-//
-// Both consumers' times include joining and leaving the group.
-//
+//     committed every second and at the end). Both times include joining
+//     and leaving the group.
 //   - pipeline: the two at once, as an application runs them: a producer
 //     sending the batches while a consumer (as above) reads them; the
 //     rate is the records over the time until both are done (their

@@ -638,6 +638,7 @@ func (s *subscription) checkIdleLocked(now int64) {
 		}
 		g.m = nil
 		m.closing = true
+		m.notifySettled() // a revocation waiting for deliveries gives up
 		s.wg.Go(func() { g.teardown(m) })
 	}
 	if s.share != nil {
@@ -667,6 +668,7 @@ func (s *subscription) Close() error {
 		if g.m != nil {
 			ms = append(ms, g.m)
 			g.m.closing = true
+			g.m.notifySettled()
 			g.m = nil
 		}
 	}
