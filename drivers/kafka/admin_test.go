@@ -112,15 +112,7 @@ func TestProducerRefusesClientWithoutAcksAll(t *testing.T) {
 		t.Errorf("OpenTopic with acks=1: %v, want InvalidArgument", err)
 	}
 	good := mustClient(t, c.addr())
-	dt, err := OpenTopic(t.Context(), good, topic, &TopicOptions{MaxBodySize: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := mq.NewProducer(dt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Shutdown(context.Background())
+	p := producerOn(t, good, topic, &TopicOptions{MaxBodySize: 100})
 	var got *kgo.Client
 	if !p.As(&got) || got != good {
 		t.Errorf("Producer.As(**kgo.Client) did not give the client")
@@ -145,18 +137,10 @@ func TestSendTooLargeForTheTopicFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A body the topic refuses although the handle's limit lets it pass.
-	dt, err := OpenTopic(ctx, cl, "small", &TopicOptions{MaxBodySize: 100000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := mq.NewProducer(dt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Shutdown(context.Background())
+	p := producerOn(t, cl, "small", &TopicOptions{MaxBodySize: 100000})
 	body := make([]byte, 5000)
 	_, _ = rand.Read(body) // incompressible
-	err = p.Send(ctx, &mq.Message{Body: body})
+	err := p.Send(ctx, &mq.Message{Body: body})
 	var ke *kerr.Error
 	switch {
 	case err == nil:
@@ -166,4 +150,20 @@ func TestSendTooLargeForTheTopicFails(t *testing.T) {
 	case mq.Code(err) != mq.InvalidArgument:
 		t.Errorf("Send = %v (code %v), want InvalidArgument", err, mq.Code(err))
 	}
+}
+
+// producerOn opens a Producer on topic through the plain constructor,
+// shut down when the test ends.
+func producerOn(t *testing.T, cl *kgo.Client, topic string, o *TopicOptions) *mq.Producer {
+	t.Helper()
+	dt, err := OpenTopic(t.Context(), cl, topic, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := mq.NewProducer(dt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	return p
 }
