@@ -17,12 +17,19 @@ import (
 type emulator struct {
 	s *Subscription
 
-	mu      sync.Mutex
-	leases  leaseHeap // handed-out deliveries with an emulated lease
-	holds   holdHeap  // deliveries mq holds back
-	watch_  map[*func()]struct{}
-	stopped bool
-	wakeAt  time.Time // when the goroutine's timer fires next; zero before its first step
+	mu sync.Mutex
+	// Handed-out deliveries with an emulated lease. They start with the
+	// subscription's one lease, so hand-out order is deadline order: fifo
+	// holds them in that order (O(1) to add and to drop on settling), and
+	// only deliveries whose lease was extended move to the heap leases.
+	fifo     []*Delivery // fifo[fifoHead:]; entries with leaseIdx != inFIFO are dropped lazily
+	fifoHead int
+	fifoDead int // entries of fifo[fifoHead:] no longer in it
+	leases   leaseHeap
+	holds    holdHeap // deliveries mq holds back
+	watch_   map[*func()]struct{}
+	stopped  bool
+	wakeAt   time.Time // when the goroutine's timer fires next; zero before its first step
 
 	kick chan struct{}
 	quit chan struct{}
@@ -68,10 +75,14 @@ func (e *emulator) watch(f func()) func() {
 	}
 }
 
+// inFIFO is Delivery.leaseIdx of a delivery in emulator.fifo.
+const inFIFO = -2
+
 func (e *emulator) trackLease(d *Delivery, until time.Time) {
 	d.deadline.Store(until.UnixNano())
 	e.mu.Lock()
-	heap.Push(&e.leases, d)
+	d.leaseIdx = inFIFO
+	e.fifo = append(e.fifo, d)
 	// Wake the goroutine only when its timer would fire too late: in a
 	// steady stream every new lease ends after the one it is armed for.
 	early := e.wakeAt.IsZero() || until.Before(e.wakeAt)
@@ -83,17 +94,52 @@ func (e *emulator) trackLease(d *Delivery, until time.Time) {
 
 func (e *emulator) untrackLease(d *Delivery) {
 	e.mu.Lock()
-	if d.leaseIdx >= 0 && int(d.leaseIdx) < len(e.leases) && e.leases[d.leaseIdx] == d {
+	e.untrack(d)
+	e.mu.Unlock()
+}
+
+// untrack stops keeping d's lease; e.mu is held.
+func (e *emulator) untrack(d *Delivery) {
+	switch {
+	case d.leaseIdx == inFIFO:
+		d.leaseIdx = -1
+		e.fifoDead++
+		if live := len(e.fifo) - e.fifoHead - e.fifoDead; e.fifoDead > 256 && e.fifoDead > live {
+			e.compact()
+		}
+	case d.leaseIdx >= 0 && int(d.leaseIdx) < len(e.leases) && e.leases[d.leaseIdx] == d:
 		heap.Remove(&e.leases, int(d.leaseIdx))
 	}
-	e.mu.Unlock()
+}
+
+// compact drops the settled entries of fifo (amortized O(1) per delivery,
+// and fifo never holds more than twice the outstanding deliveries).
+func (e *emulator) compact() {
+	live := e.fifo[:0]
+	for _, d := range e.fifo[e.fifoHead:] {
+		if d.leaseIdx == inFIFO {
+			live = append(live, d)
+		}
+	}
+	clear(e.fifo[len(live):])
+	e.fifo, e.fifoHead, e.fifoDead = live, 0, 0
 }
 
 // extendLease moves an emulated lease; false if it already ended.
 func (e *emulator) extendLease(d *Delivery, until time.Time) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if d.state.Load() != stateOutstanding || d.leaseIdx < 0 || int(d.leaseIdx) >= len(e.leases) || e.leases[d.leaseIdx] != d {
+	if d.state.Load() != stateOutstanding {
+		return false
+	}
+	if d.leaseIdx == inFIFO {
+		// Out of hand-out order now: into the heap.
+		e.untrack(d)
+		d.deadline.Store(until.UnixNano())
+		heap.Push(&e.leases, d)
+		return true
+	}
+	if d.leaseIdx < 0 || int(d.leaseIdx) >= len(e.leases) || e.leases[d.leaseIdx] != d {
 		return false
 	}
 	d.deadline.Store(until.UnixNano())
@@ -153,6 +199,33 @@ func (e *emulator) step() time.Duration {
 	next := time.Hour
 
 	e.mu.Lock()
+	for e.fifoHead < len(e.fifo) {
+		d := e.fifo[e.fifoHead]
+		if d.leaseIdx != inFIFO {
+			e.fifo[e.fifoHead] = nil
+			e.fifoHead++
+			e.fifoDead--
+			continue
+		}
+		until := time.Unix(0, d.deadline.Load())
+		if until.After(now) {
+			next = min(next, until.Sub(now))
+			break
+		}
+		e.fifo[e.fifoHead] = nil
+		e.fifoHead++
+		d.leaseIdx = -1
+		if d.state.CompareAndSwap(stateOutstanding, stateExpired) {
+			expired = append(expired, d.ackID)
+		}
+	}
+	if e.fifoHead == len(e.fifo) {
+		e.fifo, e.fifoHead = e.fifo[:0], 0
+	} else if e.fifoHead > len(e.fifo)/2 {
+		n := copy(e.fifo, e.fifo[e.fifoHead:])
+		clear(e.fifo[n:])
+		e.fifo, e.fifoHead = e.fifo[:n], 0
+	}
 	for len(e.leases) > 0 {
 		d := e.leases[0]
 		until := time.Unix(0, d.deadline.Load())
@@ -224,6 +297,12 @@ func (e *emulator) stop() []driver.AckID {
 	e.mu.Lock()
 	e.stopped = true
 	var ids []driver.AckID
+	for _, d := range e.fifo[e.fifoHead:] {
+		if d.leaseIdx == inFIFO && d.state.CompareAndSwap(stateOutstanding, stateExpired) {
+			ids = append(ids, d.ackID)
+		}
+	}
+	e.fifo, e.fifoHead, e.fifoDead = nil, 0, 0
 	for _, d := range e.leases {
 		if d.state.CompareAndSwap(stateOutstanding, stateExpired) {
 			ids = append(ids, d.ackID)

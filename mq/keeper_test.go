@@ -2,6 +2,7 @@ package mq
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -280,5 +281,63 @@ func TestBufferedBatchWakesReceiversWaitingInTheDriver(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("receivers still wait in the driver while the batch sits in the buffer (got %v)", seen)
 		}
+	}
+}
+
+// TestEmulatedLeasesSurviveSettlingMostDeliveries tracks many emulated
+// leases, settles most of them (so the hand-out queue compacts) and extends
+// one: exactly the unsettled ones expire, the extended one later.
+func TestEmulatedLeasesSurviveSettlingMostDeliveries(t *testing.T) {
+	const lease = 300 * time.Millisecond
+	f := newScriptSub(driver.Capabilities{NackDelay: driver.Native, Delay: driver.Native}, lease)
+	s, err := NewSubscription(f, WithPrefetch(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, s)
+	const n = 700
+	var seqs []uint64
+	for i := range n {
+		seqs = append(seqs, uint64(i+1))
+	}
+	f.push(msgs(seqs...)...)
+	var ds []*Delivery
+	for range n {
+		d, err := s.Receive(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	want := map[uint64]bool{}
+	for i, d := range ds {
+		switch {
+		case i%7 == 3:
+			want[d.ackID.Seq] = true // left to expire
+		case i == 11:
+			if err := d.Extend(3 * lease); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			if err := d.Ack(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	got := map[uint64]bool{}
+	for len(got) < len(want) {
+		c := await(t, f.nacks, "Nack of expired leases")
+		for _, seq := range c.seqs {
+			if !want[seq] || got[seq] {
+				t.Fatalf("lease of %d ended: it was settled, extended or ended twice", seq)
+			}
+			got[seq] = true
+		}
+	}
+	if c := await(t, f.nacks, "Nack of the extended lease"); len(c.seqs) != 1 || c.seqs[0] != ds[11].ackID.Seq {
+		t.Fatalf("Nack(%v), want the extended delivery %d alone", c.seqs, ds[11].ackID.Seq)
+	}
+	if err := ds[11].Ack(); !errors.Is(err, ErrLeaseExpired) {
+		t.Fatalf("Ack after the extended lease ended: %v, want ErrLeaseExpired", err)
 	}
 }
