@@ -37,7 +37,12 @@ func (r ClaimResult) String() string {
 // the handler failed, so a failed attempt is retried, never swallowed.
 // Implementations must be safe for concurrent use; a store shared by several
 // processes (for example on Redis or PostgreSQL) makes the guarantee hold
-// across them.
+// across them. Such a store must let a claim expire (SET NX PX on Redis, a
+// claimed_until column in SQL) after the longest a handler may run (the
+// Consumer's WithMaxExtension plus a lease): otherwise the claim of a
+// process that died mid-handler holds the key, and its redelivered message
+// waits as Busy forever. The in-memory store needs no expiry, since its
+// claims die with their process.
 type IdempotencyStore interface {
 	// Claim must atomically take the key if it is neither done nor claimed.
 	Claim(ctx context.Context, key string) (ClaimResult, error)
