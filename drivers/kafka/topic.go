@@ -108,12 +108,13 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 	}
 	b := &sendBatch{recs: recs}
 	b.wg.Add(len(recs))
+	done := b.done // one func value for the batch, not one per record
 	for i := range recs {
-		t.cl.Produce(ctx, &recs[i], b.done)
+		t.cl.Produce(ctx, &recs[i], done)
 	}
 	b.wg.Wait()
 	var errs []error
-	var ids []byte
+	ids := make([]byte, 0, 12*len(recs))
 	for i := range recs {
 		if b.errs != nil && b.errs[i] != nil {
 			if errs == nil {
