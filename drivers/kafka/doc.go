@@ -97,16 +97,16 @@
 // Kafka has no per-message ack, lease, delay or dead-letter queue. What
 // the driver does, per mode (mq keeps the lease in both):
 //
-//	rule         group mode                           share mode
-//	lease        mq (nack at its end)                 mq; the broker lock renewed meanwhile
-//	nack(0)      copy to the retry topic              release to the broker (native)
-//	nack(delay)  copy to the retry topic, due time    copy to the retry topic, due time
-//	attempts     driver (copy headers, commit metadata) native (delivery count)
-//	dead-letter  driver (copy to the DLQ topic)       driver (copy to the DLQ topic)
-//	ordering     driver (key -> partition)            none
-//	delay        driver (retry topic)                 driver (retry topic)
-//	seek         native (offsets for a time)          none
-//	dedup        none (use an mq idempotency store)   none
+//	rule         group mode                              share mode
+//	lease        mq (nack at its end)                    mq; the broker lock renewed meanwhile
+//	nack(0)      copy to the retry topic                 release to the broker (native)
+//	nack(delay)  copy to the retry topic, due time       copy to the retry topic, due time
+//	attempts     driver (copy headers, commit metadata)  native (delivery count)
+//	dead-letter  driver (copy to the DLQ topic)          driver (copy to the DLQ topic)
+//	ordering     driver (key -> partition)               none
+//	delay        driver (retry topic)                    driver (retry topic)
+//	seek         native (offsets for a time)             none
+//	dedup        none (use an mq idempotency store)      none
 //
 // Group mode. Each fetched record is tracked until it is settled; a
 // partition's offset is committed (every commit_interval, on revocation
