@@ -121,7 +121,10 @@ func mustClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 // so another handle does not get the record meanwhile and the ack at the
 // end succeeds.
 func TestShareLocksAreRenewedWhileHeld(t *testing.T) {
-	const lock = 500 * time.Millisecond
+	// The driver renews at half the lock; 1.5 s leaves a renewal 750 ms to
+	// get through a loaded CI machine (500 ms once failed under -race with
+	// every package's tests running).
+	const lock = 1500 * time.Millisecond
 	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.BrokerConfigs(map[string]string{
 		"share.record.lock.sweep.interval.ms": "20",
 		"group.share.record.lock.duration.ms": strconv.Itoa(int(lock / time.Millisecond)),
