@@ -477,7 +477,10 @@ func (s *subscription) finishLocked(e *entry, status kgo.AckStatus) {
 		return
 	}
 	p := e.part
-	key := e.key()
+	var key string
+	if s.o.Ordered {
+		key = e.key() // a copy only where a key's queue needs it
+	}
 	e.rec = nil
 	if p.dead {
 		return
@@ -490,7 +493,7 @@ func (s *subscription) finishLocked(e *entry, status kgo.AckStatus) {
 		}
 	}
 	p.advance()
-	if key != "" && s.o.Ordered {
+	if key != "" {
 		s.releaseKeyLocked(p, e, key)
 	}
 	if p.m.out == 0 {
