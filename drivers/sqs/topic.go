@@ -41,8 +41,10 @@ func Capabilities(fifo bool, maxSize int) driver.Capabilities {
 	}
 	if fifo {
 		// FIFO queues deduplicate and order natively but take no
-		// per-message delay: mq emulates Delay.
+		// per-message delay: mq emulates Delay. Messages carry portmq's
+		// own ID (see OpenTopic), which takes room from the body.
 		c.Dedup, c.Ordering, c.Delay = driver.Native, driver.Native, driver.None
+		c.MaxBodySize = awsmq.MaxBinaryBody(maxSize, awsmq.IDOverhead)
 	}
 	return c
 }
@@ -80,10 +82,13 @@ func openTopic(ctx context.Context, client *awssqs.Client, name string, opts *To
 		return nil, openError("opening queue "+quote(name), err)
 	}
 	return &topic{
-		c:      client,
-		q:      q,
-		caps:   Capabilities(q.fifo, q.maxSize),
-		target: awsmq.Target{FIFO: q.fifo, MaxSize: q.maxSize, Name: "sqs: queue " + q.name},
+		c:    client,
+		q:    q,
+		caps: Capabilities(q.fifo, q.maxSize),
+		// On FIFO queues the ID is portmq's own, carried in an attribute:
+		// a send the SDK retried is dropped by SQS's deduplication, and
+		// the MessageId of the retry's answer need not be the one delivered.
+		target: awsmq.Target{FIFO: q.fifo, MaxSize: q.maxSize, WithID: q.fifo, Name: "sqs: queue " + q.name},
 		Handle: awsmq.Handle{Conn: conn},
 	}, nil
 }
@@ -129,6 +134,9 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 	for i := range msgs {
 		if errs[i] == nil {
 			msgs[i].ID = ids[i]
+			if enc[i].ID != "" {
+				msgs[i].ID = enc[i].ID
+			}
 		}
 	}
 	return awsmq.BatchResult(errs)
