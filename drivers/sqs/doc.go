@@ -73,6 +73,10 @@
 //     travel natively (readable by other consumers); the rest is encoded
 //     into portmq attributes. Messages of other producers are read as
 //     they are (Binary attributes base64 encoded).
+//   - A message's ID is SQS's MessageId, except on FIFO queues, where it
+//     is portmq's own, carried in the portmq-id attribute: there a send
+//     the SDK retried is dropped by deduplication, and the MessageId the
+//     retry returns need not be the one delivered.
 //   - The size of a message as SQS counts it (body, base64 encoded if it
 //     is not text, plus attribute names, types and values) is checked
 //     against the queue's MaximumMessageSize, read when the handle opens,
