@@ -65,9 +65,9 @@ func (a *admin) CreateSubscription(ctx context.Context, topic, name string, cfg 
 	e := a.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	t := e.topics[topic]
-	if t == nil {
-		return notFound("topic " + topic + " does not exist")
+	t, err := e.existingTopicLocked(topic)
+	if err != nil {
+		return err
 	}
 	if t.byName[name] != nil {
 		return driver.NewError(driver.AlreadyExists, "memdriver: subscription "+topic+"/"+name+" already exists")
@@ -85,9 +85,9 @@ func (a *admin) DeleteTopic(ctx context.Context, name string) error {
 	e := a.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	t := e.topics[name]
-	if t == nil {
-		return notFound("topic " + name + " does not exist")
+	t, err := e.existingTopicLocked(name)
+	if err != nil {
+		return err
 	}
 	delete(e.topics, name)
 	t.deleted.Store(true)
@@ -107,9 +107,9 @@ func (a *admin) DeleteSubscription(ctx context.Context, topic, name string) erro
 	e := a.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	t := e.topics[topic]
-	if t == nil {
-		return notFound("topic " + topic + " does not exist")
+	t, err := e.existingTopicLocked(topic)
+	if err != nil {
+		return err
 	}
 	s := t.byName[name]
 	if s == nil {
@@ -118,6 +118,15 @@ func (a *admin) DeleteSubscription(ctx context.Context, topic, name string) erro
 	t.removeSubLocked(s)
 	s.markDeleted()
 	return nil
+}
+
+// existingTopicLocked returns topic name, or an error with code NotFound.
+// e.mu is held.
+func (e *Engine) existingTopicLocked(name string) (*topic, error) {
+	if t := e.topics[name]; t != nil {
+		return t, nil
+	}
+	return nil, notFound("topic " + name + " does not exist")
 }
 
 // As exposes the *Engine through a **Engine.
