@@ -211,18 +211,13 @@ func (s *subscription) activateLocked() error {
 	return nil
 }
 
-// takeLocked hands out up to len(dst) ready entries, but only a fair
-// share when other ReceiveBatch calls wait: mq buffers what one call
-// returns, and goroutines waiting here would not see that buffer (see
-// the requests notes), so every waiting call gets some and returns.
+// takeLocked hands out up to len(dst) ready entries. (mq wakes the other
+// Receive calls waiting here when one call brings back more than its
+// caller takes, so one call may take a whole batch.)
 func (s *subscription) takeLocked(dst []driver.Message) (int, map[*member]commitSet) {
 	var counts map[*member]commitSet
-	limit := len(dst)
-	if s.receivers > 1 {
-		limit = min(limit, max(1, (s.ready.len()+s.receivers-1)/s.receivers))
-	}
 	n := 0
-	for n < limit && s.ready.len() > 0 {
+	for n < len(dst) && s.ready.len() > 0 {
 		e := s.ready.pop()
 		if e.state != stReady || !s.handableLocked(e) {
 			continue
@@ -251,8 +246,8 @@ func (s *subscription) takeLocked(dst []driver.Message) (int, map[*member]commit
 		n++
 	}
 	s.setIDsLocked(dst[:n])
-	if n > 0 {
-		s.wakeLocked() // the others take their share of what is left
+	if n > 0 && s.ready.len() > 0 {
+		s.wakeLocked() // others take what is left
 	}
 	if n > 0 && s.ready.len() < s.o.MaxPollRecords {
 		s.space.fire()
