@@ -57,19 +57,33 @@ func testOrderPerKey(t tb, s *suite) {
 		return nil
 	}, mq.WithConcurrency(4))
 	total := keys * perKey
-	if !handled.waitFor(e.ctx(), e.tm.patience, func(g []got) bool { return len(g) >= total }) {
-		t.Fatalf("handled %d of %d messages within %v", len(handled.snapshot()), total, e.tm.patience)
+	distinct := func(g []got) int {
+		seen := map[got]bool{}
+		for _, x := range g {
+			seen[x] = true
+		}
+		return len(seen)
+	}
+	if !handled.waitFor(e.ctx(), e.tm.patience, func(g []got) bool { return distinct(g) >= total }) {
+		t.Fatalf("handled %d of %d messages within %v", distinct(handled.snapshot()), total, e.tm.patience)
 	}
 	next := make([]int, keys)
 	for _, g := range handled.snapshot() {
 		if g.key < 0 || g.key >= keys {
 			continue
 		}
-		if g.seq != next[g.key] {
+		switch g.seq {
+		case next[g.key]:
+			next[g.key]++
+		case next[g.key] - 1:
+			// The last message of the key again, before the next one:
+			// at-least-once allows it when its ack did not reach the
+			// backend in time, and the order holds.
+			t.Logf("key-%d: message %d handled again (a redelivery)", g.key, g.seq)
+		default:
 			t.Errorf("key-%d: handled message %d when %d was next in send order (handled: %v)", g.key, g.seq, next[g.key], handled.snapshot())
 			return
 		}
-		next[g.key]++
 	}
 }
 
