@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"math/rand/v2"
 	"context"
 	"fmt"
 	"sync"
@@ -46,53 +47,80 @@ func BenchmarkVersusRaw(b *testing.B) {
 	}
 	defer seed.Close()
 	adm := kadm.NewClient(seed)
-	body := make([]byte, 1024)
-	for i := range body {
-		body[i] = byte(i * 7)
-	}
 	const batch, perRound = 1000, 50000
+	body := make([][]byte, batch)
+	gen := rand.NewChaCha8([32]byte{7})
+	for i := range body {
+		body[i] = make([]byte, 1024)
+		_, _ = gen.Read(body[i])
+	}
 	var round atomic.Int64
+	// Each round writes a topic of its own and deletes it when done:
+	// kfake keeps every record in this process's memory, and a heap
+	// that grows by 50 MiB a round makes fetches stall for tens of
+	// milliseconds at random, on either side.
 	newTopic := func(b *testing.B) string {
 		name := fmt.Sprintf("bench-%d", round.Add(1))
 		if _, err := adm.CreateTopic(context.Background(), 3, 1, nil, name); err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), name) })
 		return name
 	}
+	dropTopic := func(name string) { _, _ = adm.DeleteTopics(context.Background(), name) }
 
 	b.Run("produce", func(b *testing.B) {
 		var raw, pmq time.Duration
-		for range b.N {
-			t := newTopic(b)
-			raw += rawProduce(b, addr, t, body, perRound, batch, nop)
-			pmq += portmqProduce(b, addr, t, body, perRound, batch, nop)
+		for i := range b.N {
+			rt, pt := newTopic(b), newTopic(b)
+			inTurn(i, func() { raw += rawProduce(b, addr, rt, body, perRound, batch, nop) },
+				func() { pmq += portmqProduce(b, addr, pt, body, perRound, batch, nop) })
+			dropTopic(rt)
+			dropTopic(pt)
 		}
 		report(b, raw, pmq, b.N*perRound)
 	})
 	b.Run("pipeline", func(b *testing.B) {
 		var raw, pmq time.Duration
-		for range b.N {
-			t := newTopic(b)
-			raw += pipeline(func(ready func()) { rawProduce(b, addr, t, body, perRound, batch, ready) },
-				func(ready func()) { rawConsume(b, addr, t, perRound, ready) })
-			pmq += pipeline(func(ready func()) { portmqProduce(b, addr, t, body, perRound, batch, ready) },
-				func(ready func()) { portmqConsume(b, addr, t, perRound, ready) })
+		for i := range b.N {
+			rt, pt := newTopic(b), newTopic(b)
+			inTurn(i, func() {
+				raw += pipeline(func(ready func()) { rawProduce(b, addr, rt, body, perRound, batch, ready) },
+					func(ready func()) { rawConsume(b, addr, rt, perRound, ready) })
+			}, func() {
+				pmq += pipeline(func(ready func()) { portmqProduce(b, addr, pt, body, perRound, batch, ready) },
+					func(ready func()) { portmqConsume(b, addr, pt, perRound, ready) })
+			})
+			dropTopic(rt)
+			dropTopic(pt)
 		}
 		report(b, raw, pmq, b.N*perRound)
 	})
 	b.Run("consume", func(b *testing.B) {
 		var raw, pmq time.Duration
-		for range b.N {
+		for i := range b.N {
 			t := newTopic(b)
 			b.StopTimer()
 			rawProduce(b, addr, t, body, perRound, batch, nop)
 			b.StartTimer()
-			raw += rawConsume(b, addr, t, perRound, nop)
-			pmq += portmqConsume(b, addr, t, perRound, nop)
+			inTurn(i, func() { raw += rawConsume(b, addr, t, perRound, nop) },
+				func() { pmq += portmqConsume(b, addr, t, perRound, nop) })
+			dropTopic(t)
 		}
 		report(b, raw, pmq, b.N*perRound)
 	})
+}
+
+// inTurn runs the raw and the portmq side of round i one after the
+// other, raw first in even rounds and portmq first in odd ones, so that
+// neither always runs on the heap or the cluster state the other left.
+func inTurn(i int, raw, pmq func()) {
+	if i%2 == 0 {
+		raw()
+		pmq()
+	} else {
+		pmq()
+		raw()
+	}
 }
 
 func nop() {}
@@ -121,14 +149,14 @@ func report(b *testing.B, raw, pmq time.Duration, n int) {
 	b.ReportMetric(pmqRate/rawRate, "ratio")
 }
 
-func rawProduce(b *testing.B, addr, topic string, body []byte, n, batch int, ready func()) time.Duration {
+func rawProduce(b *testing.B, addr, topic string, body [][]byte, n, batch int, ready func()) time.Duration {
 	// The same batching as portmq's producer: no linger.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer cl.Close()
-	if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: body}).FirstErr(); err != nil {
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: body[0]}).FirstErr(); err != nil {
 		b.Fatal(err) // warm up: producer ID, metadata, connections
 	}
 	ready()
@@ -137,8 +165,8 @@ func rawProduce(b *testing.B, addr, topic string, body []byte, n, batch int, rea
 		var wg sync.WaitGroup
 		var failed atomic.Pointer[error]
 		wg.Add(batch)
-		for range batch {
-			cl.Produce(context.Background(), &kgo.Record{Value: body}, func(_ *kgo.Record, err error) {
+		for i := range batch {
+			cl.Produce(context.Background(), &kgo.Record{Value: body[i]}, func(_ *kgo.Record, err error) {
 				if err != nil {
 					failed.Store(&err)
 				}
@@ -153,14 +181,14 @@ func rawProduce(b *testing.B, addr, topic string, body []byte, n, batch int, rea
 	return time.Since(start)
 }
 
-func portmqProduce(b *testing.B, addr, topic string, body []byte, n, batch int, ready func()) time.Duration {
+func portmqProduce(b *testing.B, addr, topic string, body [][]byte, n, batch int, ready func()) time.Duration {
 	ctx := context.Background()
 	p, err := mq.OpenProducer(ctx, "kafka://"+addr+"/"+topic)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer p.Shutdown(ctx)
-	if err := p.Send(ctx, &mq.Message{Body: body}); err != nil {
+	if err := p.Send(ctx, &mq.Message{Body: body[0]}); err != nil {
 		b.Fatal(err)
 	}
 	msgs := make([]*mq.Message, batch)
@@ -168,7 +196,7 @@ func portmqProduce(b *testing.B, addr, topic string, body []byte, n, batch int, 
 	start := time.Now()
 	for sent := 0; sent < n; sent += batch {
 		for i := range msgs {
-			msgs[i] = &mq.Message{Body: body}
+			msgs[i] = &mq.Message{Body: body[i]}
 		}
 		if err := p.SendBatch(ctx, msgs); err != nil {
 			b.Fatal(err)
