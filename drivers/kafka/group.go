@@ -339,7 +339,11 @@ func (m *member) onFetched(_ context.Context, _ *kgo.Client, resp *kmsg.OffsetFe
 }
 
 // fetchLoop polls while the ready queue has room and turns records into
-// entries.
+// entries. It takes each fetch the client buffered whole (in polls of
+// MaxPollRecords), so that the client sends the next fetch request at
+// once and the broker's answer is under way while the application works
+// through this one; the ready queue then holds up to one fetch beyond
+// MaxPollRecords, and the client buffers at most one more.
 func (m *member) fetchLoop() {
 	s := m.g.s
 	for s.waitSpace(m.ctx) {
@@ -347,14 +351,22 @@ func (m *member) fetchLoop() {
 		s.mu.Lock()
 		m.pollCancel = cancel
 		s.mu.Unlock()
-		fs := m.cl.PollRecords(pctx, s.o.MaxPollRecords)
-		cancel()
-		if m.ctx.Err() != nil || fs.IsClientClosed() {
-			return
+		n, errs := 0, false
+		for first := true; first || m.cl.BufferedFetchRecords() > 0; first = false {
+			fs := m.cl.PollRecords(pctx, s.o.MaxPollRecords)
+			if m.ctx.Err() != nil || fs.IsClientClosed() {
+				cancel()
+				return
+			}
+			n += m.admit(fs) // before any seek: these records were fetched before it
+			errs = errs || len(fs.Errors()) > 0
+			if pctx.Err() != nil {
+				break
+			}
 		}
-		n := m.admit(fs) // before any seek: these records were fetched before it
+		cancel()
 		m.runSeeks()
-		if n == 0 && len(fs.Errors()) > 0 && !sleepCtx(m.ctx, 100*time.Millisecond) {
+		if n == 0 && errs && !sleepCtx(m.ctx, 100*time.Millisecond) {
 			return
 		}
 	}
