@@ -1,9 +1,9 @@
 package kafka
 
 import (
-	"math/rand/v2"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
