@@ -1,6 +1,7 @@
 package mq
 
 import (
+	"reflect"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -25,7 +26,7 @@ type Delivery struct {
 	sub      *Subscription
 	ackID    driver.AckID
 	deadline atomic.Int64 // unix nanos when the lease ends; 0 = unknown
-	asFunc   func(any) bool
+	as       any          // driver.Message.AsFunc, or else its Native
 	state    atomic.Uint32
 	leaseIdx int32 // guarded by sub.emu.mu (emulated lease)
 }
@@ -53,12 +54,23 @@ func (d *Delivery) Deadline() time.Time {
 	return time.Unix(0, n)
 }
 
-// As exposes the driver's native message, where the driver offers one.
+// As exposes the driver's native message, where the driver offers one: i
+// is a pointer to a variable of the native type (each driver's package
+// documentation names its types), which As sets.
 func (d *Delivery) As(i any) bool {
-	if d.asFunc == nil {
+	switch as := d.as.(type) {
+	case nil:
 		return false
+	case func(any) bool:
+		return as(i)
+	default:
+		p := reflect.ValueOf(i)
+		if p.Kind() != reflect.Pointer || p.IsNil() || !reflect.TypeOf(as).AssignableTo(p.Elem().Type()) {
+			return false
+		}
+		p.Elem().Set(reflect.ValueOf(as))
+		return true
 	}
-	return d.asFunc(i)
 }
 
 // begin starts a settling call: it checks d, enters the subscription's gate

@@ -68,6 +68,11 @@ type Message struct {
 	// AsFunc, if non-nil, gives access to the native message (see mq's
 	// Delivery.As). It may be nil.
 	AsFunc func(any) bool
+	// Native, used when AsFunc is nil, is the native message itself,
+	// such as a *kgo.Record: Delivery.As(&p) sets p to it when p's type
+	// can hold it. A pointer costs no allocation here, where a closure
+	// per message does. It must not be a func(any) bool. It may be nil.
+	Native any
 }
 
 // AckID identifies one delivery to the driver that produced it. The driver
