@@ -78,11 +78,17 @@ func (e *emulator) watch(f func()) func() {
 // inFIFO is Delivery.leaseIdx of a delivery in emulator.fifo.
 const inFIFO = -2
 
-func (e *emulator) trackLease(d *Delivery, until time.Time) {
-	d.deadline.Store(until.UnixNano())
+// trackLeases keeps the leases of ds, all ending at until.
+func (e *emulator) trackLeases(ds []Delivery, until time.Time) {
+	ns := until.UnixNano()
+	for i := range ds {
+		ds[i].deadline.Store(ns)
+	}
 	e.mu.Lock()
-	d.leaseIdx = inFIFO
-	e.fifo = append(e.fifo, d)
+	for i := range ds {
+		ds[i].leaseIdx = inFIFO
+		e.fifo = append(e.fifo, &ds[i])
+	}
 	// Wake the goroutine only when its timer would fire too late: in a
 	// steady stream every new lease ends after the one it is armed for.
 	early := e.wakeAt.IsZero() || until.Before(e.wakeAt)

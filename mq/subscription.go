@@ -144,13 +144,7 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, n int) ([]*Delivery, er
 	defer s.gate.leave()
 	var out []*Delivery
 	for {
-		for len(out) < n {
-			d := s.pop()
-			if d == nil {
-				break
-			}
-			out = append(out, d)
-		}
+		out = s.popBatch(out, n)
 		if len(out) > 0 {
 			return out, nil
 		}
@@ -162,52 +156,134 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, n int) ([]*Delivery, er
 
 // pop hands out the next buffered message that is still deliverable.
 func (s *Subscription) pop() *Delivery {
+	var m [1]driver.Message
 	for {
-		s.mu.Lock()
-		if s.head == len(s.buf) {
-			s.mu.Unlock()
+		k, waited := s.take(m[:])
+		if k == 0 {
 			return nil
 		}
-		m := s.buf[s.head]
-		s.buf[s.head] = driver.Message{}
-		s.head++
-		s.popped = true
-		// A lone message was fetched by this very call; only messages
-		// that waited behind others in the buffer can have run out.
-		waited := len(s.buf) > 1
-		if s.head == len(s.buf) {
-			s.buf, s.head = s.buf[:0], 0
+		now := s.now()
+		if !s.admit(&m[0], waited, now) {
+			continue
 		}
-		s.mu.Unlock()
-		if d := s.deliver(&m, waited); d != nil {
-			return d
+		ds := make([]Delivery, 1)
+		if s.fill(&ds[0], &m[0]) {
+			s.trackLeases(ds, now)
+			return &ds[0]
 		}
 	}
 }
 
-// deliver turns a fetched message into a Delivery, or returns nil when mq
-// keeps it (emulated delay, emulated dead-lettering) or its lease already
-// ended in the buffer.
-func (s *Subscription) deliver(m *driver.Message, waited bool) *Delivery {
-	if waited && !m.Deadline.IsZero() && !s.now().Before(m.Deadline) {
-		return nil // the backend redelivers it
+// popChunk is how many buffered messages popBatch turns into deliveries
+// at a time: one clock reading, one lease-tracking lock and, for small
+// messages, one allocation for the lot.
+const popChunk = 32
+
+// slabBodies bounds the body bytes of the deliveries that share an
+// allocation: a Delivery kept after it is settled keeps the others of its
+// chunk (and their bodies) from being collected, so only chunks of small
+// messages share one.
+const slabBodies = 32 << 10
+
+// popBatch appends up to n-len(out) deliverable buffered messages to out.
+func (s *Subscription) popBatch(out []*Delivery, n int) []*Delivery {
+	var ms [popChunk]driver.Message
+	for len(out) < n {
+		k, waited := s.take(ms[:min(n-len(out), popChunk)])
+		if k == 0 {
+			break
+		}
+		now := s.now()
+		bodies := 0
+		for i := range ms[:k] {
+			bodies += len(ms[i].Body)
+		}
+		var slab []Delivery
+		if bodies <= slabBodies {
+			slab = make([]Delivery, k)
+		}
+		j := 0
+		for i := range ms[:k] {
+			if !s.admit(&ms[i], waited, now) {
+				continue
+			}
+			var d []Delivery
+			if slab != nil {
+				d = slab[j : j+1]
+			} else {
+				d = make([]Delivery, 1)
+			}
+			if !s.fill(&d[0], &ms[i]) {
+				continue
+			}
+			out = append(out, &d[0])
+			j++
+			if slab == nil {
+				s.trackLeases(d, now)
+			}
+		}
+		clear(ms[:k])
+		if slab != nil {
+			s.trackLeases(slab[:j], now)
+		}
+	}
+	return out
+}
+
+// take moves up to len(dst) buffered messages to dst. waited reports
+// whether they waited behind others in the buffer: a lone message was
+// fetched by this very call, and only messages that waited can have run
+// out of lease.
+func (s *Subscription) take(dst []driver.Message) (k int, waited bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k = copy(dst, s.buf[s.head:])
+	if k == 0 {
+		return 0, false
+	}
+	waited = len(s.buf) > 1
+	clear(s.buf[s.head : s.head+k])
+	s.head += k
+	s.popped = true
+	if s.head == len(s.buf) {
+		s.buf, s.head = s.buf[:0], 0
+	}
+	return k, waited
+}
+
+// admit reports whether a fetched message is to be delivered now: not
+// when its lease already ended in the buffer (the backend redelivers
+// it), nor when mq holds it for an emulated delay.
+func (s *Subscription) admit(m *driver.Message, waited bool, now time.Time) bool {
+	if waited && !m.Deadline.IsZero() && !now.Before(m.Deadline) {
+		return false
 	}
 	if len(m.Attributes) > 0 {
 		if v, ok := m.Attributes[driver.AttrNotBefore]; ok {
 			m.Attributes = withoutAttr(m.Attributes, driver.AttrNotBefore)
-			if due, err := time.Parse(time.RFC3339Nano, v); err == nil && s.now().Before(due) {
+			if due, err := time.Parse(time.RFC3339Nano, v); err == nil && now.Before(due) {
 				s.emulator().holdDelivery(*m, due)
-				return nil
+				return false
 			}
 		}
 	}
-	d := &Delivery{
+	return true
+}
+
+// fill makes d the delivery of m, or dead-letters m and returns false
+// when mq emulates dead-lettering and m has used up its attempts.
+func (s *Subscription) fill(d *Delivery, m *driver.Message) bool {
+	*d = Delivery{
 		Message:     Message{Body: m.Body, Attributes: m.Attributes, Key: m.Key, DedupID: m.DedupID, ID: m.ID},
 		Attempt:     m.Attempt,
 		PublishedAt: m.PublishedAt,
 		sub:         s,
 		ackID:       m.AckID,
-		asFunc:      m.AsFunc,
+	}
+	if m.AsFunc != nil {
+		d.as = m.AsFunc
+	} else if m.Native != nil {
+		d.as = m.Native
 	}
 	if d.Attempt == 0 {
 		d.Attempt = 1
@@ -221,12 +297,17 @@ func (s *Subscription) deliver(m *driver.Message, waited bool) *Delivery {
 		d.state.Store(stateSettled)
 		d.Attempt-- // this delivery is not an attempt: MaxAttempts were made
 		_ = s.deadLetter("mq.Subscription.Receive", d, "max attempts ("+strconv.Itoa(s.info.MaxAttempts)+") reached")
-		return nil
+		*d = Delivery{} // the slot goes to the next message
+		return false
 	}
-	if !s.caps.Lease.Has() {
-		s.emulator().trackLease(d, s.now().Add(s.info.Lease))
+	return true
+}
+
+// trackLeases starts mq's leases of ds where mq keeps leases.
+func (s *Subscription) trackLeases(ds []Delivery, now time.Time) {
+	if len(ds) > 0 && !s.caps.Lease.Has() {
+		s.emulator().trackLeases(ds, now.Add(s.info.Lease))
 	}
-	return d
 }
 
 // fetch receives up to n messages from the driver into the buffer.
