@@ -207,6 +207,10 @@ func TestSeekFromAHandleOutOfTheGroup(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = d.Ack()
+		var rec *kgo.Record // the native record, through Delivery.As
+		if !d.As(&rec) || rec.Topic != topic || string(rec.Value) != string(d.Body) || d.ID != fmt.Sprintf("%d-%d", rec.Partition, rec.Offset) {
+			t.Errorf("Delivery.As(**kgo.Record) = %v, %+v for delivery %s", rec != nil, rec, d.ID)
+		}
 	}
 	seeker, err := mq.OpenSubscription(ctx, u)
 	if err != nil {

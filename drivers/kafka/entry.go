@@ -51,17 +51,6 @@ func (e *entry) key() string {
 	return string(e.rec.Key)
 }
 
-// asFunc gives Delivery.As access to the record.
-func asRecord(r *kgo.Record) func(any) bool {
-	return func(i any) bool {
-		if p, ok := i.(**kgo.Record); ok {
-			*p = r
-			return true
-		}
-		return false
-	}
-}
-
 // partition is the state of one partition a consumer-group member owns.
 type partition struct {
 	m     *member

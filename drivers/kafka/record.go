@@ -53,10 +53,42 @@ func internalHeader(k string) bool {
 // messageID is the ID of the record at partition and offset.
 func messageID(partition int32, offset int64) string {
 	var b [32]byte
-	out := strconv.AppendInt(b[:0], int64(partition), 10)
-	out = append(out, '-')
-	out = strconv.AppendInt(out, offset, 10)
-	return string(out)
+	return string(appendID(b[:0], partition, offset))
+}
+
+func appendID(b []byte, partition int32, offset int64) []byte {
+	b = strconv.AppendInt(b, int64(partition), 10)
+	b = append(b, '-')
+	return strconv.AppendInt(b, offset, 10)
+}
+
+// idList builds the IDs of a batch of records, cut from one string: one
+// allocation per batch. It can be reused.
+type idList struct {
+	buf  []byte
+	ends []int
+	all  string
+}
+
+// reset empties l, keeping its scratch space.
+func (l *idList) reset() { l.buf, l.ends, l.all = l.buf[:0], l.ends[:0], "" }
+
+// add appends the ID of the record at partition and offset.
+func (l *idList) add(partition int32, offset int64) {
+	l.buf = appendID(l.buf, partition, offset)
+	l.ends = append(l.ends, len(l.buf))
+}
+
+// id returns the k-th ID added since reset; call only after every add.
+func (l *idList) id(k int) string {
+	if l.all == "" {
+		l.all = string(l.buf)
+	}
+	start := 0
+	if k > 0 {
+		start = l.ends[k-1]
+	}
+	return l.all[start:l.ends[k]]
 }
 
 // toRecord fills r from a message to send to topic at now.

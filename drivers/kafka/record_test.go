@@ -140,10 +140,20 @@ func TestTruncateUTF8(t *testing.T) {
 	}
 }
 
-func TestDigitsMatchesDecimalLength(t *testing.T) {
-	for _, n := range []int64{0, 9, 10, 99, 100, 123456789, -1, -10, 1 << 62} {
-		if got, want := digits(n), len(fmt.Sprint(n)); got != want {
-			t.Errorf("digits(%d) = %d, want %d", n, got, want)
+func TestIDListCutsEachID(t *testing.T) {
+	var l idList
+	for round := range 2 { // the second round reuses the scratch
+		l.reset()
+		var want []string
+		for i, off := range []int64{0, 9, 10, 123456789, 1 << 62} {
+			p := int32(i * 5 * (round + 1))
+			l.add(p, off)
+			want = append(want, fmt.Sprintf("%d-%d", p, off))
+		}
+		for k, w := range want {
+			if got := l.id(k); got != w {
+				t.Errorf("round %d: id(%d) = %q, want %q", round, k, got, w)
+			}
 		}
 	}
 }

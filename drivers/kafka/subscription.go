@@ -3,7 +3,6 @@ package kafka
 import (
 	"container/heap"
 	"context"
-	"strconv"
 	"sync"
 	"time"
 
@@ -47,7 +46,7 @@ type subscription struct {
 	groups     []*groupSource
 	share      *shareSource
 	dlqReady   bool
-	idBuf      []byte // scratch for message IDs
+	ids        idList // scratch for message IDs
 }
 
 // holdCap is how many entries a partition may keep waiting (for their
@@ -241,7 +240,7 @@ func (s *subscription) takeLocked(dst []driver.Message) (int, map[*member]commit
 			}
 		}
 		m := &dst[n]
-		*m = driver.Message{AckID: driver.AckID{Ref: e, Seq: e.gen}, Attempt: e.attempt, AsFunc: asRecord(e.rec)}
+		*m = driver.Message{AckID: driver.AckID{Ref: e, Seq: e.gen}, Attempt: e.attempt, Native: e.rec}
 		fillMessage(m, e.rec)
 		n++
 	}
@@ -256,45 +255,24 @@ func (s *subscription) takeLocked(dst []driver.Message) (int, map[*member]commit
 }
 
 // setIDsLocked gives the messages that carry no ID header their ID,
-// PARTITION-OFFSET, all cut from one string.
+// PARTITION-OFFSET.
 func (s *subscription) setIDsLocked(ms []driver.Message) {
-	buf := s.idBuf[:0]
+	l := &s.ids
+	l.reset()
 	for i := range ms {
 		if ms[i].ID == "" {
 			r := ms[i].AckID.Ref.(*entry).rec
-			buf = strconv.AppendInt(buf, int64(r.Partition), 10)
-			buf = append(buf, '-')
-			buf = strconv.AppendInt(buf, r.Offset, 10)
+			l.add(r.Partition, r.Offset)
 		}
 	}
-	if len(buf) == 0 {
-		return
-	}
-	all := string(buf)
-	s.idBuf = buf
-	at := 0
+	k := 0
 	for i := range ms {
 		if ms[i].ID == "" {
-			r := ms[i].AckID.Ref.(*entry).rec
-			end := at + digits(int64(r.Partition)) + 1 + digits(r.Offset)
-			ms[i].ID = all[at:end]
-			at = end
+			ms[i].ID = l.id(k)
+			k++
 		}
 	}
-}
-
-// digits is the length of n in decimal.
-func digits(n int64) int {
-	d := 1
-	if n < 0 {
-		d++
-		n = -n
-	}
-	for n >= 10 {
-		n /= 10
-		d++
-	}
-	return d
+	l.reset() // drops the string; keeps the scratch
 }
 
 // handableLocked reports whether e may be handed out now.

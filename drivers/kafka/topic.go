@@ -114,7 +114,7 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 	}
 	b.wg.Wait()
 	var errs []error
-	ids := make([]byte, 0, 12*len(recs))
+	ids := idList{buf: make([]byte, 0, 12*len(recs)), ends: make([]int, 0, len(recs))}
 	for i := range recs {
 		if b.errs != nil && b.errs[i] != nil {
 			if errs == nil {
@@ -123,17 +123,13 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 			errs[i] = wrap("send to "+t.name, b.errs[i])
 			continue
 		}
-		ids = strconv.AppendInt(ids, int64(recs[i].Partition), 10)
-		ids = append(ids, '-')
-		ids = strconv.AppendInt(ids, recs[i].Offset, 10)
+		ids.add(recs[i].Partition, recs[i].Offset)
 	}
-	// Every ID is cut from one string: one allocation per batch.
-	all, at := string(ids), 0
+	k := 0
 	for i := range recs {
 		if errs == nil || errs[i] == nil {
-			end := at + digits(int64(recs[i].Partition)) + 1 + digits(recs[i].Offset)
-			msgs[i].ID = all[at:end]
-			at = end
+			msgs[i].ID = ids.id(k)
+			k++
 		}
 	}
 	if errs == nil {
