@@ -339,11 +339,11 @@ func (m *member) onFetched(_ context.Context, _ *kgo.Client, resp *kmsg.OffsetFe
 }
 
 // fetchLoop polls while the ready queue has room and turns records into
-// entries. It takes each fetch the client buffered whole (in polls of
-// MaxPollRecords), so that the client sends the next fetch request at
-// once and the broker's answer is under way while the application works
-// through this one; the ready queue then holds up to one fetch beyond
-// MaxPollRecords, and the client buffers at most one more.
+// entries. Each poll takes everything the client buffered, so that the
+// client sends its next fetch request at once and the broker's answer is
+// under way while the application works through this one: the ready
+// queue holds up to one fetch beyond MaxPollRecords, and the client
+// buffers at most one more.
 func (m *member) fetchLoop() {
 	s := m.g.s
 	for s.waitSpace(m.ctx) {
@@ -351,33 +351,26 @@ func (m *member) fetchLoop() {
 		s.mu.Lock()
 		m.pollCancel = cancel
 		s.mu.Unlock()
-		n, errs := 0, false
-		for first := true; first || m.cl.BufferedFetchRecords() > 0; first = false {
-			fs := m.cl.PollRecords(pctx, s.o.MaxPollRecords)
-			if m.ctx.Err() != nil || fs.IsClientClosed() {
-				cancel()
-				return
-			}
-			n += m.admit(fs) // before any seek: these records were fetched before it
-			errs = errs || len(fs.Errors()) > 0
-			if pctx.Err() != nil {
-				break
-			}
-		}
+		fs := m.cl.PollFetches(pctx)
 		cancel()
+		if m.ctx.Err() != nil || fs.IsClientClosed() {
+			return
+		}
+		n := m.admit(fs) // before any seek: these records were fetched before it
 		m.runSeeks()
-		if n == 0 && errs && !sleepCtx(m.ctx, 100*time.Millisecond) {
+		if n == 0 && len(fs.Errors()) > 0 && !sleepCtx(m.ctx, 100*time.Millisecond) {
 			return
 		}
 	}
 }
 
-// admit turns polled records into entries and returns how many. The
-// first record of a partition after it was assigned is where a crash of
-// this handle would make the next one restart: it starts with the
-// deliveries a previous member counted in the commit metadata, and its
-// own are committed before it is handed out (see takeLocked), so that
-// crashes count toward max_attempts.
+// admit turns polled records into entries and returns how many, letting
+// receivers in every MaxPollRecords records. The first record of a
+// partition after it was assigned is where a crash of this handle would
+// make the next one restart: it starts with the deliveries a previous
+// member counted in the commit metadata, and its own are committed before
+// it is handed out (see takeLocked), so that crashes count toward
+// max_attempts.
 func (m *member) admit(fs kgo.Fetches) int {
 	s := m.g.s
 	now := time.Now().UnixNano()
@@ -387,11 +380,18 @@ func (m *member) admit(fs kgo.Fetches) int {
 	n := 0
 	slab := make([]entry, fs.NumRecords()) // one allocation for the poll's entries
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-		p := m.parts[tp{fp.Topic, fp.Partition}]
-		if p == nil || p.dead || p.revoking || m.closing {
-			return
-		}
-		for _, r := range fp.Records {
+		var p *partition
+		for i, r := range fp.Records {
+			if i == 0 || n%s.o.MaxPollRecords == 0 {
+				if n > 0 {
+					s.wakeLocked() // receivers take what is ready
+					s.mu.Unlock()
+					s.mu.Lock()
+				}
+				if p = m.parts[tp{fp.Topic, fp.Partition}]; p == nil || p.dead || p.revoking || m.closing {
+					return
+				}
+			}
 			md := readMeta(r)
 			e := &slab[n]
 			*e = entry{rec: r, off: r.Offset, part: p, base: md.delivered, attempt: md.delivered + 1, due: md.due, heapIdx: -1}
