@@ -26,20 +26,11 @@ const (
 type delivery struct {
 	sub      *subscription
 	ackID    string
-	key      string              // ordering key, on ordered subscriptions only
-	rm       *pb.ReceivedMessage // for Delivery.As
-	deadline atomic.Int64        // unix nanos; never later than the server's
+	key      string       // ordering key, on ordered subscriptions only
+	deadline atomic.Int64 // unix nanos; never later than the server's
 	settled  atomic.Bool
 
 	prev, next *delivery // in sub.outstanding while unsettled; guarded by sub.omu
-}
-
-func (d *delivery) as(i any) bool {
-	if p, ok := i.(**pb.ReceivedMessage); ok && p != nil {
-		*p = d.rm
-		return true
-	}
-	return false
 }
 
 // outstanding is the list of deliveries handed out and not settled, so

@@ -111,7 +111,7 @@ func (s *subscription) convert(rms []*pb.ReceivedMessage, start, recv time.Time)
 	ds := make([]delivery, len(rms))
 	for i, rm := range rms {
 		d := &ds[i]
-		d.sub, d.ackID, d.rm = s, rm.GetAckId(), rm
+		d.sub, d.ackID = s, rm.GetAckId()
 		if s.set.ordered {
 			d.key = rm.GetMessage().GetOrderingKey()
 		}
@@ -124,7 +124,7 @@ func (s *subscription) convert(rms []*pb.ReceivedMessage, start, recv time.Time)
 			Key:      m.GetOrderingKey(),
 			AckID:    driver.AckID{Ref: d},
 			Deadline: deadline,
-			AsFunc:   d.as,
+			Native:   rm, // Delivery.As(**pb.ReceivedMessage)
 		}
 		if pt := m.GetPublishTime(); pt != nil {
 			dm.PublishedAt = pt.AsTime()

@@ -99,15 +99,6 @@ const seqShift = 48
 
 func (e *entry) ackSeq() uint64 { return e.d.DeliveryTag | e.handouts<<seqShift }
 
-// as gives access to the native delivery (see the package doc).
-func (e *entry) as(i any) bool {
-	if p, ok := i.(**amqp.Delivery); ok {
-		*p = &e.d
-		return true
-	}
-	return false
-}
-
 // newEntry reads a delivery from queue: attributes, key, dedup ID and the
 // attempt (prior attempts + x-delivery-count + 1). Dead letters that the
 // broker moved by itself get portmq's dead-letter attributes from x-death.
@@ -274,7 +265,7 @@ func (e *entry) handout(m *driver.Message, ref any) {
 		PublishedAt: e.d.Timestamp,
 		AckID:       driver.AckID{Ref: ref, Seq: e.ackSeq()},
 		Attempt:     e.attempt,
-		AsFunc:      e.as,
+		Native:      &e.d, // Delivery.As(**amqp.Delivery)
 	}
 }
 

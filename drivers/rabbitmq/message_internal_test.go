@@ -59,8 +59,7 @@ func TestEntryReadsAttemptsAndHidesInternalHeaders(t *testing.T) {
 	}
 	var m driver.Message
 	e.handout(&m, "ref")
-	var nd *amqp.Delivery
-	if m.ID != "m1" || m.Attempt != 4 || m.AckID.Seq != 7 || !m.AsFunc(&nd) || nd.DeliveryTag != 7 {
+	if nd, ok := m.Native.(*amqp.Delivery); m.ID != "m1" || m.Attempt != 4 || m.AckID.Seq != 7 || !ok || nd.DeliveryTag != 7 {
 		t.Errorf("handout = %+v", m)
 	}
 }
