@@ -75,7 +75,9 @@
 //     delivery, stays in the group (default 2s); see Semantics.
 //   - revoke_wait: how long a handle losing partitions waits for their
 //     deliveries to be settled (default: the lease).
-//   - max_poll_records: records per fetch (default 500; 64 in share mode).
+//   - max_poll_records: group mode fetches again once fewer fetched
+//     records than this wait to be handed out (default 500); share mode
+//     acquires at most this many records per fetch (default 64).
 //   - session_timeout, heartbeat_interval, rebalance_timeout,
 //     fetch_max_wait: the kgo consumer settings of the same names.
 //
@@ -137,7 +139,18 @@
 // a message that kills its consumer is dead-lettered after max_attempts
 // crashes once it is the first unsettled record of its partition. Other
 // records a dead handle had out come again with the attempt count they
-// had.
+// had. That commit costs one round trip before the first delivery of each
+// partition a handle is assigned.
+//
+// Fetching: the handle takes each fetch the client buffered whole, so the
+// client sends the next fetch request at once and the broker's answer is
+// under way while the application works; it fetches again once fewer than
+// max_poll_records fetched records wait to be handed out. A handle holds
+// at most that many records, one fetch more in its queue and one buffered
+// in the client; the client's kgo.FetchMaxBytes and
+// kgo.FetchMaxPartitionBytes (franz-go's defaults: 50 MiB, and 1 MiB per
+// partition) bound a fetch. A record's lease starts when it is handed
+// out, not when it is fetched.
 //
 // Ordered subscriptions rely on Kafka's partitioning by key: a key's
 // messages are in one partition, in send order. The driver hands out one

@@ -88,9 +88,9 @@ type SubscriptionOptions struct {
 	// waits for their unsettled deliveries before committing and letting
 	// go (default: the lease).
 	RevokeWait time.Duration
-	// MaxPollRecords is the most records one fetch hands to the driver
-	// (default 500 in GroupMode, 64 in ShareMode, where a fetch acquires
-	// them).
+	// MaxPollRecords: in GroupMode the handle fetches again once fewer
+	// fetched records than this wait to be handed out (default 500); in
+	// ShareMode it is the most records one fetch acquires (default 64).
 	MaxPollRecords int
 	// ClientOpts are added to the options of the consumer clients the
 	// handle creates (after the base client's options and portmq's own),
