@@ -18,7 +18,6 @@ type entry struct {
 	base    int          // deliveries before this record was written (retry copies)
 	due     int64        // Unix nanoseconds; not delivered before
 	state   state
-	counted bool   // the count commit for its next hand-out was made (see takeLocked)
 	gen     uint64 // counts hand-outs; an AckID carries the one it was made for
 	heapIdx int
 	keyNext *entry // ordered: the next entry of the same key
@@ -27,14 +26,13 @@ type entry struct {
 type state uint8
 
 const (
-	stNew      state = iota
-	stReady          // in the ready queue
-	stHeld           // waiting for its due time in the heap
-	stQueued         // waiting behind an earlier message of its key
-	stCounting       // waiting for its delivery count to be committed
-	stOut            // handed out, not settled
-	stBusy           // being copied to the retry or dead-letter topic
-	stDone           // settled
+	stNew    state = iota
+	stReady        // in the ready queue
+	stHeld         // waiting for its due time in the heap
+	stQueued       // waiting behind an earlier message of its key
+	stOut          // handed out, not settled
+	stBusy         // being copied to the retry or dead-letter topic
+	stDone         // settled
 )
 
 // stale reports whether e belongs to a partition this handle no longer
@@ -134,19 +132,6 @@ type fifo struct {
 func (q *fifo) len() int { return len(q.buf) - q.head }
 
 func (q *fifo) push(e *entry) { q.buf = append(q.buf, e) }
-
-// pushFront puts e before every other entry (O(n) when no popped slot is
-// free; it is rare).
-func (q *fifo) pushFront(e *entry) {
-	if q.head > 0 {
-		q.head--
-		q.buf[q.head] = e
-		return
-	}
-	q.buf = append(q.buf, nil)
-	copy(q.buf[1:], q.buf)
-	q.buf[0] = e
-}
 
 func (q *fifo) pop() *entry {
 	e := q.buf[q.head]

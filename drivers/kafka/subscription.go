@@ -148,7 +148,16 @@ func (s *subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 	s.receivers++
 	defer s.leaveReceiveLocked()
 	for {
-		if n := s.takeLocked(dst); n > 0 {
+		if n, counts := s.takeLocked(dst); n > 0 {
+			if counts != nil {
+				// Delivery counts to commit before handing out (see
+				// member.admit); once per partition and assignment.
+				s.mu.Unlock()
+				for m, set := range counts {
+					m.commit(ctx, set)
+				}
+				s.mu.Lock()
+			}
 			return n, nil
 		}
 		if s.closed {
@@ -203,49 +212,37 @@ func (s *subscription) activateLocked() error {
 
 // takeLocked hands out up to len(dst) ready entries. (mq wakes the other
 // Receive calls waiting here when one call brings back more than its
-// caller takes, so one call may take a whole batch.) The first record of
-// a partition after it was assigned waits for its delivery count to be
-// committed (see member.admit) while the others go.
-func (s *subscription) takeLocked(dst []driver.Message) int {
-	var counting map[*member]*countJob
+// caller takes, so one call may take a whole batch.)
+func (s *subscription) takeLocked(dst []driver.Message) (int, map[*member]commitSet) {
+	var counts map[*member]commitSet
 	n := 0
 	for n < len(dst) && s.ready.len() > 0 {
 		e := s.ready.pop()
 		if e.state != stReady || !s.handableLocked(e) {
 			continue
 		}
-		if p := e.part; p != nil && e.off == p.metaOff && e.counted {
-			e.counted = false // this hand-out's count commit was made
-		} else if p != nil && e.off == p.metaOff {
-			p.metaN = e.attempt - e.base
-			if c := (commitAt{off: e.off, n: p.metaN}); c != p.committedAt {
-				if counting == nil {
-					counting = make(map[*member]*countJob)
-				}
-				j := counting[p.m]
-				if j == nil {
-					j = &countJob{set: make(commitSet)}
-					counting[p.m] = j
-				}
-				j.set[tp{p.topic, p.id}] = c
-				j.ents = append(j.ents, e)
-				e.state = stCounting
-				continue
-			}
-		}
 		e.state = stOut
 		e.gen++
 		if p := e.part; p != nil {
 			p.out++
 			p.m.out++
+			if e.off == p.metaOff {
+				p.metaN = e.attempt - e.base
+				if c := (commitAt{off: e.off, n: p.metaN}); c != p.committedAt {
+					if counts == nil {
+						counts = make(map[*member]commitSet)
+					}
+					if counts[p.m] == nil {
+						counts[p.m] = make(commitSet)
+					}
+					counts[p.m][tp{p.topic, p.id}] = c
+				}
+			}
 		}
 		m := &dst[n]
 		*m = driver.Message{AckID: driver.AckID{Ref: e, Seq: e.gen}, Attempt: e.attempt, Native: e.rec}
 		fillMessage(m, e.rec)
 		n++
-	}
-	for m, j := range counting {
-		s.commitCountsLocked(m, j)
 	}
 	s.setIDsLocked(dst[:n])
 	if n > 0 && s.ready.len() > 0 {
@@ -254,36 +251,7 @@ func (s *subscription) takeLocked(dst []driver.Message) int {
 	if n > 0 && s.ready.len() < s.o.MaxPollRecords {
 		s.space.fire()
 	}
-	return n
-}
-
-// countJob is a commit of delivery counts and the entries waiting for it.
-type countJob struct {
-	set  commitSet
-	ents []*entry
-}
-
-// commitCountsLocked commits j's delivery counts in the background, then
-// puts its entries first in the ready queue, so that they go out right
-// after their counts are committed; they go out even if the commit
-// failed (as a commit of settled offsets that fails holds nothing back).
-func (s *subscription) commitCountsLocked(m *member, j *countJob) {
-	if m.closing {
-		return // its entries are not handed out any more
-	}
-	m.loops.Go(func() { // before teardown's Wait: it starts after closing is set under s.mu
-		m.commit(m.ctx, j.set)
-		s.mu.Lock()
-		for _, e := range j.ents {
-			if e.state == stCounting && !e.stale() {
-				e.counted = true
-				e.state = stReady
-				s.ready.pushFront(e)
-			}
-		}
-		s.wakeLocked()
-		s.mu.Unlock()
-	})
+	return n, counts
 }
 
 // setIDsLocked gives the messages that carry no ID header their ID,
