@@ -146,8 +146,9 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, n int) ([]*Delivery, er
 	}
 	defer s.gate.leave()
 	var out []*Delivery
+	var ms [popChunk]driver.Message
 	for {
-		out = s.popBatch(out, n)
+		out = s.popBatch(out, n, ms[:])
 		if len(out) > 0 {
 			return out, nil
 		}
@@ -159,22 +160,12 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, n int) ([]*Delivery, er
 
 // pop hands out the next buffered message that is still deliverable.
 func (s *Subscription) pop() *Delivery {
+	var one [1]*Delivery
 	var m [1]driver.Message
-	for {
-		k, waited := s.take(m[:])
-		if k == 0 {
-			return nil
-		}
-		now := s.now()
-		if !s.admit(&m[0], waited, now) {
-			continue
-		}
-		ds := make([]Delivery, 1)
-		if s.fill(&ds[0], &m[0]) {
-			s.trackLeases(ds, now)
-			return &ds[0]
-		}
+	if out := s.popBatch(one[:0], 1, m[:]); len(out) > 0 {
+		return out[0]
 	}
+	return nil
 }
 
 // popChunk is how many buffered messages popBatch turns into deliveries
@@ -188,11 +179,11 @@ const popChunk = 32
 // messages share one.
 const slabBodies = 32 << 10
 
-// popBatch appends up to n-len(out) deliverable buffered messages to out.
-func (s *Subscription) popBatch(out []*Delivery, n int) []*Delivery {
-	var ms [popChunk]driver.Message
+// popBatch appends up to n-len(out) deliverable buffered messages to out,
+// taking them from the buffer len(ms) at a time through ms.
+func (s *Subscription) popBatch(out []*Delivery, n int, ms []driver.Message) []*Delivery {
 	for len(out) < n {
-		k, waited := s.take(ms[:min(n-len(out), popChunk)])
+		k, waited := s.take(ms[:min(n-len(out), len(ms))])
 		if k == 0 {
 			break
 		}
