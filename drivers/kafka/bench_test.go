@@ -74,7 +74,7 @@ func BenchmarkVersusRaw(b *testing.B) {
 		}
 		return name
 	}
-	dropTopic := func(name string) { _, _ = adm.DeleteTopics(context.Background(), name) }
+	dropTopics := func(names ...string) { _, _ = adm.DeleteTopics(context.Background(), names...) }
 
 	b.Run("produce", func(b *testing.B) {
 		var raw, pmq time.Duration
@@ -82,8 +82,7 @@ func BenchmarkVersusRaw(b *testing.B) {
 			rt, pt := newTopic(b), newTopic(b)
 			inTurn(i, func() { raw += rawProduce(b, addr, rt, body, perRound, batch, nop) },
 				func() { pmq += portmqProduce(b, addr, pt, body, perRound, batch, nop) })
-			dropTopic(rt)
-			dropTopic(pt)
+			dropTopics(rt, pt)
 		}
 		report(b, raw, pmq, b.N*perRound)
 	})
@@ -98,8 +97,7 @@ func BenchmarkVersusRaw(b *testing.B) {
 				pmq += pipeline(func(ready func()) { portmqProduce(b, addr, pt, body, perRound, batch, ready) },
 					func(ready func()) { portmqConsume(b, addr, pt, perRound, ready) })
 			})
-			dropTopic(rt)
-			dropTopic(pt)
+			dropTopics(rt, pt)
 		}
 		report(b, raw, pmq, b.N*perRound)
 	})
@@ -113,7 +111,7 @@ func BenchmarkVersusRaw(b *testing.B) {
 				b.StartTimer()
 				inTurn(i, func() { raw += rawConsume(b, addr, t, perRound, nop) },
 					func() { pmq += portmqConsume(b, addr, t, perRound, nop) })
-				dropTopic(t)
+				dropTopics(t)
 			}
 			report(b, raw, pmq, b.N*perRound)
 		}
