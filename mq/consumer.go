@@ -351,9 +351,9 @@ func (c *Consumer) handle(ctx context.Context, d *Delivery) {
 		c.settle(d.Nack(0)) // stopping: hand it back at once
 		return
 	}
-	var key string
+	var cl *heldClaim
 	if c.cfg.store != nil {
-		key = d.DedupID
+		key := d.DedupID
 		if key == "" {
 			key = d.ID
 		}
@@ -364,21 +364,23 @@ func (c *Consumer) handle(ctx context.Context, d *Delivery) {
 			c.settle(d.Nack(c.cfg.backoff.Delay(1)))
 			c.stats.retried.Add(1)
 			return
-		case res == Done:
+		case res.Result == Done:
 			c.stats.duplicates.Add(1)
 			c.settle(d.Ack())
 			return
-		case res == Busy:
+		case res.Result == Busy:
 			// Still claimed when the consumer stops: hand it back.
 			c.settle(d.Nack(0))
 			return
 		}
+		cl = &heldClaim{Claim: res}
+		ctx = context.WithValue(ctx, claimKey{}, cl)
 	}
 	err := c.call(ctx, d)
 	if err == nil {
-		if key != "" {
+		if cl != nil && !cl.completed.Load() {
 			// Record it even if Shutdown cancels ctx right now.
-			if cerr := c.cfg.store.Complete(context.WithoutCancel(ctx), key); cerr != nil {
+			if cerr := c.cfg.store.Complete(context.WithoutCancel(ctx), cl.Claim); cerr != nil {
 				c.logf("idempotency complete failed", cerr)
 			}
 		}
@@ -387,8 +389,8 @@ func (c *Consumer) handle(ctx context.Context, d *Delivery) {
 		}
 		return
 	}
-	if key != "" {
-		if rerr := c.cfg.store.Release(context.WithoutCancel(ctx), key); rerr != nil {
+	if cl != nil && !cl.completed.Load() {
+		if rerr := c.cfg.store.Release(context.WithoutCancel(ctx), cl.Claim); rerr != nil {
 			c.logf("idempotency release failed", rerr)
 		}
 	}
@@ -415,18 +417,20 @@ func (c *Consumer) handle(ctx context.Context, d *Delivery) {
 // duplicate either succeeds (then this one is Done) or fails and releases
 // it (then this one runs). Waiting keeps the delivery, and its lease, in
 // hand, so it costs no attempt. It returns Busy only when ctx ends.
-func (c *Consumer) claim(ctx context.Context, key string) (ClaimResult, error) {
+func (c *Consumer) claim(ctx context.Context, key string) (Claim, error) {
 	wait := 5 * time.Millisecond
+	// A claim outlives the longest a handler may keep the delivery.
+	ttl := c.cfg.maxExtension + c.sub.info.Lease
 	for {
-		res, err := c.cfg.store.Claim(ctx, key)
-		if err != nil || res != Busy {
+		res, err := c.cfg.store.Claim(ctx, key, ttl)
+		if err != nil || res.Result != Busy {
 			return res, err
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return Busy, nil
+			return res, nil
 		case <-t.C:
 		}
 		wait = min(2*wait, time.Second)

@@ -52,6 +52,7 @@ const (
 	kindSettled
 	kindLeaseExpired
 	kindPermanent
+	kindClaimLost
 )
 
 func (e *Error) Error() string {
@@ -98,7 +99,8 @@ func sentinel(code ErrorCode, msg string) *Error {
 }
 
 // Sentinels for errors.Is. Each matches every error of its code, except the
-// narrower ErrSettled and ErrLeaseExpired (both FailedPrecondition).
+// narrower ErrSettled, ErrLeaseExpired and ErrClaimLost (all
+// FailedPrecondition).
 var (
 	ErrNotFound           = sentinel(NotFound, "not found")
 	ErrAlreadyExists      = sentinel(AlreadyExists, "already exists")
@@ -116,6 +118,10 @@ var (
 	// ErrLeaseExpired: the delivery's lease ended before it was settled;
 	// the message will be (or was) delivered again.
 	ErrLeaseExpired = &Error{Code: FailedPrecondition, Msg: "lease expired", kind: kindLeaseExpired, sentinel: true}
+	// ErrClaimLost: an IdempotencyStore's Complete or Release with a claim
+	// whose time ran out and that another holder may have taken since
+	// (the fencing token no longer matches).
+	ErrClaimLost = &Error{Code: FailedPrecondition, Msg: "idempotency claim lost", kind: kindClaimLost, sentinel: true}
 )
 
 // Code returns the ErrorCode of err: OK for nil, the code of a *Error in

@@ -2,6 +2,7 @@ package mq
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,32 +13,64 @@ func TestMemoryIdempotencyStoreClaimCompleteRelease(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1000, 0)
 	s := NewMemoryIdempotencyStore(time.Minute)
-	s.now = func() time.Time { return now }
-	steps := []struct {
-		do   func() (ClaimResult, error)
-		want ClaimResult
-	}{
-		{func() (ClaimResult, error) { return s.Claim(ctx, "a") }, Claimed},
-		{func() (ClaimResult, error) { return s.Claim(ctx, "a") }, Busy},
-		{func() (ClaimResult, error) { return Claimed, s.Release(ctx, "a") }, Claimed},
-		{func() (ClaimResult, error) { return s.Claim(ctx, "a") }, Claimed}, // a failed attempt is retried
-		{func() (ClaimResult, error) { return Claimed, s.Complete(ctx, "a") }, Claimed},
-		{func() (ClaimResult, error) { return s.Claim(ctx, "a") }, Done},
-		{func() (ClaimResult, error) { return Claimed, s.Release(ctx, "a") }, Claimed}, // release does not undo done
-		{func() (ClaimResult, error) { return s.Claim(ctx, "a") }, Done},
-	}
-	for i, st := range steps {
-		got, err := st.do()
-		if err != nil || got != st.want {
-			t.Fatalf("step %d: got %v, %v; want %v", i, got, err, st.want)
+	s.SetClock(func() time.Time { return now })
+	claim := func(want ClaimResult) Claim {
+		t.Helper()
+		c, err := s.Claim(ctx, "a", time.Minute)
+		if err != nil || c.Result != want {
+			t.Fatalf("Claim = %v, %v; want %v", c.Result, err, want)
 		}
+		return c
 	}
+	c := claim(Claimed)
+	claim(Busy)
+	if err := s.Release(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	c = claim(Claimed) // a failed attempt is retried
+	if err := s.Complete(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	claim(Done)
+	if err := s.Complete(ctx, c); err != nil {
+		t.Errorf("Complete again with the same token: %v, want nil", err)
+	}
+	if err := s.Release(ctx, c); err != nil { // release does not undo done
+		t.Fatal(err)
+	}
+	claim(Done)
 	now = now.Add(time.Minute)
-	if got, _ := s.Claim(ctx, "a"); got != Claimed {
-		t.Errorf("after retention: %v, want claimed", got)
-	}
+	claim(Claimed) // retention over
 	if s.Len() != 1 {
 		t.Errorf("Len = %d after pruning, want 1", s.Len())
+	}
+}
+
+func TestMemoryIdempotencyStoreFencesAnExpiredClaim(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1000, 0)
+	s := NewMemoryIdempotencyStore(time.Hour)
+	s.SetClock(func() time.Time { return now })
+	first, _ := s.Claim(ctx, "k", time.Second)
+	now = now.Add(time.Second)
+	second, _ := s.Claim(ctx, "k", time.Second)
+	if second.Result != Claimed {
+		t.Fatalf("claim after expiry: %v, want claimed", second.Result)
+	}
+	if err := s.Complete(ctx, first); !errors.Is(err, ErrClaimLost) {
+		t.Errorf("Complete with the expired token: %v, want ErrClaimLost", err)
+	}
+	if err := s.Release(ctx, first); !errors.Is(err, ErrClaimLost) {
+		t.Errorf("Release with the expired token: %v, want ErrClaimLost", err)
+	}
+	if c, _ := s.Claim(ctx, "k", time.Second); c.Result != Busy {
+		t.Errorf("the second claim was disturbed: Claim = %v, want busy", c.Result)
+	}
+	if err := s.Complete(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Claim(ctx, "k", time.Second); c.Result != Done {
+		t.Errorf("Claim = %v, want done", c.Result)
 	}
 }
 
@@ -47,7 +80,7 @@ func TestMemoryIdempotencyStoreOneWinnerUnderConcurrency(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
-			if r, _ := s.Claim(context.Background(), "k"); r == Claimed {
+			if r, _ := s.Claim(context.Background(), "k", 0); r.Result == Claimed {
 				winners.Add(1)
 			}
 		})

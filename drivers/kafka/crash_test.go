@@ -356,9 +356,9 @@ type blockingStore struct {
 	release   chan struct{}
 }
 
-func (b *blockingStore) Complete(ctx context.Context, key string) error {
-	err := b.IdempotencyStore.Complete(ctx, key)
-	b.completed <- key
+func (b *blockingStore) Complete(ctx context.Context, c mq.Claim) error {
+	err := b.IdempotencyStore.Complete(ctx, c)
+	b.completed <- c.Key
 	<-b.release
 	return err
 }
