@@ -14,8 +14,8 @@ import (
 
 // subscription is a driver.Subscription on one quorum queue. It consumes
 // through one AMQP channel at a time (a session); when the channel or the
-// connection is lost, the next receive reconnects with backoff, declares
-// the queue again and resumes consuming. Deliveries of a lost channel can
+// connection is lost, the next receive reconnects (one try per call: mq
+// paces the retries), declares the queue again and resumes consuming. Deliveries of a lost channel can
 // no longer be settled: the broker has put them back.
 type subscription struct {
 	native
@@ -118,8 +118,7 @@ func (s *subscription) openOn(conn *amqp.Connection) (*session, error) {
 	return newSession(s, ch), nil
 }
 
-// session returns the live session, reconnecting (with backoff, until ctx
-// ends or a non-retryable error) when it is gone.
+// session returns the live session, reconnecting once when it is gone.
 func (s *subscription) session(ctx context.Context) (*session, error) {
 	s.mu.Lock()
 	for {
@@ -167,29 +166,19 @@ func (s *subscription) session(ctx context.Context) (*session, error) {
 	return ss, err
 }
 
+// reconnect opens a new session: one try (the link dials once if the
+// connection is gone). On failure mq waits and receives again (rule 15).
 func (s *subscription) reconnect(ctx context.Context) (*session, error) {
-	for failures := 0; ; {
-		conn, err := s.l.get(ctx)
-		var ss *session
-		if err == nil {
-			ss, err = s.openOn(conn)
-		}
-		if err == nil {
-			s.waits.forget("") // the broker may have lost them
-			return ss, nil
-		}
-		if !retryable(err) || errors.Is(err, errNoRedial) || ctx.Err() != nil {
-			return nil, err
-		}
-		failures++
-		t := time.NewTimer(backoff(failures))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		}
+	conn, err := s.l.get(ctx)
+	if err != nil {
+		return nil, err
 	}
+	ss, err := s.openOn(conn)
+	if err != nil {
+		return nil, err
+	}
+	s.waits.forget("") // the broker may have lost them
+	return ss, nil
 }
 
 // errSessionDead makes ReceiveBatch reconnect.
