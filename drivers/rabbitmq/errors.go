@@ -168,6 +168,9 @@ var settingOf = map[string]string{
 // declareError explains a failed declare: a PRECONDITION_FAILED names the
 // setting that differs from the existing queue or exchange.
 func declareError(what string, err error) error {
+	if _, explained := err.(*driver.Error); explained {
+		return err // a refused claim (topology.go)
+	}
 	ae, ok := errors.AsType[*amqp.Error](err)
 	if !ok || ae.Code != amqp.PreconditionFailed {
 		return err
