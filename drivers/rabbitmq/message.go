@@ -169,12 +169,20 @@ func (e *entry) translateDeath(deaths []any, h amqp.Table) {
 		switch reason {
 		case "delivery_limit":
 			desc := "delivery limit reached"
-			if n, err := strconv.Atoi(strings.TrimPrefix(e.d.RoutingKey, dlKeyPrefix)); err == nil && strings.HasPrefix(e.d.RoutingKey, dlKeyPrefix) {
+			if n, ok := maxAttemptsOf(e.d.RoutingKey); ok {
 				desc = "max attempts (" + strconv.Itoa(n) + ") reached"
 				e.attrs[driver.AttrAttempts] = strconv.Itoa(n + priorAttempts(h[hdrPrior], queue))
 			}
 			e.attrs[driver.AttrDeadLetterReason] = desc
 		case "rejected":
+			// The driver rejects without requeue a message at max
+			// attempts (retry.go: rejectToDeadLetter), which it does
+			// exactly when the message's attempt reached max.
+			if n, ok := maxAttemptsOf(e.d.RoutingKey); ok {
+				e.attrs[driver.AttrDeadLetterReason] = "max attempts (" + strconv.Itoa(n) + ") reached"
+				e.attrs[driver.AttrAttempts] = strconv.Itoa(n)
+				break
+			}
 			e.attrs[driver.AttrDeadLetterReason] = "rejected by a consumer without requeue"
 		case "expired":
 			e.attrs[driver.AttrDeadLetterReason] = "message TTL expired"
@@ -185,6 +193,17 @@ func (e *entry) translateDeath(deaths []any, h amqp.Table) {
 		}
 		return
 	}
+}
+
+// maxAttemptsOf reads the max attempts a dead letter's routing key
+// records (dlRoutingKey).
+func maxAttemptsOf(routingKey string) (int, bool) {
+	rest, ok := strings.CutPrefix(routingKey, dlKeyPrefix)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	return n, err == nil && n > 0
 }
 
 // priorAttempts reads a hdrPrior value; it counts only for queue.

@@ -217,3 +217,103 @@ func TestReceiveFailsWithoutRedial(t *testing.T) {
 		t.Fatalf("Receive after the caller's connection closed = %v (code %v, ctx %v), want FailedPrecondition naming Options.Redial at once", err, mq.Code(err), ctx.Err())
 	}
 }
+
+// TestBrokerRestartAddsAtMostOneAttempt checks rule 15's attempt bound on
+// RabbitMQ across rabbitmqctl stop_app/start_app: a delivery held across
+// the restart comes back with exactly one more attempt, a message that
+// failed once and was held across the restart is not dead-lettered at
+// max_attempts=3, a message nacked (with a delay) after the restart is not
+// duplicated, and nothing reaches the dead-letter queue. Before issue 12
+// a restart added 1 to 2 attempts to held messages, and a nack around it
+// dead-lettered the message twice.
+func TestBrokerRestartAddsAtMostOneAttempt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts the broker")
+	}
+	p, s, q := pair(t, "max_attempts", "3", "prefetch", "10")
+	dlq, err := mq.OpenSubscription(ctxFor(t, time.Minute), withQuery(t, serverURL(t), "topic", q+".dlq", "subscription", q+".dlq"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dlq.Shutdown(context.Background()) })
+
+	send(t, p, "held", "failed-once", "nacked-after")
+	held := map[string]*mq.Delivery{}
+	for len(held) < 3 {
+		d := recv(t, s)
+		switch {
+		case string(d.Body) == "failed-once" && d.Attempt == 1:
+			if err := d.Nack(0); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			held[string(d.Body)] = d
+		}
+	}
+	if held["failed-once"].Attempt != 2 {
+		t.Fatalf("failed-once: attempt %d before the restart, want 2", held["failed-once"].Attempt)
+	}
+	// A Receive waits across the restart, as a Consumer's does: it
+	// reconnects while the broker comes back.
+	type got struct {
+		d   *mq.Delivery
+		err error
+	}
+	waiter := make(chan got, 1)
+	go func() {
+		d, err := s.Receive(ctxFor(t, 3*time.Minute))
+		waiter <- got{d, err}
+	}()
+	if err := restartBroker(ctxFor(t, 3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	first := <-waiter
+	if first.err != nil {
+		t.Fatalf("Receive across the restart: %v", first.err)
+	}
+	// The held deliveries' channel is gone: settling them fails and the
+	// broker has them back.
+	if err := held["held"].Ack(); !errors.Is(err, mq.ErrLeaseExpired) {
+		t.Errorf("Ack of a delivery held across the restart: %v, want ErrLeaseExpired", err)
+	}
+	if err := held["nacked-after"].Nack(200 * time.Millisecond); !errors.Is(err, mq.ErrLeaseExpired) {
+		t.Errorf("Nack of a delivery held across the restart: %v, want ErrLeaseExpired", err)
+	}
+	send(t, p, "after")
+
+	want := map[string]int{ // the most attempts each may have now
+		"held": 2, "failed-once": 3, "nacked-after": 2, "after": 1,
+	}
+	seen := map[string]int{}
+	attempts := map[string]int{}
+	defer func() { t.Logf("attempts after the restart: %v", attempts) }()
+	for len(seen) < len(want) {
+		d := first.d
+		if d == nil {
+			d = recv(t, s)
+		}
+		first.d = nil
+		b := string(d.Body)
+		attempts[b] = d.Attempt
+		seen[b]++
+		if seen[b] > 1 {
+			t.Errorf("%q delivered %d times after the restart (attempt %d)", b, seen[b], d.Attempt)
+		}
+		if max, ok := want[b]; !ok || d.Attempt > max || d.Attempt < 1 {
+			t.Errorf("%q: attempt %d after one restart, want 1 to %d", b, d.Attempt, max)
+		}
+		if err := d.Ack(); err != nil {
+			t.Fatalf("Ack(%q): %v", b, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if d, err := dlq.Receive(ctx); err == nil {
+		t.Errorf("dead-lettered after one restart: %q (reason %q, attempts %s)", d.Body, d.Attributes[mq.AttrDeadLetterReason], d.Attributes[mq.AttrAttempts])
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if d, err := s.Receive(ctx); err == nil {
+		t.Errorf("delivered again: %q attempt %d", d.Body, d.Attempt)
+	}
+}

@@ -33,6 +33,8 @@ type subscription struct {
 	pubs pubSlot // republishes: delayed nacks, dead letters
 
 	waits holdings // the wait queues this handle declared
+
+	orphans orphans // originals whose ack was lost after they were copied
 }
 
 var (
@@ -269,7 +271,7 @@ func (s *subscription) Nack(ctx context.Context, ids []driver.AckID, delay time.
 	return s.each(ids, func(_ int, ss *session, e *entry) error {
 		switch {
 		case s.opts.MaxAttempts > 0 && e.attempt >= s.opts.MaxAttempts:
-			return s.deadLetter(ctx, ss, e, "max attempts ("+strconv.Itoa(s.opts.MaxAttempts)+") reached", e.attempt)
+			return s.maxAttemptsReached(ctx, ss, e)
 		case s.opts.Ordered && delay > 0:
 			ss.redeliverAfter(e, delay)
 			return nil
