@@ -19,7 +19,7 @@ type Producer struct {
 	// after a connection loss give up.
 	stopping chan struct{}
 	obs      ProducerObserver // nil: not observed
-	pool     sync.Pool // *[]driver.Message scratch buffers
+	pool     sync.Pool        // *[]driver.Message scratch buffers
 	now      func() time.Time
 }
 

@@ -30,7 +30,7 @@ type Subscription struct {
 	emu         *emulator
 	dlqMu       sync.Mutex
 	dlq         driver.Topic
-	emulateRecv bool // deliveries may need holding (emulated delay)
+	emulateRecv bool                 // deliveries may need holding (emulated delay)
 	obs         SubscriptionObserver // nil: not observed
 
 	mu    sync.Mutex
