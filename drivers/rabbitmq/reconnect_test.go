@@ -3,6 +3,7 @@ package rabbitmq_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"os/exec"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/portmq/portmq/conformance/faultproxy"
 	"github.com/portmq/portmq/drivers/rabbitmq"
 	"github.com/portmq/portmq/mq"
 )
@@ -316,4 +318,86 @@ func TestBrokerRestartAddsAtMostOneAttempt(t *testing.T) {
 	if d, err := s.Receive(ctx); err == nil {
 		t.Errorf("delivered again: %q attempt %d", d.Body, d.Attempt)
 	}
+}
+
+// TestSendsInFlightAcrossACutAllSucceed cuts the network (every connection
+// reset, dials refused for a while) while sends are waiting for their
+// confirms: amqp091-go closes the channel with a FRAME_ERROR of its own
+// ("read: connection reset by peer"), which must be Unavailable so that mq
+// sends again once the cut ends. Before issue 12 it was Internal, and the
+// sends in flight failed for good.
+func TestSendsInFlightAcrossACutAllSucceed(t *testing.T) {
+	base := serverURL(t)
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := faultproxy.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	u.Host = px.Addr()
+	proxied := u.String()
+
+	ctx := ctxFor(t, 2*time.Minute)
+	topic := uniqueName(t, "inflight")
+	q := topic + ".q"
+	t.Cleanup(func() { deleteSubscription(t, topic, q) })
+	s, err := mq.OpenSubscription(ctx, withQuery(t, base, "topic", topic, "subscription", q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	p, err := mq.OpenProducer(ctx, withQuery(t, proxied, "topic", topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+
+	const senders, each = 4, 150
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed []error
+		sent   int
+	)
+	cutAt := make(chan struct{})
+	var once sync.Once
+	for g := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if g == 0 && i == each/3 {
+					once.Do(func() { close(cutAt) })
+				}
+				sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				err := p.Send(sctx, &mq.Message{Body: []byte("m")})
+				cancel()
+				mu.Lock()
+				if err != nil {
+					failed = append(failed, err)
+				} else {
+					sent++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	<-cutAt
+	px.Cut(time.Second)
+	wg.Wait()
+	for i, err := range failed {
+		if i < 3 {
+			t.Errorf("Send across a cut: %v (code %v, retryable %v)", err, mq.Code(err), mq.IsRetryable(err))
+		}
+	}
+	if len(failed) > 0 {
+		t.Fatalf("%d of %d sends failed across a cut of 1s with a context of 30s", len(failed), senders*each)
+	}
+	if px.Cuts() != 1 {
+		t.Fatalf("the proxy was cut %d times", px.Cuts())
+	}
+	t.Logf("%d sends, all confirmed across the cut", sent)
 }
