@@ -28,7 +28,7 @@ type subscription struct {
 	mu         sync.Mutex
 	cur        *session
 	closed     bool
-	connecting chan struct{} // non-nil while (re)connecting; closed when done
+	connecting *dialCall // non-nil while (re)connecting
 
 	pubs pubSlot // republishes: delayed nacks, dead letters
 
@@ -136,16 +136,21 @@ func (s *subscription) session(ctx context.Context) (*session, error) {
 			w := s.connecting
 			s.mu.Unlock()
 			select {
-			case <-w:
+			case <-w.done:
 			case <-ctx.Done():
 				return nil, ctx.Err()
+			}
+			// Share the outcome of the reconnect (one try per round of
+			// mq's retries), unless it ended with its caller's context.
+			if w.err != nil && !isContextError(w.err) {
+				return nil, w.err
 			}
 			s.mu.Lock()
 			continue
 		}
 		break
 	}
-	done := make(chan struct{})
+	done := &dialCall{done: make(chan struct{})}
 	s.connecting = done
 	old := s.cur
 	s.mu.Unlock()
@@ -155,7 +160,6 @@ func (s *subscription) session(ctx context.Context) (*session, error) {
 	ss, err := s.reconnect(ctx)
 	s.mu.Lock()
 	s.connecting = nil
-	close(done)
 	if err == nil {
 		if s.closed {
 			ss.kill()
@@ -164,6 +168,8 @@ func (s *subscription) session(ctx context.Context) (*session, error) {
 			s.cur = ss
 		}
 	}
+	done.err = err
+	close(done.done)
 	s.mu.Unlock()
 	return ss, err
 }
