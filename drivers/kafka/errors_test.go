@@ -24,11 +24,11 @@ import (
 type lossTopic struct{ err error }
 
 func (t lossTopic) SendBatch(context.Context, []driver.Message) error { return t.err }
-func (lossTopic) Capabilities() driver.Capabilities                  { return driver.Capabilities{} }
-func (lossTopic) As(any) bool                                        { return false }
-func (lossTopic) ErrorAs(err error, i any) bool                      { return errorAs(err, i) }
-func (lossTopic) ErrorCode(err error) driver.ErrorCode               { return errorCode(err) }
-func (lossTopic) Close() error                                       { return nil }
+func (lossTopic) Capabilities() driver.Capabilities                   { return driver.Capabilities{} }
+func (lossTopic) As(any) bool                                         { return false }
+func (lossTopic) ErrorAs(err error, i any) bool                       { return errorAs(err, i) }
+func (lossTopic) ErrorCode(err error) driver.ErrorCode                { return errorCode(err) }
+func (lossTopic) Close() error                                        { return nil }
 
 // refusedClientErrors returns what franz-go really returns for a produce,
 // a request and a ping when the broker refuses connections.
