@@ -62,14 +62,65 @@ type ProducerObserver interface {
 	// as the message has it. They come on top of the MaxAttributes the
 	// message may have, so keep them few (otelmq adds traceparent and, when
 	// set, tracestate).
-	StartSend(ctx context.Context, msgs []*Message) (context.Context, map[string]string, func(error))
+	StartSend(ctx context.Context, msgs MessageList) (context.Context, map[string]string, func(error))
+}
+
+// MessageList is the messages of one send: one for Send, several for
+// SendBatch. It is a value, so that observing a Send allocates nothing.
+type MessageList struct {
+	one  *Message
+	many []*Message
+}
+
+// Len returns how many messages the list holds.
+func (l MessageList) Len() int {
+	if l.many != nil {
+		return len(l.many)
+	}
+	if l.one != nil {
+		return 1
+	}
+	return 0
+}
+
+// At returns message i.
+func (l MessageList) At(i int) *Message {
+	if l.many != nil {
+		return l.many[i]
+	}
+	return l.one
+}
+
+// DeliveryList is the deliveries one Receive or ReceiveBatch returned.
+type DeliveryList struct {
+	one  *Delivery
+	many []*Delivery
+}
+
+// Len returns how many deliveries the list holds.
+func (l DeliveryList) Len() int {
+	if l.many != nil {
+		return len(l.many)
+	}
+	if l.one != nil {
+		return 1
+	}
+	return 0
+}
+
+// At returns delivery i.
+func (l DeliveryList) At(i int) *Delivery {
+	if l.many != nil {
+		return l.many[i]
+	}
+	return l.one
 }
 
 // SubscriptionObserver observes one Subscription and the Consumers over it.
 type SubscriptionObserver interface {
 	// Received is called when a Receive or ReceiveBatch returns, with when
 	// it started, the deliveries it returned and its error.
-	Received(ctx context.Context, start time.Time, ds []*Delivery, err error)
+	Received(ctx context.Context, start time.Time, ds DeliveryList, err error)
 	// Settled is called when a settling call on d returned (Ack, Nack,
 	// DeadLetter, Extend), and when mq saw d's lease end unsettled.
 	Settled(d *Delivery, s Settlement)

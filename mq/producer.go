@@ -96,7 +96,7 @@ func (p *Producer) Send(ctx context.Context, m *Message) error {
 	var inject map[string]string
 	var end func(error)
 	if p.obs != nil {
-		ctx, inject, end = p.obs.StartSend(ctx, []*Message{m})
+		ctx, inject, end = p.obs.StartSend(ctx, MessageList{one: m})
 	}
 	bp := p.pool.Get().(*[]driver.Message)
 	buf := append((*bp)[:0], driver.Message{})
@@ -161,7 +161,7 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []*Message) error {
 	var inject map[string]string
 	var end func(error)
 	if p.obs != nil {
-		ctx, inject, end = p.obs.StartSend(ctx, msgs)
+		ctx, inject, end = p.obs.StartSend(ctx, MessageList{many: msgs})
 	}
 	max := p.caps.MaxBatch
 	if max <= 0 {
