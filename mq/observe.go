@@ -130,6 +130,20 @@ type SubscriptionObserver interface {
 	StartProcess(ctx context.Context, d *Delivery) (context.Context, func(ProcessResult))
 }
 
+// HandleCloser may be implemented by a ProducerObserver or a
+// SubscriptionObserver: mq calls HandleClosed once when the handle's
+// Shutdown is done, so that the observer can release what it registered
+// for the handle (a backlog gauge, say).
+type HandleCloser interface {
+	HandleClosed()
+}
+
+func closeObserver(o any) {
+	if c, ok := o.(HandleCloser); ok {
+		c.HandleClosed()
+	}
+}
+
 // SettleOp says what happened to a delivery.
 type SettleOp uint8
 

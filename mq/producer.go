@@ -279,6 +279,9 @@ func (p *Producer) Shutdown(ctx context.Context) error {
 	close(p.stopping)
 	werr := p.gate.wait(ctx)
 	cerr := p.d.Close()
+	if p.obs != nil {
+		closeObserver(p.obs)
+	}
 	if werr != nil {
 		return newError(ctxCode(werr, DeadlineExceeded), "mq.Producer.Shutdown", "sends still in progress", werr)
 	}

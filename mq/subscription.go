@@ -556,6 +556,9 @@ func (s *Subscription) Shutdown(ctx context.Context) error {
 	s.dlqMu.Unlock()
 	cerr := s.d.Close()
 	s.stopOps()
+	if s.obs != nil {
+		closeObserver(s.obs)
+	}
 	switch {
 	case werr != nil:
 		return newError(ctxCode(werr, DeadlineExceeded), op, "operations still in progress", werr)

@@ -355,4 +355,3 @@ func TestTraceCrossesTheBroker(t *testing.T) {
 		})
 	}
 }
-
