@@ -40,7 +40,9 @@ func FuzzParseURL(f *testing.F) {
 		"gocloud+rabbit://payments?prefetch_count=10&visibility=45s&max_attempts=5&retry_topic=rabbit://orders&dead_letter=gocloud%2Brabbit://orders.dlq&name=pay",
 		"gocloud+mem://orders?ackdeadline=1m", "gocloud+rabbit://u:s3cr3t-pw@payments",
 		"gocloud+rabbit://p?dead_letter=rabbit://u:s3cr3t-pw@h/x&max_attempts=1",
-		"gocloud+rabbit://p?retry_topic=%zz", "gocloud+awssqs://q?region=x&visibility=-1s", "gocloud+://x",
+		"gocloud+rabbit://p?retry_topic=%zz",
+		// Errors used to echo the query, and the password of a topic URL in it.
+		"gocloud+rabbit://p?dead_letter=rabbit://u:s3cr3t-pw@h/x#frag", "gocloud+awssqs://q?region=x&visibility=-1s", "gocloud+://x",
 		"gocloud+mem:opaque", "gocloud+mem://t#f", "gocloud+mem://t?bogus=1", "gocloud+mem://?name=",
 	} {
 		f.Add(s)
