@@ -117,7 +117,7 @@ func newEntry(d *amqp.Delivery, queue string) *entry {
 			e.dedupID, _ = v.(string)
 			continue
 		case hdrDeliveryCount:
-			e.attempt += int(toInt(v))
+			e.attempt += count(toInt(v))
 			continue
 		case hdrPrior:
 			e.attempt += priorAttempts(v, queue)
@@ -169,7 +169,8 @@ func (e *entry) translateDeath(deaths []any, h amqp.Table) {
 		switch reason {
 		case "delivery_limit":
 			desc := "delivery limit reached"
-			if n, err := strconv.Atoi(strings.TrimPrefix(e.d.RoutingKey, dlKeyPrefix)); err == nil && strings.HasPrefix(e.d.RoutingKey, dlKeyPrefix) {
+			if n, err := strconv.Atoi(strings.TrimPrefix(e.d.RoutingKey, dlKeyPrefix)); err == nil && n > 0 && strings.HasPrefix(e.d.RoutingKey, dlKeyPrefix) {
+				n = count(int64(n))
 				desc = "max attempts (" + strconv.Itoa(n) + ") reached"
 				e.attrs[driver.AttrAttempts] = strconv.Itoa(n + priorAttempts(h[hdrPrior], queue))
 			}
@@ -197,12 +198,19 @@ func priorAttempts(v any, queue string) int {
 	if !ok || q != queue {
 		return 0
 	}
-	k, err := strconv.Atoi(n)
-	if err != nil || k < 0 {
+	k, err := strconv.ParseInt(n, 10, 64)
+	if err != nil {
 		return 0
 	}
-	return k
+	return count(k)
 }
+
+// maxCount caps the counts read from headers, so that a damaged or
+// foreign header cannot make an attempt count overflow.
+const maxCount = 1 << 30
+
+// count returns a count read from a header within [0, maxCount].
+func count(n int64) int { return int(min(max(n, 0), maxCount)) }
 
 func priorValue(attempts int, queue string) string {
 	return strconv.Itoa(attempts) + " " + queue
