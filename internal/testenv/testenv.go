@@ -9,11 +9,11 @@ package testenv
 import (
 	"context"
 	"errors"
-	"net/url"
-	"strings"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
