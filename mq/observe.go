@@ -59,17 +59,69 @@ type ProducerObserver interface {
 	//
 	// The attributes are added to what the backend carries, not to the
 	// caller's Message.Attributes; a key the message sets already is left
-	// as the message has it. They come on top of the MaxAttributes the
+	// as the message has it. mq may keep the map: return a new one for
+	// every call. They come on top of the MaxAttributes the
 	// message may have, so keep them few (otelmq adds traceparent and, when
 	// set, tracestate).
-	StartSend(ctx context.Context, msgs []*Message) (context.Context, map[string]string, func(error))
+	StartSend(ctx context.Context, msgs MessageList) (context.Context, map[string]string, func(error))
+}
+
+// MessageList is the messages of one send: one for Send, several for
+// SendBatch. It is a value, so that observing a Send allocates nothing.
+type MessageList struct {
+	one  *Message
+	many []*Message
+}
+
+// Len returns how many messages the list holds.
+func (l MessageList) Len() int {
+	if l.many != nil {
+		return len(l.many)
+	}
+	if l.one != nil {
+		return 1
+	}
+	return 0
+}
+
+// At returns message i.
+func (l MessageList) At(i int) *Message {
+	if l.many != nil {
+		return l.many[i]
+	}
+	return l.one
+}
+
+// DeliveryList is the deliveries one Receive or ReceiveBatch returned.
+type DeliveryList struct {
+	one  *Delivery
+	many []*Delivery
+}
+
+// Len returns how many deliveries the list holds.
+func (l DeliveryList) Len() int {
+	if l.many != nil {
+		return len(l.many)
+	}
+	if l.one != nil {
+		return 1
+	}
+	return 0
+}
+
+// At returns delivery i.
+func (l DeliveryList) At(i int) *Delivery {
+	if l.many != nil {
+		return l.many[i]
+	}
+	return l.one
 }
 
 // SubscriptionObserver observes one Subscription and the Consumers over it.
 type SubscriptionObserver interface {
 	// Received is called when a Receive or ReceiveBatch returns, with when
 	// it started, the deliveries it returned and its error.
-	Received(ctx context.Context, start time.Time, ds []*Delivery, err error)
+	Received(ctx context.Context, start time.Time, ds DeliveryList, err error)
 	// Settled is called when a settling call on d returned (Ack, Nack,
 	// DeadLetter, Extend), and when mq saw d's lease end unsettled.
 	Settled(d *Delivery, s Settlement)
@@ -77,6 +129,20 @@ type SubscriptionObserver interface {
 	// returns the handler's context and a function the Consumer calls when
 	// it has settled d.
 	StartProcess(ctx context.Context, d *Delivery) (context.Context, func(ProcessResult))
+}
+
+// HandleCloser may be implemented by a ProducerObserver or a
+// SubscriptionObserver: mq calls HandleClosed once when the handle's
+// Shutdown is done, so that the observer can release what it registered
+// for the handle (a backlog gauge, say).
+type HandleCloser interface {
+	HandleClosed()
+}
+
+func closeObserver(o any) {
+	if c, ok := o.(HandleCloser); ok {
+		c.HandleClosed()
+	}
 }
 
 // SettleOp says what happened to a delivery.

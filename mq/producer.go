@@ -96,7 +96,7 @@ func (p *Producer) Send(ctx context.Context, m *Message) error {
 	var inject map[string]string
 	var end func(error)
 	if p.obs != nil {
-		ctx, inject, end = p.obs.StartSend(ctx, []*Message{m})
+		ctx, inject, end = p.obs.StartSend(ctx, MessageList{one: m})
 	}
 	bp := p.pool.Get().(*[]driver.Message)
 	buf := append((*bp)[:0], driver.Message{})
@@ -130,8 +130,12 @@ func (p *Producer) Send(ctx context.Context, m *Message) error {
 }
 
 // withAttrs returns attrs with extra added where attrs lacks the key, in
-// a new map (attrs is the caller's).
+// a new map (attrs is the caller's), or extra itself (the observer's, now
+// mq's) when attrs is empty.
 func withAttrs(attrs, extra map[string]string) map[string]string {
+	if len(attrs) == 0 {
+		return extra
+	}
 	out := make(map[string]string, len(attrs)+len(extra))
 	for k, v := range extra {
 		out[k] = v
@@ -161,7 +165,7 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []*Message) error {
 	var inject map[string]string
 	var end func(error)
 	if p.obs != nil {
-		ctx, inject, end = p.obs.StartSend(ctx, msgs)
+		ctx, inject, end = p.obs.StartSend(ctx, MessageList{many: msgs})
 	}
 	max := p.caps.MaxBatch
 	if max <= 0 {
@@ -279,6 +283,9 @@ func (p *Producer) Shutdown(ctx context.Context) error {
 	close(p.stopping)
 	werr := p.gate.wait(ctx)
 	cerr := p.d.Close()
+	if p.obs != nil {
+		closeObserver(p.obs)
+	}
 	if werr != nil {
 		return newError(ctxCode(werr, DeadlineExceeded), "mq.Producer.Shutdown", "sends still in progress", werr)
 	}

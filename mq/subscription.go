@@ -189,11 +189,11 @@ func (s *Subscription) observedReceive(ctx context.Context, op string) (*Deliver
 	start := s.now()
 	for try := 0; ; {
 		if d := s.pop(); d != nil {
-			s.obs.Received(ctx, start, []*Delivery{d}, nil)
+			s.obs.Received(ctx, start, DeliveryList{one: d}, nil)
 			return d, nil
 		}
 		if err := s.fetchOrWait(ctx, op, s.prefetch, &try); err != nil {
-			s.obs.Received(ctx, start, nil, err)
+			s.obs.Received(ctx, start, DeliveryList{}, err)
 			return nil, err
 		}
 	}
@@ -244,13 +244,13 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, n int) ([]*Delivery, er
 		out = s.popBatch(out, n, ms[:])
 		if len(out) > 0 {
 			if s.obs != nil {
-				s.obs.Received(ctx, start, out, nil)
+				s.obs.Received(ctx, start, DeliveryList{many: out}, nil)
 			}
 			return out, nil
 		}
 		if err := s.fetchOrWait(ctx, op, max(n, s.prefetch), &try); err != nil {
 			if s.obs != nil {
-				s.obs.Received(ctx, start, nil, err)
+				s.obs.Received(ctx, start, DeliveryList{}, err)
 			}
 			return nil, err
 		}
@@ -556,6 +556,9 @@ func (s *Subscription) Shutdown(ctx context.Context) error {
 	s.dlqMu.Unlock()
 	cerr := s.d.Close()
 	s.stopOps()
+	if s.obs != nil {
+		closeObserver(s.obs)
+	}
 	switch {
 	case werr != nil:
 		return newError(ctxCode(werr, DeadlineExceeded), op, "operations still in progress", werr)

@@ -117,7 +117,7 @@ func newEntry(d *amqp.Delivery, queue string) *entry {
 			e.dedupID, _ = v.(string)
 			continue
 		case hdrDeliveryCount:
-			e.attempt += int(toInt(v))
+			e.attempt += count(toInt(v))
 			continue
 		case hdrPrior:
 			e.attempt += priorAttempts(v, queue)
@@ -202,8 +202,11 @@ func maxAttemptsOf(routingKey string) (int, bool) {
 	if !ok {
 		return 0, false
 	}
-	n, err := strconv.Atoi(rest)
-	return n, err == nil && n > 0
+	n, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return count(n), true
 }
 
 // priorAttempts reads a hdrPrior value; it counts only for queue.
@@ -216,12 +219,19 @@ func priorAttempts(v any, queue string) int {
 	if !ok || q != queue {
 		return 0
 	}
-	k, err := strconv.Atoi(n)
-	if err != nil || k < 0 {
+	k, err := strconv.ParseInt(n, 10, 64)
+	if err != nil {
 		return 0
 	}
-	return k
+	return count(k)
 }
+
+// maxCount caps the counts read from headers, so that a damaged or
+// foreign header cannot make an attempt count overflow.
+const maxCount = 1 << 30
+
+// count returns a count read from a header within [0, maxCount].
+func count(n int64) int { return int(min(max(n, 0), maxCount)) }
 
 func priorValue(attempts int, queue string) string {
 	return strconv.Itoa(attempts) + " " + queue
