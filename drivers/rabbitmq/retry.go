@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -156,6 +157,7 @@ var testHookCopied func(*session)
 // lost with their channel, by message ID, with the portmq-prior-attempts
 // header they had (the copy's differs).
 type orphans struct {
+	n  atomic.Int32 // len(m), read without the lock on every delivery
 	mu sync.Mutex
 	m  map[string]orphan
 }
@@ -188,25 +190,27 @@ func (o *orphans) add(e *entry) {
 			}
 		}
 	}
+	if len(o.m) >= 1<<16 {
+		clear(o.m) // a fault storm: forget rather than grow without bound
+	}
 	o.m[e.d.MessageId] = orphan{prior: prior, at: now}
+	o.n.Store(int32(len(o.m)))
 }
 
 // take reports (and forgets) whether d is an orphaned original.
 func (o *orphans) take(d *amqp.Delivery) bool {
-	if d.MessageId == "" {
+	if o.n.Load() == 0 || d.MessageId == "" {
 		return false
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if len(o.m) == 0 {
-		return false
-	}
 	or, ok := o.m[d.MessageId]
 	prior, _ := d.Headers[hdrPrior].(string)
 	if !ok || or.prior != prior || time.Since(or.at) > orphanTTL {
 		return false
 	}
 	delete(o.m, d.MessageId)
+	o.n.Store(int32(len(o.m)))
 	return true
 }
 
