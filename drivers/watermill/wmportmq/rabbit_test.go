@@ -152,3 +152,14 @@ func TestWatermillSuiteOverRabbitMQ(t *testing.T) {
 		mk,
 	)
 }
+
+// Over RabbitMQ, whose queue names are global, a group named alone
+// ({group}, not {topic}.{group}) on two topics must not merge them.
+func TestConsumerGroupOnTwoTopicsOverRabbitMQ(t *testing.T) {
+	r := newRabbit(t)
+	prefix := r.prefix + "cg2"
+	for _, tp := range []string{prefix + "-a", prefix + "-b"} {
+		r.track(tp, prefix+"-billing")
+	}
+	checkGroupOnTwoTopics(t, r.base+"?topic={topic}", r.base+"?topic={topic}&subscription={group}", prefix)
+}
