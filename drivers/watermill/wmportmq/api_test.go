@@ -384,3 +384,54 @@ func TestBadTemplatesAndConfigs(t *testing.T) {
 		t.Errorf("Publish with a bad URL = %v, want InvalidArgument without the password", err)
 	}
 }
+
+// With DrainTimeout, Close lets a message out be acked (a Router's handler
+// finishing after the Router closed its subscriber): the ack counts, the
+// message does not come again.
+func TestCloseWithDrainTimeoutLetsOutMessagesBeAcked(t *testing.T) {
+	topic := name(t)
+	sub := subscriber(t, "mem://{topic}/{group}", &wmportmq.SubscriberConfig{DrainTimeout: wait})
+	pub := publisher(t, "mem://{topic}")
+	if err := sub.SubscribeInitialize(topic); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"out", "waiting"} {
+		if err := pub.Publish(topic, message.NewMessage(id, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ch, _ := sub.Subscribe(context.Background(), topic)
+	m := next(t, ch)
+	closed := make(chan error, 1)
+	go func() { closed <- sub.Close() }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a message was out, before DrainTimeout", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	m.Ack()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wait):
+		t.Fatal("Close did not return after the message out was acked")
+	}
+	for range ch { // closed, nothing more was handed out
+		t.Error("a message was handed out after Close began")
+	}
+	// Only the waiting message comes again.
+	sub2 := subscriber(t, "mem://{topic}/{group}", nil)
+	ch2, _ := sub2.Subscribe(context.Background(), topic)
+	m2 := next(t, ch2)
+	m2.Ack()
+	if m2.UUID != "waiting" {
+		t.Errorf("after Close got %s, want waiting (out was acked during the drain)", m2.UUID)
+	}
+	select {
+	case m := <-ch2:
+		t.Errorf("also got %s", m.UUID)
+	case <-time.After(200 * time.Millisecond):
+	}
+}

@@ -50,6 +50,13 @@ type SubscriberConfig struct {
 	// OpenTimeout bounds opening a subscription in Subscribe and
 	// SubscribeInitialize. Default 1 minute.
 	OpenTimeout time.Duration
+	// DrainTimeout is how long Close lets the messages out be settled
+	// (handed-out ones acked or nacked; no new ones are handed out) before
+	// it hands the rest back. Default 0: at once, as Watermill's
+	// subscribers do. A Router closes its subscribers when it closes, while
+	// its handlers still run: set DrainTimeout (below the Router's
+	// CloseTimeout) so that their acks count.
+	DrainTimeout time.Duration
 	// CloseTimeout bounds shutting a subscription down. Default 30 s.
 	CloseTimeout time.Duration
 	// Logger receives failures Watermill cannot be told about (a failed
@@ -65,10 +72,13 @@ type Subscriber struct {
 	tmpl template
 	cfg  SubscriberConfig
 
-	mu      sync.Mutex
-	closed  bool
-	closing chan struct{} // closed by Close
-	runs    sync.WaitGroup
+	mu       sync.Mutex
+	closed   bool
+	out      int           // messages handed out and not settled
+	drained  chan struct{} // closed when out reaches 0 after Close began
+	draining chan struct{} // closed when Close starts
+	closing  chan struct{} // closed when Close ends the runs
+	runs     sync.WaitGroup
 }
 
 var (
@@ -87,14 +97,14 @@ func NewSubscriber(urlTemplate string, cfg *SubscriberConfig) (*Subscriber, erro
 	if err != nil {
 		return nil, err
 	}
-	s := &Subscriber{tmpl: t, closing: make(chan struct{})}
+	s := &Subscriber{tmpl: t, drained: make(chan struct{}), draining: make(chan struct{}), closing: make(chan struct{})}
 	if cfg != nil {
 		s.cfg = *cfg
 	}
 	c := &s.cfg
 	switch {
-	case c.Concurrency < 0, c.MaxAttempts < 0, c.MaxExtension < 0, c.OpenTimeout < 0, c.CloseTimeout < 0, c.Prefetch < 0:
-		return nil, &mq.Error{Code: mq.InvalidArgument, Op: op, Msg: "negative Concurrency, MaxAttempts, MaxExtension, Prefetch, OpenTimeout or CloseTimeout"}
+	case c.Concurrency < 0, c.MaxAttempts < 0, c.MaxExtension < 0, c.OpenTimeout < 0, c.DrainTimeout < 0, c.CloseTimeout < 0, c.Prefetch < 0:
+		return nil, &mq.Error{Code: mq.InvalidArgument, Op: op, Msg: "negative Concurrency, MaxAttempts, MaxExtension, Prefetch, OpenTimeout, DrainTimeout or CloseTimeout"}
 	case c.Backoff.Min < 0 || c.Backoff.Max < c.Backoff.Min:
 		return nil, &mq.Error{Code: mq.InvalidArgument, Op: op, Msg: "Backoff wants 0 <= Min <= Max"}
 	}
@@ -167,7 +177,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 		return nil, err
 	}
 	out := make(chan *message.Message)
-	h := &handler{out: out}
+	h := &handler{s: s, out: out}
 	opts := []mq.ConsumerOption{
 		mq.WithConcurrency(s.cfg.Concurrency),
 		mq.WithBackoff(s.cfg.Backoff),
@@ -228,10 +238,11 @@ func (s *Subscriber) logf(msg, name string, err error) {
 	}
 }
 
-// Close ends every Subscribe: their channels are closed, the messages out
-// are handed back to the backend (a later Ack or Nack of them does
-// nothing) and their contexts canceled. It returns once every channel is
-// closed. Later calls return nil.
+// Close ends every Subscribe: it stops handing out messages, waits up to
+// DrainTimeout for the messages out to be settled, then hands the rest
+// back to the backend (a later Ack or Nack of them does nothing) and
+// cancels their contexts, and closes the channels. It returns once every
+// channel is closed. Later calls return nil.
 func (s *Subscriber) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -239,8 +250,20 @@ func (s *Subscriber) Close() error {
 		return nil
 	}
 	s.closed = true
-	close(s.closing)
+	close(s.draining)
+	if s.out == 0 {
+		close(s.drained)
+	}
 	s.mu.Unlock()
+	if s.cfg.DrainTimeout > 0 {
+		t := time.NewTimer(s.cfg.DrainTimeout)
+		select {
+		case <-s.drained:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	close(s.closing)
 	s.runs.Wait()
 	return nil
 }
@@ -251,7 +274,28 @@ var errNacked = errors.New("wmportmq: message nacked by its Watermill handler")
 
 // handler hands deliveries to a Subscribe channel.
 type handler struct {
+	s   *Subscriber
 	out chan<- *message.Message
+}
+
+// handedOut counts a message out; settled counts it back.
+func (s *Subscriber) handedOut() {
+	s.mu.Lock()
+	s.out++
+	s.mu.Unlock()
+}
+
+func (s *Subscriber) settled() {
+	s.mu.Lock()
+	s.out--
+	if s.out == 0 && s.closed {
+		select {
+		case <-s.drained:
+		default:
+			close(s.drained)
+		}
+	}
+	s.mu.Unlock()
 }
 
 // deliveryKey is the context key of a message's *mq.Delivery.
@@ -262,8 +306,21 @@ func (h *handler) handle(ctx context.Context, d *mq.Delivery) error {
 	mctx, cancel := context.WithCancel(context.WithValue(ctx, deliveryKey{}, d))
 	defer cancel() // settled (or handed back): the message's context ends
 	m.SetContext(mctx)
+	// Once Close started, hand out nothing more: the delivery goes back
+	// when Close ends the run, which cancels ctx.
+	select {
+	case <-h.s.draining:
+		<-ctx.Done()
+		return ctx.Err()
+	default:
+	}
+	h.s.handedOut()
+	defer h.s.settled()
 	select {
 	case h.out <- m:
+	case <-h.s.draining:
+		<-ctx.Done()
+		return ctx.Err()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
