@@ -98,8 +98,9 @@
 // comes again, at least once) and returns when every channel is closed.
 // SubscribeInitialize opens and closes the subscription, which creates it
 // on backends that create subscriptions on open (mem, amqp), so messages
-// published next are kept for it; Watermill's Router and test suite call
-// it before subscribing.
+// published next are kept for it (Watermill's test suite calls it before
+// publishing; call it at startup where the first messages may come before
+// the first Subscribe).
 //
 // Watermill's test suite features, as this package meets them (see the
 // tests for why each is set so): consumer groups yes; exactly-once no

@@ -152,7 +152,7 @@ func (s *Subscriber) open(ctx context.Context, op, topic string) (*mq.Subscripti
 // SubscribeInitialize opens the topic's subscription once and shuts it
 // down: on backends where opening creates the subscription (mem, amqp),
 // messages published from now on are kept for it. Watermill's test suite
-// and Router call it before publishing.
+// calls it before publishing.
 func (s *Subscriber) SubscribeInitialize(topic string) error {
 	sub, err := s.open(context.Background(), "wmportmq.Subscriber.SubscribeInitialize", topic)
 	if err != nil {
