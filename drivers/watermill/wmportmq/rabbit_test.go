@@ -116,25 +116,17 @@ func (s trackedSubscriber) SubscribeInitialize(topic string) error {
 	return s.Subscriber.SubscribeInitialize(topic)
 }
 
-// rabbitFeatures are Watermill's features of wmportmq over RabbitMQ: as
-// over memdriver (see memFeatures for why each is set), except where said.
-var rabbitFeatures = tests.Features{
-	ConsumerGroups:                      true,
-	ExactlyOnceDelivery:                 false,
-	GuaranteedOrder:                     false,
-	GuaranteedOrderWithSingleSubscriber: false,
-	// Topics are durable exchanges, subscriptions durable quorum queues
-	// and messages persistent: they outlive every handle (and the broker's
-	// restarts).
-	Persistent:                       true,
-	RequireSingleInstance:            false,
-	NewSubscriberReceivesOldMessages: false,
-	// Not restarting: the broker is shared with every other package's
-	// tests. portmq's rabbitmq conformance run restarts it, under the
-	// broker lock, and cuts the network through a fault proxy.
-	RestartServiceCommand: nil,
-	ContextPreserved:      false,
-}
+// rabbitFeatures are Watermill's features of wmportmq over RabbitMQ: those
+// over memdriver (see memFeatures for why each is set so), with these
+// reasons where they differ:
+//   - Persistent: topics are durable exchanges, subscriptions durable
+//     quorum queues and messages persistent: they outlive every handle
+//     (and the broker's restarts).
+//   - RestartServiceCommand stays nil: the broker is shared with every
+//     other package's tests. portmq's rabbitmq conformance run restarts
+//     it, under the broker lock, and cuts the network through a fault
+//     proxy.
+var rabbitFeatures = memFeatures
 
 // TestWatermillSuiteOverRabbitMQ runs Watermill's own Pub/Sub suite
 // against the adapter over the RabbitMQ driver, on the test broker.
