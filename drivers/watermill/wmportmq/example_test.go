@@ -28,7 +28,7 @@ func Example_router() {
 	sub, _ := wmportmq.NewSubscriber("mem://{topic}/{group}?max_attempts=3", &wmportmq.SubscriberConfig{
 		ConsumerGroup: "billing",
 		Backoff:       mq.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond}, // instead of middleware.Retry
-		DrainTimeout:  time.Second,                                                         // let handlers finish when the Router closes
+		DrainTimeout:  time.Second,                                                        // let handlers finish when the Router closes
 	})
 	ops, _ := wmportmq.NewSubscriber("mem://{topic}/{group}", &wmportmq.SubscriberConfig{ConsumerGroup: "ops"})
 	_ = sub.SubscribeInitialize("example-orders")
