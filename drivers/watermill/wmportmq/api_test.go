@@ -435,3 +435,32 @@ func TestCloseWithDrainTimeoutLetsOutMessagesBeAcked(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 }
+
+// KeyMetadata makes a metadata entry the portmq Key; a nil message is
+// refused.
+func TestKeyMetadataAndNilMessage(t *testing.T) {
+	topic := name(t)
+	sub := subscriber(t, "mem://{topic}/{group}", nil)
+	if err := sub.SubscribeInitialize(topic); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := wmportmq.NewPublisher("mem://{topic}", &wmportmq.PublisherConfig{KeyMetadata: "customer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if err := pub.Publish(topic, nil); mq.Code(err) != mq.InvalidArgument {
+		t.Errorf("Publish(nil) = %v, want InvalidArgument", err)
+	}
+	m := message.NewMessage(watermill.NewUUID(), nil)
+	m.Metadata.Set("customer", "c-42")
+	if err := pub.Publish(topic, m); err != nil {
+		t.Fatal(err)
+	}
+	ch, _ := sub.Subscribe(context.Background(), topic)
+	got := next(t, ch)
+	got.Ack()
+	if d, _ := wmportmq.Delivery(got); d == nil || d.Key != "c-42" || got.Metadata.Get("customer") != "c-42" {
+		t.Errorf("delivery %+v, metadata %v; want Key c-42 and the entry kept", d, got.Metadata)
+	}
+}
