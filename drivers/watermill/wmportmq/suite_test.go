@@ -62,6 +62,9 @@ var memFeatures = tests.Features{
 	// message's context is the Subscriber's (canceled when the message is
 	// settled or the Subscriber closes).
 	ContextPreserved: false,
+	// The full sizes (5000 to 10000 messages a test) run in seconds here
+	// and in under a minute over RabbitMQ, with -race.
+	ForceShort: false,
 }
 
 // TestWatermillSuiteOverMem runs Watermill's own Pub/Sub suite against the
