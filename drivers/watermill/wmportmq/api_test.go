@@ -464,3 +464,31 @@ func TestKeyMetadataAndNilMessage(t *testing.T) {
 		t.Errorf("delivery %+v, metadata %v; want Key c-42 and the entry kept", d, got.Metadata)
 	}
 }
+
+// A message the channel has not taken when Close starts is not waited for:
+// with nothing out, Close returns without waiting for DrainTimeout.
+func TestCloseDoesNotWaitForMessagesNotHandedOut(t *testing.T) {
+	topic := name(t)
+	sub := subscriber(t, "mem://{topic}/{group}", &wmportmq.SubscriberConfig{DrainTimeout: time.Hour})
+	pub := publisher(t, "mem://{topic}")
+	if err := sub.SubscribeInitialize(topic); err != nil {
+		t.Fatal(err)
+	}
+	ch, _ := sub.Subscribe(context.Background(), topic)
+	for _, id := range []string{"first", "pending"} {
+		if err := pub.Publish(topic, message.NewMessage(id, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next(t, ch).Ack() // "pending" is now offered on the channel, not taken
+	closed := make(chan error, 1)
+	go func() { closed <- sub.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wait):
+		t.Fatal("Close waited for a message the channel never took")
+	}
+}

@@ -167,9 +167,9 @@ func (s *Subscriber) SubscribeInitialize(topic string) error {
 // its messages. It runs an mq.Consumer over the subscription, which keeps
 // extending the lease of a message while it is out, counts attempts, and
 // dead-letters at max attempts; see the package doc for how Ack and Nack
-// map. The channel is closed when ctx ends or the Subscriber is closed;
-// the messages out then are handed back to the backend at once and their
-// contexts are canceled.
+// map. The channel is closed when ctx ends (the messages out are then
+// handed back to the backend at once and their contexts canceled) or the
+// Subscriber is closed (see Close).
 func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	const op = "wmportmq.Subscriber.Subscribe"
 	sub, err := s.open(ctx, op, topic)
@@ -314,14 +314,18 @@ func (h *handler) handle(ctx context.Context, d *mq.Delivery) error {
 		return ctx.Err()
 	default:
 	}
+	// Counted out from before the send, so that a Close that starts while
+	// the channel takes it waits for it.
 	h.s.handedOut()
-	defer h.s.settled()
 	select {
 	case h.out <- m:
+		defer h.s.settled()
 	case <-h.s.draining:
+		h.s.settled() // not out: the drain need not wait for it
 		<-ctx.Done()
 		return ctx.Err()
 	case <-ctx.Done():
+		h.s.settled()
 		return ctx.Err()
 	}
 	select {
