@@ -13,7 +13,7 @@ import (
 
 // gcLease is the lease of the watermill+gctest harness: mq keeps it in
 // the process, and the GoChannel hands messages over at once.
-const gcLease = 300 * time.Millisecond
+const gcLease = 500 * time.Millisecond
 
 // gcProvision provisions one case on the test GoChannel: a subscription
 // per Spec.Subscriptions (opening one creates it for the process), and a
