@@ -225,6 +225,10 @@ func TestClosedChannelIsUnavailableAndResubscribed(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := mq.NewProducer(dt)
+	var gc *gochannel.GoChannel
+	if !p.As(&gc) || gc != g {
+		t.Error("Producer.As(**gochannel.GoChannel) does not give NewTopic's publisher")
+	}
 	ctx := ctxFor(t)
 	if err := p.Send(ctx, &mq.Message{Body: []byte("1")}); err != nil {
 		t.Fatal(err)
