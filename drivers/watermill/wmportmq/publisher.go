@@ -3,6 +3,7 @@ package wmportmq
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
@@ -25,6 +26,12 @@ type PublisherConfig struct {
 	SendTimeout time.Duration
 	// CloseTimeout bounds Close's shutdown of the producers. Default 30 s.
 	CloseTimeout time.Duration
+	// Provision, if set, is called before a topic's producer is first
+	// opened, to create what the backend needs to exist first (a Kafka or
+	// SNS topic, with an mq.Admin): an error matching mq.ErrAlreadyExists
+	// counts as success; another fails the Publish (and the next Publish
+	// calls it again). Default: none (mem and amqp create on open).
+	Provision func(ctx context.Context, topic string) error
 }
 
 // Publisher is a Watermill message.Publisher that sends through portmq.
@@ -123,6 +130,9 @@ func (p *Publisher) producer(topic string) (*mq.Producer, error) {
 	s.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.SendTimeout)
 		defer cancel()
+		if s.err = provision(ctx, "wmportmq.Publisher.Publish", p.cfg.Provision, topic); s.err != nil {
+			return
+		}
 		s.p, s.err = p.cfg.Mux.OpenProducer(ctx, p.tmpl.expand(topic, ""))
 	})
 	if s.err != nil {
@@ -158,4 +168,16 @@ func (p *Publisher) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// provision calls f (PublisherConfig.Provision) unless it is nil; an
+// error matching mq.ErrAlreadyExists is success.
+func provision(ctx context.Context, op string, f func(context.Context, string) error, topic string) error {
+	if f == nil {
+		return nil
+	}
+	if err := f(ctx, topic); err != nil && !errors.Is(err, mq.ErrAlreadyExists) {
+		return &mq.Error{Code: mq.Code(err), Op: op, Msg: "provisioning topic " + strconv.Quote(topic), Err: err}
+	}
+	return nil
 }

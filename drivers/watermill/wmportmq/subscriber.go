@@ -62,6 +62,12 @@ type SubscriberConfig struct {
 	// Logger receives failures Watermill cannot be told about (a failed
 	// ack, a failed receive that is retried). Default: none.
 	Logger *slog.Logger
+	// Provision, if set, is called before the subscription of a topic is
+	// opened (by Subscribe and SubscribeInitialize), to create what the
+	// backend needs to exist first (a Kafka topic, an SNS topic and its
+	// queue, with an mq.Admin); see PublisherConfig.Provision. Default:
+	// none (mem and amqp create on open).
+	Provision func(ctx context.Context, topic, group string) error
 }
 
 // Subscriber is a Watermill message.Subscriber that receives through
@@ -142,6 +148,12 @@ func (s *Subscriber) open(ctx context.Context, op, topic string) (*mq.Subscripti
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.OpenTimeout)
 	defer cancel()
+	if f := s.cfg.Provision; f != nil {
+		err := provision(ctx, op, func(ctx context.Context, topic string) error { return f(ctx, topic, s.cfg.ConsumerGroup) }, topic)
+		if err != nil {
+			return nil, err
+		}
+	}
 	var opts []mq.SubscriptionOption
 	if s.cfg.Prefetch > 0 {
 		opts = append(opts, mq.WithPrefetch(s.cfg.Prefetch))
