@@ -492,3 +492,42 @@ func TestCloseDoesNotWaitForMessagesNotHandedOut(t *testing.T) {
 		t.Fatal("Close waited for a message the channel never took")
 	}
 }
+
+// Provision runs before a topic's first open: AlreadyExists is success,
+// another error fails the call and Provision runs again next time.
+func TestProvisionRunsBeforeFirstOpen(t *testing.T) {
+	topic := name(t)
+	var calls []string
+	fail := true
+	pub, err := wmportmq.NewPublisher("mem://{topic}", &wmportmq.PublisherConfig{Provision: func(_ context.Context, tp string) error {
+		calls = append(calls, "pub "+tp)
+		if fail {
+			fail = false
+			return &mq.Error{Code: mq.Unavailable, Msg: "admin down"}
+		}
+		return mq.ErrAlreadyExists
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	sub := subscriber(t, "mem://{topic}/{group}", &wmportmq.SubscriberConfig{ConsumerGroup: "g", Provision: func(_ context.Context, tp, group string) error {
+		calls = append(calls, "sub "+tp+" "+group)
+		return nil
+	}})
+	if err := sub.SubscribeInitialize(topic); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(topic, message.NewMessage("1", nil)); mq.Code(err) != mq.Unavailable {
+		t.Errorf("Publish with a failing Provision = %v, want its Unavailable", err)
+	}
+	for range 2 {
+		if err := pub.Publish(topic, message.NewMessage("1", nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"sub " + topic + " g", "pub " + topic, "pub " + topic}
+	if strings.Join(calls, ",") != strings.Join(want, ",") {
+		t.Errorf("Provision calls %q, want %q", calls, want)
+	}
+}

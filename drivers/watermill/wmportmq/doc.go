@@ -5,7 +5,8 @@
 // kept (and extended) while a handler runs, attempt counts, backoff on
 // Nack, and native dead-lettering, on every portmq backend. It is built
 // and tested against Watermill v1.5.1 and passes Watermill's own Pub/Sub
-// test suite (pubsub/tests.TestPubSub) over memdriver and RabbitMQ.
+// test suite (pubsub/tests.TestPubSub) over memdriver, RabbitMQ, Kafka (on
+// kfake), and Watermill's own GoChannel behind package drivers/watermill.
 //
 // The other direction, Watermill's Pub/Subs behind portmq's API, is
 // package [github.com/portmq/portmq/drivers/watermill].
@@ -42,8 +43,14 @@
 // contain the URL's password). One consumer group is one portmq
 // subscription of one topic: every group gets every message, subscribers
 // of a group compete. Where subscription names are global to the backend
-// (RabbitMQ's queues), name it {topic}.{group}: the driver refuses one
-// name on two topics rather than merge them.
+// (RabbitMQ's queues, Kafka's groups), name it {topic}.{group}: RabbitMQ
+// refuses one name on two topics rather than merge them, and a Kafka group
+// on many topics rebalances whenever any of them gains a member.
+//
+// Backends where a topic must exist before it is used (Kafka, SNS, Pub/Sub)
+// need PublisherConfig.Provision and SubscriberConfig.Provision, called
+// before a topic's first open, for example with an mq.Admin's CreateTopic
+// (AlreadyExists counts as success).
 //
 // # Semantics
 //
