@@ -47,7 +47,7 @@
 // refuses one name on two topics rather than merge them, and a Kafka group
 // on many topics rebalances whenever any of them gains a member.
 //
-// Backends where a topic must exist before it is used (Kafka, SNS, Pub/Sub)
+// Backends where a topic must exist before it is used (Kafka, for example)
 // need PublisherConfig.Provision and SubscriberConfig.Provision, called
 // before a topic's first open, for example with an mq.Admin's CreateTopic
 // (AlreadyExists counts as success).

@@ -27,8 +27,8 @@ type PublisherConfig struct {
 	// CloseTimeout bounds Close's shutdown of the producers. Default 30 s.
 	CloseTimeout time.Duration
 	// Provision, if set, is called before a topic's producer is first
-	// opened, to create what the backend needs to exist first (a Kafka or
-	// SNS topic, with an mq.Admin): an error matching mq.ErrAlreadyExists
+	// opened, to create what the backend needs to exist first (a Kafka
+	// topic, with an mq.Admin's CreateTopic): an error matching mq.ErrAlreadyExists
 	// counts as success; another fails the Publish (and the next Publish
 	// calls it again). Default: none (mem and amqp create on open).
 	Provision func(ctx context.Context, topic string) error

@@ -64,8 +64,8 @@ type SubscriberConfig struct {
 	Logger *slog.Logger
 	// Provision, if set, is called before the subscription of a topic is
 	// opened (by Subscribe and SubscribeInitialize), to create what the
-	// backend needs to exist first (a Kafka topic, an SNS topic and its
-	// queue, with an mq.Admin); see PublisherConfig.Provision. Default:
+	// backend needs to exist first (a Kafka topic, with an mq.Admin); see
+	// PublisherConfig.Provision. Default:
 	// none (mem and amqp create on open).
 	Provision func(ctx context.Context, topic, group string) error
 }
