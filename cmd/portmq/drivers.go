@@ -33,6 +33,7 @@ mem://'s emulate=all show.`,
   portmq drivers -sub 'mem://orders/payments?emulate=all'`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		sub := fs.Bool("sub", false, "open the URLs as subscriptions rather than producers")
+		asJSON := fs.Bool("json", false, "print one JSON object per scheme or URL and line")
 		return func(ctx context.Context, e *env, args []string) int {
 			type line struct {
 				name string
@@ -66,6 +67,32 @@ mem://'s emulate=all show.`,
 					continue
 				}
 				lines = append(lines, line{name: mq.Redact(u), caps: &caps})
+			}
+			if *asJSON {
+				for _, l := range lines {
+					j := jsonDriver{Error: errString(l.err)}
+					if first == "url" {
+						j.URL = l.name
+					} else {
+						j.Scheme = l.name
+					}
+					if l.caps != nil {
+						j.Features = map[string]string{}
+						for _, f := range l.caps.Features() {
+							j.Features[f.Name] = fmt.Sprint(f.Support)
+						}
+						if s := limits(*l.caps); s != "-" {
+							j.Limits = s
+						}
+					}
+					if err := writeJSON(e.stdout, j); err != nil {
+						return e.fail(err)
+					}
+				}
+				if failed {
+					return exitError
+				}
+				return exitOK
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 8, 2, ' ', 0)
 			header(tw, first)
@@ -182,4 +209,20 @@ func bytesize(n int) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// jsonDriver is the -json form of a line of drivers.
+type jsonDriver struct {
+	Scheme   string            `json:"scheme,omitempty"`
+	URL      string            `json:"url,omitempty"`
+	Features map[string]string `json:"features,omitempty"` // absent: not probed
+	Limits   string            `json:"limits,omitempty"`
+	Error    string            `json:"error,omitempty"`
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

@@ -3,12 +3,16 @@
 // runs the order → payment spike demo.
 //
 //	portmq demo                              # the spike scenario on mem://
-//	portmq send URL [-body text | -file path | stdin] [-attr k=v ...]
+//	portmq send URL [-body text | -file path | stdin] [-lines] [-n count] [-rate r]
 //	portmq recv URL [-n count] [-ack=true] [-timeout d] [-json]
+//	portmq tail URL [-ack=true] [-json]
+//	portmq admin create-topic|create-subscription|delete-topic|delete-subscription ADMIN-URL TOPIC [SUBSCRIPTION]
+//	portmq bench URL [-producers p] [-consumers c] [-size b] [-duration d | -count n] [-rate r] [-json]
 //	portmq drivers [URL ...]
 //	portmq help [command]
 //
-// Errors go to standard error with exit status 1; usage errors exit 2.
+// Errors go to standard error with exit status 1; usage errors exit 2; a
+// run ended by SIGINT exits 130 (SIGTERM: 143), as shells expect.
 package main
 
 import (
@@ -20,13 +24,39 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	os.Exit(runMain())
+}
+
+// runMain runs the command line of the process. A SIGINT or SIGTERM
+// cancels the command's context; once the command has shut down, the
+// exit status is 128 plus the signal's number.
+func runMain() int {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var got os.Signal
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case got = <-sigs:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	cancel()
+	<-done
+	if s, ok := got.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return code
 }
 
 // Exit statuses.
@@ -34,6 +64,7 @@ const (
 	exitOK    = 0
 	exitError = 1 // the command failed
 	exitUsage = 2 // the command line was wrong
+	// A signal exits 128 + its number (130 for SIGINT): see runMain.
 )
 
 // env is what a command reads and writes.
@@ -55,7 +86,7 @@ type command struct {
 	flags func(fs *flag.FlagSet) func(ctx context.Context, e *env, args []string) int
 }
 
-var commands = []*command{demoCmd, sendCmd, recvCmd, driversCmd}
+var commands = []*command{demoCmd, sendCmd, recvCmd, tailCmd, adminCmd, driversCmd}
 
 func lookup(name string) *command {
 	for _, c := range commands {
@@ -114,9 +145,14 @@ Examples:
   portmq demo -orders 2000 -fail-rate 0.2
   portmq send 'mem://orders' -body '{"order":1}' -attr type=order.created
   portmq recv 'mem://orders/payments' -n 10 -timeout 5s -json
+  portmq tail 'amqp://guest:guest@localhost/?topic=orders&subscription=audit'
+  portmq bench 'amqp://guest:guest@localhost/' -producers 2 -consumers 2 -duration 30s
   portmq drivers
 
 Run 'portmq help <command>' or 'portmq <command> -h' for a command's flags.
+Flags may come before or after the URL. Exit status: 0 done, 1 failed, 2 bad
+command line, 130 interrupted (SIGINT). URLs are printed with passwords and
+secret query values redacted.
 A mem:// backend lives inside one process: separate runs of portmq do not
 share its messages.
 `)

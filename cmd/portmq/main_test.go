@@ -15,7 +15,13 @@ import (
 
 // The Go CDK (drivers/gocloud) imports OpenCensus, whose init starts a
 // worker goroutine that lives as long as the process.
+//
+// With PORTMQ_CLI_AS_MAIN=1 the test binary is portmq itself, for tests
+// that run the command as a process (signals, verify's consumers).
 func TestMain(m *testing.M) {
+	if os.Getenv("PORTMQ_CLI_AS_MAIN") == "1" {
+		os.Exit(runMain())
+	}
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
 }
 
@@ -34,7 +40,7 @@ func TestHelpListsEveryCommandWithAnExample(t *testing.T) {
 		if code != 0 || errs != "" {
 			t.Fatalf("%q: exit %d, stderr %q", args, code, errs)
 		}
-		for _, want := range []string{"Usage:", "demo", "send", "recv", "drivers", "help", "Examples:", "portmq demo"} {
+		for _, want := range []string{"Usage:", "demo", "send", "recv", "tail", "admin", "drivers", "help", "Examples:", "portmq demo", "130"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%q: help lacks %q:\n%s", args, want, out)
 			}
@@ -48,9 +54,11 @@ func TestCommandHelpShowsItsFlags(t *testing.T) {
 		flags []string
 	}{
 		{"demo", []string{"-orders", "-burst", "-rate", "-concurrency", "-fail-rate", "-poison-rate", "-dup-rate", "-seed", "-producer-url", "-subscription-url", "-dlq-url"}},
-		{"send", []string{"-body", "-file", "-attr", "-key", "-dedup", "-delay", "-n"}},
+		{"send", []string{"-body", "-file", "-attr", "-key", "-dedup", "-delay", "-n", "-lines", "-rate", "-json"}},
 		{"recv", []string{"-n", "-ack", "-timeout", "-json"}},
-		{"drivers", []string{"-sub"}},
+		{"tail", []string{"-n", "-ack", "-json"}},
+		{"admin", []string{"-dedup-window", "-lease", "-max-attempts", "-dead-letter", "-ordered", "-retention", "-json"}},
+		{"drivers", []string{"-sub", "-json"}},
 	} {
 		for _, args := range [][]string{{tc.cmd, "-h"}, {"help", tc.cmd}} {
 			code, out, errs := runCmd(t, "", args...)
@@ -81,6 +89,16 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"send", "mem://a", "-attr", "novalue"},
 		{"recv", "-bogus", "mem://a/b"},
 		{"recv"},
+		{"recv", "mem://a/b", "-timeout", "-1s"},
+		{"send", "mem://a", "-rate", "-1"},
+		{"tail"},
+		{"tail", "mem://a/b", "-n", "-1"},
+		{"admin"},
+		{"admin", "frobnicate", "mem://", "t"},
+		{"admin", "create-topic", "mem://"},
+		{"admin", "create-subscription", "mem://", "t"},
+		{"admin", "delete-topic", "mem://", "t", "-lease", "1s"},
+		{"admin", "create-subscription", "mem://", "t", "s", "-dedup-window", "1s"},
 		{"demo", "-orders", "0"},
 		{"demo", "extra"},
 	} {

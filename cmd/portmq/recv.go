@@ -20,21 +20,30 @@ import (
 var recvCmd = &command{
 	name:    "recv",
 	args:    "[flags] URL",
-	summary: "receive messages from the subscription a URL names",
-	about: `Recv receives messages from the subscription the URL names and prints each
-one: ID, attempt, publish time, key, dedup ID, attributes (dead letters carry
-portmq-dead-letter-reason, portmq-attempts and portmq-source) and body.
+	summary: "receive (and by default consume) messages from a subscription",
+	about: `Recv receives messages from the subscription the URL names, prints each
+one (ID, attempt, publish time, key, dedup ID, attributes, body; dead letters
+carry portmq-dead-letter-reason, portmq-attempts and portmq-source) and
+ACKS IT: by default recv consumes what it shows, and the messages are gone.
+With -ack=false it leaves them unsettled instead: they are handed back when
+recv exits and the backend delivers them again, but on most backends that
+receive counts as a delivery attempt (see "portmq help tail" and the README
+on peeking), so it can bring a message nearer to its dead letter.
 
 It stops after -n messages, or when -timeout passes; with -n 0 it receives
-until -timeout passes or it is interrupted. Received messages are acked
-unless -ack=false, which leaves them unsettled: the backend delivers them
-again. It exits 1 if fewer than -n messages arrived in time.`,
+until -timeout passes. -timeout 0 means "do not wait for messages that are
+not there yet": recv stops at the first receive that finds nothing within
+2s (the backend's connection set-up counts, so on backends slow to start
+consuming, such as Kafka with its group join, give a real -timeout). It
+never waits without limit: to follow a subscription use tail. It exits 1
+if fewer than -n messages arrived in time (-n 0: never).`,
 	example: `  portmq recv 'mem://orders/payments?max_attempts=5' -n 10 -timeout 5s
-  portmq recv 'mem://orders.payments.dlq/dlq' -n 0 -timeout 2s -json`,
+  portmq recv 'mem://orders.payments.dlq/dlq' -n 0 -timeout 0 -json
+  portmq recv 'amqp://guest:guest@localhost/?topic=orders&subscription=audit' -ack=false`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		n := fs.Int("n", 1, "stop after this many messages (0: no limit)")
-		ack := fs.Bool("ack", true, "ack each message (false: leave it to be delivered again)")
-		timeout := fs.Duration("timeout", 0, "stop after this long in all (0: no limit)")
+		ack := fs.Bool("ack", true, "ack (consume) each message; false: leave it to be delivered again")
+		timeout := fs.Duration("timeout", 10*time.Second, "stop after this long in all (0: take only what is ready now)")
 		asJSON := fs.Bool("json", false, "print one JSON object per message and line")
 		return func(ctx context.Context, e *env, args []string) int {
 			switch {
@@ -49,12 +58,14 @@ again. It exits 1 if fewer than -n messages arrived in time.`,
 			if *asJSON {
 				show = printJSON
 			}
-			got, err := recv(ctx, args[0], *n, *ack, *timeout, func(d *mq.Delivery) error { return show(e.stdout, d) })
+			got, err := recv(ctx, args[0], recvOptions{n: *n, ack: *ack, timeout: *timeout}, func(d *mq.Delivery) error { return show(e.stdout, d) })
 			switch {
 			case err == nil:
 				return exitOK
-			case (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) && *n == 0:
-				return exitOK // no limit: the timeout or an interrupt ends the run
+			case errors.Is(err, errIdle) && *n == 0, errors.Is(err, context.DeadlineExceeded) && *n == 0:
+				return exitOK // no limit: the timeout ends the run
+			case errors.Is(err, errIdle):
+				return e.fail(fmt.Errorf("received %d of %d messages: no more were ready", got, *n))
 			case errors.Is(err, context.DeadlineExceeded):
 				return e.fail(fmt.Errorf("received %d of %d messages in %v", got, *n, *timeout))
 			}
@@ -63,36 +74,60 @@ again. It exits 1 if fewer than -n messages arrived in time.`,
 	},
 }
 
-// recv receives up to n messages (0: no limit) from url within timeout
-// (0: none) and calls show for each. It returns how many it received.
-func recv(ctx context.Context, url string, n int, ack bool, timeout time.Duration, show func(*mq.Delivery) error) (got int, err error) {
-	if timeout > 0 {
+// readyWait is how long recv -timeout 0 waits for each message.
+const readyWait = 2 * time.Second
+
+var errIdle = errors.New("no message was ready")
+
+type recvOptions struct {
+	n       int           // stop after n messages; 0: no limit
+	ack     bool          // ack each message
+	timeout time.Duration // in all; 0: each receive waits readyWait at most
+	follow  bool          // ignore timeout: receive until ctx ends
+}
+
+// recv receives messages from url as o says and calls show for each. It
+// returns how many it received.
+func recv(ctx context.Context, url string, o recvOptions, show func(*mq.Delivery) error) (got int, err error) {
+	if o.timeout > 0 && !o.follow {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
+		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	sub, err := mq.OpenSubscription(ctx, url, mq.WithPrefetch(max(1, min(n, 64))))
+	prefetch := 64
+	if o.n > 0 {
+		prefetch = min(o.n, 64)
+	}
+	sub, err := mq.OpenSubscription(ctx, url, mq.WithPrefetch(prefetch))
 	if err != nil {
 		return 0, err
 	}
 	defer func() {
 		// Shutdown hands unsettled deliveries back to the backend.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		sctx, cancel := shutdownContext(ctx)
 		defer cancel()
 		if serr := sub.Shutdown(sctx); err == nil {
 			err = serr
 		}
 	}()
-	for n == 0 || got < n {
-		d, err := sub.Receive(ctx)
+	for o.n == 0 || got < o.n {
+		rctx, cancel := ctx, context.CancelFunc(func() {})
+		if o.timeout == 0 && !o.follow {
+			rctx, cancel = context.WithTimeout(ctx, readyWait)
+		}
+		d, err := sub.Receive(rctx)
+		cancel()
 		if err != nil {
+			if ctx.Err() == nil && rctx.Err() != nil {
+				return got, errIdle
+			}
 			return got, err
 		}
 		got++
 		if err := show(d); err != nil {
 			return got, err
 		}
-		if ack {
+		if o.ack {
 			if err := d.Ack(); err != nil {
 				return got, err
 			}
