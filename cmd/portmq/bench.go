@@ -185,7 +185,7 @@ func (r *benchResult) json() any {
 // bench runs the benchmark. It returns a result whenever messages were
 // sent, with an error if the run failed.
 func bench(ctx context.Context, e *env, base string, o benchOptions) (res *benchResult, err error) {
-	s, err := provision(ctx, base, o.prodURL, o.subURL, "portmq-bench", mq.SubscriptionConfig{})
+	s, err := provision(ctx, base, o.prodURL, o.subURL, "portmq-bench", mq.SubscriptionConfig{}, false)
 	if err != nil {
 		return nil, err
 	}

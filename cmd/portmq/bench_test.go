@@ -112,8 +112,20 @@ func rabbitmq(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Unlock() })
+	sharedLocks[t.Name()] = l
+	t.Cleanup(func() { releaseShared(t) })
 	return u
+}
+
+// sharedLocks are the shared broker locks rabbitmq took, by test.
+var sharedLocks = map[string]*testenv.BrokerLock{}
+
+// releaseShared gives up the test's shared broker lock.
+func releaseShared(t *testing.T) {
+	if l := sharedLocks[t.Name()]; l != nil {
+		l.Unlock()
+		delete(sharedLocks, t.Name())
+	}
 }
 
 func TestBenchOnRabbitMQ(t *testing.T) {

@@ -86,7 +86,7 @@ type command struct {
 	flags func(fs *flag.FlagSet) func(ctx context.Context, e *env, args []string) int
 }
 
-var commands = []*command{demoCmd, sendCmd, recvCmd, tailCmd, adminCmd, benchCmd, moveCmd, driversCmd}
+var commands = []*command{demoCmd, sendCmd, recvCmd, tailCmd, adminCmd, benchCmd, moveCmd, verifyCmd, driversCmd}
 
 func lookup(name string) *command {
 	for _, c := range commands {

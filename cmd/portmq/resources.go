@@ -41,10 +41,10 @@ func init() { templates["amqps"] = templates["amqp"] }
 type scratch struct {
 	topic, sub      string
 	prodURL, subURL string
-	admin           *mq.Admin // nil: not provisioned by us
-	createdTopic    bool
-	createdSub      bool
-	note            string // why nothing was provisioned, for the report
+	dlq, dlqURL     string      // dead-letter topic and its subscription of the same name, if any
+	admin           *mq.Admin   // nil: not provisioned by us
+	created         [][2]string // topics and subscriptions ("" for a topic) to delete
+	note            string      // why nothing was provisioned, for the report
 }
 
 // newName returns prefix-<random>.
@@ -59,8 +59,9 @@ func newName(prefix string) string {
 // when those are empty, from the template of base's scheme. If base opens
 // an mq.Admin, the topic and subscription are created through it with cfg
 // (and removed by release); else the driver creates them on open where
-// it does.
-func provision(ctx context.Context, base, prodTmpl, subTmpl, prefix string, cfg mq.SubscriptionConfig) (*scratch, error) {
+// it does. With withDLQ, cfg's dead-letter topic is a fresh topic, with a
+// subscription of the same name whose URL is dlqURL.
+func provision(ctx context.Context, base, prodTmpl, subTmpl, prefix string, cfg mq.SubscriptionConfig, withDLQ bool) (*scratch, error) {
 	if (prodTmpl == "") != (subTmpl == "") {
 		return nil, errors.New("give both -producer-url and -subscription-url, or neither")
 	}
@@ -77,10 +78,15 @@ func provision(ctx context.Context, base, prodTmpl, subTmpl, prefix string, cfg 
 	}
 	s := &scratch{topic: newName(prefix)}
 	s.sub = s.topic + "-sub" // names may be global to a backend (RabbitMQ's queues)
-	fill := func(tmpl string) string {
-		return strings.NewReplacer(topicHole, url.QueryEscape(s.topic), subHole, url.QueryEscape(s.sub)).Replace(tmpl)
+	fill := func(tmpl, topic, sub string) string {
+		return strings.NewReplacer(topicHole, url.QueryEscape(topic), subHole, url.QueryEscape(sub)).Replace(tmpl)
 	}
-	s.prodURL, s.subURL = fill(prodTmpl), fill(subTmpl)
+	s.prodURL, s.subURL = fill(prodTmpl, s.topic, s.sub), fill(subTmpl, s.topic, s.sub)
+	if withDLQ {
+		s.dlq = s.sub + ".dlq" // RabbitMQ keeps dead letters of QUEUE in QUEUE.dlq
+		s.dlqURL = fill(subTmpl, s.dlq, s.dlq)
+		cfg.DeadLetterTopic = s.dlq
+	}
 	if base == "" {
 		s.note = "no admin URL: the driver creates what it needs on open, and it is left in place"
 		return s, nil
@@ -94,17 +100,16 @@ func provision(ctx context.Context, base, prodTmpl, subTmpl, prefix string, cfg 
 		return nil, err
 	}
 	s.admin = a
-	if err := a.CreateTopic(ctx, s.topic, mq.TopicConfig{}); err != nil && !errors.Is(err, mq.ErrUnsupported) {
+	if s.dlq != "" {
+		if err := s.create(ctx, s.dlq, s.dlq, mq.SubscriptionConfig{}); err != nil {
+			s.release(ctx)
+			return nil, err
+		}
+	}
+	if err := s.create(ctx, s.topic, s.sub, cfg); err != nil {
 		s.release(ctx)
 		return nil, err
-	} else if err == nil {
-		s.createdTopic = true
 	}
-	if err := a.CreateSubscription(ctx, s.topic, s.sub, cfg); err != nil {
-		s.release(ctx)
-		return nil, err
-	}
-	s.createdSub = true
 	return s, nil
 }
 
@@ -116,11 +121,12 @@ func (s *scratch) release(ctx context.Context) error {
 	ctx, cancel := shutdownContext(ctx)
 	defer cancel()
 	var errs []error
-	if s.createdSub {
-		errs = append(errs, s.admin.DeleteSubscription(ctx, s.topic, s.sub))
-	}
-	if s.createdTopic {
-		errs = append(errs, s.admin.DeleteTopic(ctx, s.topic))
+	for i := len(s.created) - 1; i >= 0; i-- {
+		if c := s.created[i]; c[1] != "" {
+			errs = append(errs, s.admin.DeleteSubscription(ctx, c[0], c[1]))
+		} else {
+			errs = append(errs, s.admin.DeleteTopic(ctx, c[0]))
+		}
 	}
 	errs = append(errs, s.admin.Close())
 	s.admin = nil
@@ -134,4 +140,21 @@ func shown(u string) string {
 		return mq.Redact(u)
 	}
 	return u
+}
+
+// create makes topic (unless the backend has no topics to create) and its
+// subscription sub through the Admin, and remembers them for release.
+func (s *scratch) create(ctx context.Context, topic, sub string, cfg mq.SubscriptionConfig) error {
+	err := s.admin.CreateTopic(ctx, topic, mq.TopicConfig{})
+	switch {
+	case err == nil:
+		s.created = append(s.created, [2]string{topic, ""})
+	case !errors.Is(err, mq.ErrUnsupported):
+		return err
+	}
+	if err := s.admin.CreateSubscription(ctx, topic, sub, cfg); err != nil {
+		return err
+	}
+	s.created = append(s.created, [2]string{topic, sub})
+	return nil
 }
