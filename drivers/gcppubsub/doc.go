@@ -165,6 +165,35 @@
 // publisher role on the dead-letter topic and the subscriber role on the
 // subscription for the policy to forward messages.
 //
+// # Testing: pstest and the gcloud emulator
+//
+// The conformance suite runs twice: on pstest (cloud.google.com/go's
+// in-process fake, in every go test, with a 1 s minimum ack deadline and a
+// fault proxy for the restart and cut cases) and, in CI, on Google's
+// Pub/Sub emulator (gcloud beta emulators pubsub start, a Java server,
+// with a 2 s lease; TestConformanceExternal). Where the two differ the
+// test trusts the emulator: Google ships it as the stand-in for the
+// service and it implements the service's delivery machinery, while
+// pstest is a fake written for the client library's own tests. pstest
+// stays because it needs no JVM and runs in seconds. Rule by rule:
+//
+//   - Seek: pstest crashes on a Seek that replays messages (nil pointer in
+//     its maintainMessages), so its harness skips the replay case; the
+//     emulator runs it and is what proves seeking back.
+//   - Dead-letter policy: both forward after max_delivery_attempts and
+//     both pass the dead-letter cases; the emulator's delivery attempt
+//     counting is the one trusted, as it is the service's.
+//   - Retry policy: the driver sets none (a nack's delay is a
+//     ModifyAckDeadline, native on both), so the two cannot differ here.
+//   - Ordering: both pass the ordering cases; pstest pushes about one
+//     message per 10 ms per stream, so its ordering runs are slow but not
+//     different.
+//   - Shutdown hand-back: the emulator fails the case where Close hands
+//     unsettled messages back at once (they return only after their
+//     deadline), pstest passes it. The emulator is trusted: its harness
+//     skips the case with the reason until the driver's Close nacks
+//     before it cancels its waiting Pull calls.
+//
 // # As
 //
 // With pubsub for cloud.google.com/go/pubsub/v2, vkit for its apiv1
