@@ -311,6 +311,9 @@ func (s *Server) URL(driver string) string {
 	return ""
 }
 
+// Addr returns the server's host:port.
+func (s *Server) Addr() string { return hostPort(s.Host, s.Port) }
+
 // Env returns the environment a client of the server needs besides its
 // URLs, for example PUBSUB_EMULATOR_HOST.
 func (s *Server) Env() map[string]string { return s.Backend.ClientEnv(s.Host, s.Port) }
