@@ -8,5 +8,6 @@ import (
 	_ "github.com/portmq/portmq/drivers/rabbitmq"
 	_ "github.com/portmq/portmq/drivers/sns"
 	_ "github.com/portmq/portmq/drivers/sqs"
+	_ "github.com/portmq/portmq/drivers/watermill"
 	_ "github.com/portmq/portmq/memdriver"
 )

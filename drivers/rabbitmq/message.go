@@ -169,13 +169,20 @@ func (e *entry) translateDeath(deaths []any, h amqp.Table) {
 		switch reason {
 		case "delivery_limit":
 			desc := "delivery limit reached"
-			if n, err := strconv.Atoi(strings.TrimPrefix(e.d.RoutingKey, dlKeyPrefix)); err == nil && n > 0 && strings.HasPrefix(e.d.RoutingKey, dlKeyPrefix) {
-				n = count(int64(n))
+			if n, ok := maxAttemptsOf(e.d.RoutingKey); ok {
 				desc = "max attempts (" + strconv.Itoa(n) + ") reached"
 				e.attrs[driver.AttrAttempts] = strconv.Itoa(n + priorAttempts(h[hdrPrior], queue))
 			}
 			e.attrs[driver.AttrDeadLetterReason] = desc
 		case "rejected":
+			// The driver rejects without requeue a message at max
+			// attempts (retry.go: rejectToDeadLetter), which it does
+			// exactly when the message's attempt reached max.
+			if n, ok := maxAttemptsOf(e.d.RoutingKey); ok {
+				e.attrs[driver.AttrDeadLetterReason] = "max attempts (" + strconv.Itoa(n) + ") reached"
+				e.attrs[driver.AttrAttempts] = strconv.Itoa(n)
+				break
+			}
 			e.attrs[driver.AttrDeadLetterReason] = "rejected by a consumer without requeue"
 		case "expired":
 			e.attrs[driver.AttrDeadLetterReason] = "message TTL expired"
@@ -186,6 +193,20 @@ func (e *entry) translateDeath(deaths []any, h amqp.Table) {
 		}
 		return
 	}
+}
+
+// maxAttemptsOf reads the max attempts a dead letter's routing key
+// records (dlRoutingKey).
+func maxAttemptsOf(routingKey string) (int, bool) {
+	rest, ok := strings.CutPrefix(routingKey, dlKeyPrefix)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return count(n), true
 }
 
 // priorAttempts reads a hdrPrior value; it counts only for queue.
