@@ -43,7 +43,9 @@ against a shared broker. The URL is the backend's admin URL, as in:
   sns://?region=R[&endpoint=URL]           SNS topics with SQS queues
   gcppubsub://projects/PROJECT             Pub/Sub (PUBSUB_EMULATOR_HOST honoured)
 
-Parameters of the URL's query are kept on every URL the suite opens. For a
+Parameters of the URL's query (the connection's: TLS, region, endpoint, a
+Kafka mode) are kept on every URL the suite opens; -topic-query and
+-subscription-query add parameters to topic or subscription URLs only. For a
 backend without an admin (or a scheme not listed), describe the harness with
 URL templates instead, in which {name} is the case's topic name (under the
 prefix), {sub} a subscription's name, {lease} the lease and {max_attempts}
@@ -82,6 +84,14 @@ cannot do either to a server it does not own.`,
 		fs.StringVar(&o.tmpl.topic, "topic-url", "", "template of a case's topic URL, for a backend without an admin")
 		fs.StringVar(&o.tmpl.sub, "subscription-url", "", "template of a case's subscription URLs (with -topic-url)")
 		fs.StringVar(&o.tmpl.dlq, "dlq-url", "", "template of a case's dead-letter subscription URL (with -topic-url)")
+		fs.Func("topic-query", "extra query parameters of every topic URL, as k=v&k=v", func(v string) (err error) {
+			o.topicQ, err = url.ParseQuery(v)
+			return err
+		})
+		fs.Func("subscription-query", "extra query parameters of every subscription URL, as k=v&k=v", func(v string) (err error) {
+			o.subQ, err = url.ParseQuery(v)
+			return err
+		})
 		fs.StringVar(&o.container, "container", "", "start this server in Docker and test it (see above for names)")
 		return func(ctx context.Context, e *env, args []string) int {
 			if code, ok := o.check(e, args); !ok {
@@ -119,6 +129,7 @@ type confOptions struct {
 	skip                   map[string]string
 	tmpl                   templates
 	runRE                  *regexp.Regexp
+	topicQ, subQ           url.Values
 }
 
 // prefixRE is what a prefix may hold: characters every backend takes in
@@ -220,7 +231,7 @@ func (o *confOptions) harness(base string) (conformance.Harness, string, error) 
 		return h, "", fmt.Errorf("no provisioning known for scheme %q (known: %s): describe the harness with -topic-url and -subscription-url templates", u.Scheme, strings.Join(known, ", "))
 	default:
 		h.Provision = func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
-			p := &provisioner{mux: mux, base: u, prefix: o.prefix, max: b.maxName}
+			p := &provisioner{mux: mux, base: u, topicQ: o.topicQ, subQ: o.subQ, adminOnly: b.adminOnly, prefix: o.prefix, max: b.maxName}
 			res, err := b.provision(ctx, p, spec)
 			if err != nil {
 				return nil, errors.Join(err, p.cleanup(context.WithoutCancel(ctx)))

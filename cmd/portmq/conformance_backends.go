@@ -24,6 +24,9 @@ type confBackend struct {
 	// lease and granularity are the harness defaults (-lease overrides
 	// lease).
 	lease, granularity time.Duration
+	// adminOnly are parameters of the base URL that the admin and
+	// subscription URLs take but topic URLs refuse.
+	adminOnly []string
 	// maxName is the longest resource name the backend takes; longer
 	// names are shortened with a hash (see provisioner.name).
 	maxName int
@@ -33,10 +36,13 @@ type confBackend struct {
 }
 
 var confBackends = map[string]*confBackend{
-	"mem":       {lease: time.Second, maxName: 255, provision: provisionMem},
-	"amqp":      {lease: time.Second, maxName: 255, provision: provisionAMQP},
-	"amqps":     {lease: time.Second, maxName: 255, provision: provisionAMQP},
-	"kafka":     {lease: 5 * time.Second, maxName: 200, provision: provisionKafka},
+	"mem":   {lease: time.Second, maxName: 255, provision: provisionMem},
+	"amqp":  {lease: time.Second, maxName: 255, provision: provisionAMQP},
+	"amqps": {lease: time.Second, maxName: 255, provision: provisionAMQP},
+	// Kafka's limit is 249 bytes, but the driver's retry topic of the
+	// dead-letter reader, TOPIC.dlq.GROUP.retry.GROUP-dlq-reader, holds
+	// the group's name twice.
+	"kafka":     {lease: 5 * time.Second, maxName: 64, adminOnly: []string{"mode"}, provision: provisionKafka},
 	"sqs":       {lease: 2 * time.Second, granularity: time.Second, maxName: 80, provision: provisionSQS},
 	"sns":       {lease: 2 * time.Second, granularity: time.Second, maxName: 80, provision: provisionSQS},
 	"gcppubsub": {lease: 10 * time.Second, granularity: time.Second, maxName: 255, provision: provisionPubSub},
@@ -44,11 +50,13 @@ var confBackends = map[string]*confBackend{
 
 // provisioner provisions the resources of one case under a name prefix.
 type provisioner struct {
-	mux    *mq.URLMux
-	base   *url.URL // the URL given on the command line
-	prefix string
-	max    int
-	undo   []func(context.Context) error
+	mux          *mq.URLMux
+	base         *url.URL   // the URL given on the command line
+	topicQ, subQ url.Values // -topic-query, -subscription-query
+	adminOnly    []string   // base parameters that subscriptions take but topics do not
+	prefix       string
+	max          int
+	undo         []func(context.Context) error
 }
 
 // name returns prefix-s, shortened to the backend's limit (keeping the
@@ -66,14 +74,40 @@ func (p *provisioner) name(s string, reserve int) string {
 	return n[:keep] + "-" + h
 }
 
-// handle returns the base URL with path (unless empty) and the base's
-// query plus kv (pairs of key and value).
-func (p *provisioner) handle(path string, kv ...string) string {
-	u := *p.base
+// URL kinds, for provisioner.handle.
+const (
+	topicKind = iota
+	subKind
+	dlqKind
+)
+
+// handle returns the base URL with path (unless empty) and a query of the
+// base URL's parameters (the connection's: they reach the admin too), the
+// -topic-query or -subscription-query ones for its kind, and kv (pairs of
+// key and value). The backend's adminOnly parameters are left out of
+// topic and dead-letter URLs.
+func (p *provisioner) handle(kind int, path string, kv ...string) string {
+	return p.handleOn(*p.base, kind, path, kv...)
+}
+
+// handleOn is handle on u, the base URL with another scheme or host.
+func (p *provisioner) handleOn(u url.URL, kind int, path string, kv ...string) string {
 	if path != "" {
 		u.Path, u.RawPath = path, ""
 	}
 	q := p.base.Query()
+	extra := p.topicQ
+	if kind != topicKind {
+		extra = p.subQ
+	}
+	for k, vs := range extra {
+		q[k] = vs
+	}
+	if kind != subKind {
+		for _, k := range p.adminOnly {
+			q.Del(k)
+		}
+	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		q.Set(kv[i], kv[i+1])
 	}
@@ -182,7 +216,7 @@ func provisionAMQP(ctx context.Context, p *provisioner, spec conformance.Spec) (
 	s := p.base.Scheme
 	topic := p.name(spec.Name, 8)
 	const vhost = "" // keep the base URL's path: the vhost
-	res := &conformance.Resources{TopicURL: p.handle(vhost, "topic", topic)}
+	res := &conformance.Resources{TopicURL: p.handle(topicKind, vhost, "topic", topic)}
 	err := p.withAdmin(ctx, s, func(a *mq.Admin) error {
 		if err := a.CreateTopic(ctx, topic, mq.TopicConfig{}); err != nil {
 			return err
@@ -213,10 +247,10 @@ func provisionAMQP(ctx context.Context, p *provisioner, spec conformance.Spec) (
 					return errors.Join(a.DeleteSubscription(ctx, d, d), a.DeleteTopic(ctx, d))
 				})
 			}
-			res.SubscriptionURLs = append(res.SubscriptionURLs, p.handle(vhost, kv...))
+			res.SubscriptionURLs = append(res.SubscriptionURLs, p.handle(subKind, vhost, kv...))
 		}
 		if spec.DeadLetter {
-			res.DeadLetterURL = p.handle(vhost, "topic", dlqs[0], "subscription", dlqs[0])
+			res.DeadLetterURL = p.handle(dlqKind, vhost, "topic", dlqs[0], "subscription", dlqs[0])
 		}
 		return nil
 	})
@@ -228,9 +262,9 @@ func provisionAMQP(ctx context.Context, p *provisioner, spec conformance.Spec) (
 // dead-letter topic TOPIC.dlq.GROUP and its retry topic itself.
 func provisionKafka(ctx context.Context, p *provisioner, spec conformance.Spec) (*conformance.Resources, error) {
 	const s = "kafka"
-	topic := p.name(spec.Name, 40)
+	topic := p.name(spec.Name, 0)
 	share := p.base.Query().Get("mode") == "share"
-	res := &conformance.Resources{TopicURL: p.handle("/" + topic)}
+	res := &conformance.Resources{TopicURL: p.handle(topicKind, "/"+topic)}
 	err := p.withAdmin(ctx, s, func(a *mq.Admin) error {
 		if err := a.CreateTopic(ctx, topic, mq.TopicConfig{}); err != nil {
 			return err
@@ -255,10 +289,10 @@ func provisionKafka(ctx context.Context, p *provisioner, spec conformance.Spec) 
 				// the cases skip.
 				kv = append(kv, "ordered", "true")
 			}
-			res.SubscriptionURLs = append(res.SubscriptionURLs, p.handle("/"+topic, kv...))
+			res.SubscriptionURLs = append(res.SubscriptionURLs, p.handle(subKind, "/"+topic, kv...))
 		}
 		if spec.DeadLetter {
-			res.DeadLetterURL = p.handle("/"+topic+".dlq."+subs[0], "subscription", subs[0]+"-dlq-reader", "start", "earliest")
+			res.DeadLetterURL = p.handle(dlqKind, "/"+topic+".dlq."+subs[0], "subscription", subs[0]+"-dlq-reader", "start", "earliest")
 		}
 		return nil
 	})
@@ -277,25 +311,21 @@ func provisionSQS(ctx context.Context, p *provisioner, spec conformance.Spec) (*
 	const reserve = len("-dlq.fifo") + 3
 	cfg := mq.SubscriptionConfig{Lease: spec.Lease, MaxAttempts: spec.MaxAttempts, Ordered: spec.Ordered}
 	res := &conformance.Resources{}
-	q := p.base.Query()
-	q.Del("wait")
-	onBase := func(scheme, host string, wait bool) string {
-		u := url.URL{Scheme: scheme, Host: host}
-		v := url.Values{}
-		for k, vs := range q {
-			v[k] = vs
+	// onBase returns the URL of host (and path) on scheme, with the base's
+	// region, endpoint and profile; subscriptions poll for 1 s.
+	onBase := func(scheme, host, path string, kind int) string {
+		u := *p.base
+		u.Scheme, u.Host, u.Path, u.RawPath = scheme, host, "", ""
+		if kind != topicKind {
+			return p.handleOn(u, kind, path, "wait", "1s")
 		}
-		if wait {
-			v.Set("wait", "1s")
-		}
-		u.RawQuery = v.Encode()
-		return u.String()
+		return p.handleOn(u, kind, path)
 	}
 	err := p.withAdmin(ctx, "sqs", func(sqsAdmin *mq.Admin) error {
 		if spec.DeadLetter || spec.MaxAttempts > 0 {
 			dlq := p.name(spec.Name, reserve) + "-dlq" + suffix
 			cfg.DeadLetterTopic = dlq
-			res.DeadLetterURL = onBase("sqs", dlq, true)
+			res.DeadLetterURL = onBase("sqs", dlq, "", dlqKind)
 			p.created("sqs", func(ctx context.Context, a *mq.Admin) error { return a.DeleteTopic(ctx, dlq) })
 		}
 		if p.base.Scheme == "sqs" && spec.Subscriptions <= 1 {
@@ -312,8 +342,8 @@ func provisionSQS(ctx context.Context, p *provisioner, spec conformance.Spec) (*
 			if err := sqsAdmin.CreateSubscription(ctx, queue, queue, cfg); err != nil {
 				return err
 			}
-			res.TopicURL = onBase("sqs", queue, false)
-			res.SubscriptionURLs = []string{onBase("sqs", queue, true)}
+			res.TopicURL = onBase("sqs", queue, "", topicKind)
+			res.SubscriptionURLs = []string{onBase("sqs", queue, "", subKind)}
 			return nil
 		}
 		return p.withAdmin(ctx, "sns", func(snsAdmin *mq.Admin) error {
@@ -322,7 +352,7 @@ func provisionSQS(ctx context.Context, p *provisioner, spec conformance.Spec) (*
 				return err
 			}
 			p.created("sns", func(ctx context.Context, a *mq.Admin) error { return a.DeleteTopic(ctx, topic) })
-			res.TopicURL = onBase("sns", topic, false)
+			res.TopicURL = onBase("sns", topic, "", topicKind)
 			for i := range max(spec.Subscriptions, 1) {
 				queue := p.subName(spec, topic, i, reserve) + suffix
 				if err := snsAdmin.CreateSubscription(ctx, topic, queue, cfg); err != nil {
@@ -330,10 +360,9 @@ func provisionSQS(ctx context.Context, p *provisioner, spec conformance.Spec) (*
 				}
 				p.created("sns", func(ctx context.Context, a *mq.Admin) error { return a.DeleteSubscription(ctx, topic, queue) })
 				if p.base.Scheme == "sns" {
-					u := onBase("sns", topic, true)
-					res.SubscriptionURLs = append(res.SubscriptionURLs, strings.Replace(u, "?", "/"+queue+"?", 1))
+					res.SubscriptionURLs = append(res.SubscriptionURLs, onBase("sns", topic, "/"+queue, subKind))
 				} else {
-					res.SubscriptionURLs = append(res.SubscriptionURLs, onBase("sqs", queue, true))
+					res.SubscriptionURLs = append(res.SubscriptionURLs, onBase("sqs", queue, "", subKind))
 				}
 			}
 			return nil

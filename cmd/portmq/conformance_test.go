@@ -12,10 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/pubsub/v2/pstest"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/portmq/portmq/conformance"
 	"github.com/portmq/portmq/conformance/containers"
+	"github.com/portmq/portmq/drivers/sqs/sqstest"
 	"github.com/portmq/portmq/internal/testenv"
 )
 
@@ -257,5 +260,54 @@ func TestConformanceOnRabbitMQPassesAndCleansUp(t *testing.T) {
 		if strings.Contains(string(o), prefix) {
 			t.Errorf("rabbitmqctl %s still lists resources of the run:\n%s", what, o)
 		}
+	}
+}
+
+// backendCases is the subset run against the in-process fakes of the
+// other schemes of the table, enough to check its URLs: a subscription
+// that redelivers, dead-letters and fans out, and a subscription name
+// reused on another topic.
+const backendCases = "^(UnackedMessageIsRedeliveredAfterLease|NackedToMaxAttemptsIsDeadLettered|EverySubscriptionGetsEveryMessage|SubscriptionNameIsScopedToTopic)$"
+
+// wantPassed runs the command and checks that every selected case passed.
+func wantPassed(t *testing.T, n int, args ...string) {
+	t.Helper()
+	code, out, errs := runCmd(t, "", append([]string{"conformance", "-json", "-run", backendCases}, args...)...)
+	cases, sum := confCases(t, out)
+	if code != exitOK || sum.Passed != n || len(cases) != n {
+		t.Fatalf("exit %d, summary %+v, stderr %q\n%s", code, sum, errs, out)
+	}
+}
+
+func TestConformanceOnKafkaFake(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(100*time.Millisecond), kfake.BrokerConfigs(map[string]string{
+		"share.record.lock.sweep.interval.ms": "50",
+		"group.share.heartbeat.interval.ms":   "100",
+		"group.share.session.timeout.ms":      "3000",
+		"group.share.record.lock.duration.ms": "1000",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fast := "-subscription-query=idle_leave=300ms&heartbeat_interval=100ms&session_timeout=3s&fetch_max_wait=200ms"
+	base := "kafka://" + strings.Join(c.ListenAddrs(), ",") + "/"
+	t.Run("group", func(t *testing.T) { wantPassed(t, 4, "-lease", "1s", fast, base) })
+	t.Run("share", func(t *testing.T) { wantPassed(t, 4, "-lease", "1s", fast, base+"?mode=share") })
+}
+
+func TestConformanceOnPubSubFake(t *testing.T) {
+	pstest.SetMinAckDeadline(time.Second)
+	srv := pstest.NewServer()
+	defer srv.Close()
+	t.Setenv("PUBSUB_EMULATOR_HOST", srv.Addr)
+	wantPassed(t, 4, "-lease", "1s", "gcppubsub://projects/portmq-cli-test")
+}
+
+func TestConformanceOnSQSAndSNSFakes(t *testing.T) {
+	s := sqstest.Shared(t)
+	t.Cleanup(sqstest.Stop)
+	for _, scheme := range []string{"sqs", "sns"} {
+		t.Run(scheme, func(t *testing.T) { wantPassed(t, 4, scheme+"://?"+s.Query()) })
 	}
 }
