@@ -19,6 +19,7 @@ import (
 
 	"github.com/portmq/portmq/conformance"
 	"github.com/portmq/portmq/conformance/containers"
+	"github.com/portmq/portmq/conformance/faultproxy"
 	"github.com/portmq/portmq/mq"
 )
 
@@ -56,8 +57,10 @@ nothing is deleted.
 -container NAME starts a server in Docker (testcontainers-go; names: ` + strings.Join(containers.Names(), ", ") + `),
 runs the suite against it and removes it.
 
-Cases that restart the broker or cut the network are skipped: the command
-cannot do either to a server it does not own.`,
+Cases that restart the broker are skipped: the command cannot restart a
+server it does not own. With -cut (amqp URLs), the suite's handles reach
+the server through a loopback fault proxy (package conformance/faultproxy)
+and the cases that cut the network run; without it they are skipped.`,
 	example: `  portmq conformance 'mem://'
   portmq conformance 'amqp://guest:guest@127.0.0.1:5672/' -run 'Redeliver|DeadLetter' -json
   portmq conformance -container kafka
@@ -92,6 +95,7 @@ cannot do either to a server it does not own.`,
 			o.subQ, err = url.ParseQuery(v)
 			return err
 		})
+		fs.BoolVar(&o.cut, "cut", false, "run the cases that cut the network, through a fault proxy in front of the server (amqp)")
 		fs.StringVar(&o.container, "container", "", "start this server in Docker and test it (see above for names)")
 		return func(ctx context.Context, e *env, args []string) int {
 			if code, ok := o.check(e, args); !ok {
@@ -130,6 +134,7 @@ type confOptions struct {
 	tmpl                   templates
 	runRE                  *regexp.Regexp
 	topicQ, subQ           url.Values
+	cut                    bool
 }
 
 // prefixRE is what a prefix may hold: characters every backend takes in
@@ -208,11 +213,31 @@ func (o *confOptions) runContainer(ctx context.Context, e *env) int {
 	return o.runURL(ctx, e, u)
 }
 
-// harness builds the harness for base.
-func (o *confOptions) harness(base string) (conformance.Harness, string, error) {
+// harness builds the harness for base. Call closeProxy when done.
+func (o *confOptions) harness(base string) (h conformance.Harness, how string, closeProxy func(), err error) {
+	closeProxy = func() {}
+	h, how, proxyHost, err := o.harnessOf(base)
+	if err != nil || !o.cut {
+		return h, how, closeProxy, err
+	}
+	u, _ := url.Parse(base)
+	if b := confBackends[u.Scheme]; b == nil || !b.proxied || o.tmpl.topic != "" {
+		return h, how, closeProxy, fmt.Errorf("-cut: the handles of %s URLs do not reach the server at the URL's host, so no fault proxy can be put there", u.Scheme)
+	}
+	px, err := faultproxy.Start(u.Host)
+	if err != nil {
+		return h, how, closeProxy, err
+	}
+	*proxyHost = px.Addr()
+	h.Cut = px.CutContext
+	return h, how + ", through a fault proxy", func() { _ = px.Close() }, nil
+}
+
+func (o *confOptions) harnessOf(base string) (conformance.Harness, string, *string, error) {
+	proxyHost := new(string)
 	u, err := url.Parse(base)
 	if err != nil {
-		return conformance.Harness{}, "", fmt.Errorf("bad URL %s: %w", mq.Redact(base), err)
+		return conformance.Harness{}, "", nil, fmt.Errorf("bad URL %s: %w", mq.Redact(base), err)
 	}
 	mux := mq.DefaultURLMux()
 	h := conformance.Harness{Name: u.Scheme, Mux: mux, Lease: o.lease, Granularity: o.granularity, Skip: map[string]string{}}
@@ -228,10 +253,10 @@ func (o *confOptions) harness(base string) (conformance.Harness, string, error) 
 		}
 	case b == nil:
 		known := slices.Sorted(maps.Keys(confBackends))
-		return h, "", fmt.Errorf("no provisioning known for scheme %q (known: %s): describe the harness with -topic-url and -subscription-url templates", u.Scheme, strings.Join(known, ", "))
+		return h, "", nil, fmt.Errorf("no provisioning known for scheme %q (known: %s): describe the harness with -topic-url and -subscription-url templates", u.Scheme, strings.Join(known, ", "))
 	default:
 		h.Provision = func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
-			p := &provisioner{mux: mux, base: u, topicQ: o.topicQ, subQ: o.subQ, adminOnly: b.adminOnly, prefix: o.prefix, max: b.maxName}
+			p := &provisioner{mux: mux, base: u, topicQ: o.topicQ, subQ: o.subQ, adminOnly: b.adminOnly, handleHost: *proxyHost, prefix: o.prefix, max: b.maxName}
 			res, err := b.provision(ctx, p, spec)
 			if err != nil {
 				return nil, errors.Join(err, p.cleanup(context.WithoutCancel(ctx)))
@@ -246,7 +271,7 @@ func (o *confOptions) harness(base string) (conformance.Harness, string, error) 
 			h.Granularity = b.granularity
 		}
 	}
-	return h, how, nil
+	return h, how, proxyHost, nil
 }
 
 // caseLine is one case's JSON line.
@@ -277,10 +302,11 @@ type summaryLine struct {
 // runURL runs the suite against one URL, a case at a time so that each
 // line prints as soon as its case ends.
 func (o *confOptions) runURL(ctx context.Context, e *env, base string) int {
-	h, how, err := o.harness(base)
+	h, how, closeProxy, err := o.harness(base)
 	if err != nil {
 		return e.usageError("%v", err)
 	}
+	defer closeProxy()
 	shown := mq.Redact(base)
 	if !strings.ContainsAny(base, "@?") {
 		shown = base // nothing to redact; Redact would print mem:// as mem:

@@ -27,6 +27,9 @@ type confBackend struct {
 	// adminOnly are parameters of the base URL that the admin and
 	// subscription URLs take but topic URLs refuse.
 	adminOnly []string
+	// proxied says the handle URLs reach the server at the URL's host, so
+	// that -cut can put a fault proxy there.
+	proxied bool
 	// maxName is the longest resource name the backend takes; longer
 	// names are shortened with a hash (see provisioner.name).
 	maxName int
@@ -37,7 +40,7 @@ type confBackend struct {
 
 var confBackends = map[string]*confBackend{
 	"mem":   {lease: time.Second, maxName: 255, provision: provisionMem},
-	"amqp":  {lease: time.Second, maxName: 255, provision: provisionAMQP},
+	"amqp":  {lease: time.Second, maxName: 255, proxied: true, provision: provisionAMQP},
 	"amqps": {lease: time.Second, maxName: 255, provision: provisionAMQP},
 	// Kafka's limit is 249 bytes, but the driver's retry topic of the
 	// dead-letter reader, TOPIC.dlq.GROUP.retry.GROUP-dlq-reader, holds
@@ -54,6 +57,7 @@ type provisioner struct {
 	base         *url.URL   // the URL given on the command line
 	topicQ, subQ url.Values // -topic-query, -subscription-query
 	adminOnly    []string   // base parameters that subscriptions take but topics do not
+	handleHost   string     // when set, the host of handle URLs (a fault proxy's)
 	prefix       string
 	max          int
 	undo         []func(context.Context) error
@@ -92,6 +96,9 @@ func (p *provisioner) handle(kind int, path string, kv ...string) string {
 
 // handleOn is handle on u, the base URL with another scheme or host.
 func (p *provisioner) handleOn(u url.URL, kind int, path string, kv ...string) string {
+	if p.handleHost != "" {
+		u.Host = p.handleHost
+	}
 	if path != "" {
 		u.Path, u.RawPath = path, ""
 	}

@@ -175,6 +175,7 @@ func TestConformanceUsageErrorsExitTwo(t *testing.T) {
 		{"conformance", "frob://x"},
 		{"conformance", "-topic-url", "mem://t", "-subscription-url", "mem://t/{sub}", "mem://"},
 		{"conformance", "-topic-url", "mem://{name}", "mem://"},
+		{"conformance", "-cut", "mem://"},
 	} {
 		code, _, errs := runCmd(t, "", args...)
 		if code != exitUsage || !strings.Contains(errs, "usage: portmq conformance") {
@@ -213,9 +214,10 @@ func TestProvisionerNamesStayUnderThePrefixAndTheLimit(t *testing.T) {
 }
 
 // rabbitCases is the subset run against RabbitMQ: a case per kind of
-// rule (the whole suite takes minutes at a 1 s lease, and
-// drivers/rabbitmq runs it in full).
-const rabbitCases = "^(SentMessageSurvivesProducerShutdown|UnackedMessageIsRedeliveredAfterLease|NackedToMaxAttemptsIsDeadLettered|DeadLetterMovesAtOnce|SameKeyIsDeliveredInSendOrder|EverySubscriptionGetsEveryMessage|SubscriptionNameIsScopedToTopic|ErrorsNeverContainPassword)$"
+// rule and two that cut the network through -cut's fault proxy (the whole
+// suite takes minutes at a 1 s lease, and drivers/rabbitmq runs it in
+// full).
+const rabbitCases = "^(SentMessageSurvivesProducerShutdown|UnackedMessageIsRedeliveredAfterLease|NackedToMaxAttemptsIsDeadLettered|DeadLetterMovesAtOnce|SameKeyIsDeliveredInSendOrder|EverySubscriptionGetsEveryMessage|SubscriptionNameIsScopedToTopic|ErrorsNeverContainPassword|SendDuringCutSucceedsAfterIt|ReceiveBlockedAcrossCutGetsLaterMessage)$"
 
 func TestConformanceOnRabbitMQPassesAndCleansUp(t *testing.T) {
 	u := testenv.RabbitMQURL()
@@ -234,13 +236,13 @@ func TestConformanceOnRabbitMQPassesAndCleansUp(t *testing.T) {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	prefix := "cli-test-" + hex.EncodeToString(b[:])
-	code, out, errs := runCmd(t, "", "conformance", "-json", "-run", rabbitCases, "-prefix", prefix, u)
+	code, out, errs := runCmd(t, "", "conformance", "-json", "-cut", "-run", rabbitCases, "-prefix", prefix, u)
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr %q\n%s", code, errs, out)
 	}
 	cases, sum := confCases(t, out)
-	if len(cases) != 8 || sum.Passed != 8 {
-		t.Errorf("want 8 cases passed, got summary %+v:\n%s", sum, out)
+	if len(cases) != 10 || sum.Passed != 10 {
+		t.Errorf("want 10 cases passed, got summary %+v:\n%s", sum, out)
 	}
 	if strings.Contains(out, "guest:guest") {
 		t.Errorf("output holds the password:\n%s", out)

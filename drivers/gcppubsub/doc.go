@@ -204,6 +204,11 @@
 //     deadline), pstest passes it. The emulator is trusted: its harness
 //     skips the case with the reason until the driver's Close nacks
 //     before it cancels its waiting Pull calls.
+//   - A Consumer through a cut and a restart: in about half the runs on
+//     the emulator, the message nacked around the faults is not delivered
+//     again within the case's time; pstest always passes. Not yet known
+//     to be the driver's or the emulator's; the emulator harness skips the
+//     case, with that reason, until it is.
 //
 // # As
 //
