@@ -54,8 +54,10 @@ the max attempts: -topic-url and -subscription-url, and -dlq-url for the
 dead-letter cases. Subscriptions are then created by opening them once, and
 nothing is deleted.
 
--container NAME starts a server in Docker (testcontainers-go; names: ` + strings.Join(containers.Names(), ", ") + `),
-runs the suite against it and removes it.
+-container NAME starts a server in Docker (testcontainers-go): kafka,
+rabbitmq, sqs or sns (LocalStack), or gcppubsub (Google's Pub/Sub emulator);
+runs the suite against it and removes it. Package conformance/containers
+also has redis, nats and postgres, for drivers to come.
 
 Cases that restart the broker are skipped: the command cannot restart a
 server it does not own. With -cut (amqp URLs), the suite's handles reach
@@ -160,8 +162,12 @@ func (o *confOptions) check(e *env, args []string) (code int, ok bool) {
 		return e.usageError("-subscription-url must hold {sub}, so that a case's subscriptions differ"), false
 	}
 	if o.container != "" {
-		if _, found := containers.Lookup(o.container); !found {
+		b, found := containers.Lookup(o.container)
+		if !found {
 			return e.usageError("-container: unknown server %q; known: %s", o.container, strings.Join(containers.Names(), ", ")), false
+		}
+		if containerURL(b, o.container, "127.0.0.1", 1) == "" {
+			return e.usageError("-container %s: no portmq driver for that server yet", o.container), false
 		}
 	}
 	if o.prefix == "" {
@@ -206,11 +212,27 @@ func (o *confOptions) runContainer(ctx context.Context, e *env) int {
 			return e.fail(err)
 		}
 	}
-	u := srv.URL(o.container)
-	if u == "" {
-		return e.fail(fmt.Errorf("the %s container yields no URL a portmq driver opens yet", o.container))
+	return o.runURL(ctx, e, containerURL(srv.Backend, o.container, srv.Host, srv.Port))
+}
+
+// containerURL returns the URL to test of the container of b reached at
+// host:port: the one of the driver named name, else the first one with
+// provisioning in confBackends (sqs for localstack), else "".
+func containerURL(b containers.Backend, name, host string, port int) string {
+	urls := b.URLs(host, port)
+	keys := slices.Sorted(maps.Keys(urls))
+	switch {
+	case slices.Contains(keys, name):
+		keys = append([]string{name}, keys...)
+	case slices.Contains(keys, "sqs"):
+		keys = append([]string{"sqs"}, keys...)
 	}
-	return o.runURL(ctx, e, u)
+	for _, k := range keys {
+		if u, err := url.Parse(urls[k]); err == nil && confBackends[u.Scheme] != nil {
+			return urls[k]
+		}
+	}
+	return ""
 }
 
 // harness builds the harness for base. Call closeProxy when done.

@@ -176,6 +176,7 @@ func TestConformanceUsageErrorsExitTwo(t *testing.T) {
 		{"conformance", "-topic-url", "mem://t", "-subscription-url", "mem://t/{sub}", "mem://"},
 		{"conformance", "-topic-url", "mem://{name}", "mem://"},
 		{"conformance", "-cut", "mem://"},
+		{"conformance", "-container", "redis"},
 	} {
 		code, _, errs := runCmd(t, "", args...)
 		if code != exitUsage || !strings.Contains(errs, "usage: portmq conformance") {
@@ -191,6 +192,25 @@ func TestConformanceContainerWithoutDockerSaysWhatToInstall(t *testing.T) {
 	code, out, errs := runCmd(t, "", "conformance", "-container", "kafka")
 	if code != exitError || !strings.Contains(errs, "install Docker") {
 		t.Errorf("exit %d, stderr %q, stdout %q; want 1 and what to install", code, errs, out)
+	}
+}
+
+func TestContainerURLsAreOnesTheCommandProvisions(t *testing.T) {
+	for name, want := range map[string]string{
+		"kafka":      "kafka://h:1/",
+		"rabbitmq":   "amqp://guest:guest@h:1/",
+		"amqp":       "amqp://guest:guest@h:1/",
+		"sqs":        "sqs://?region=us-east-1&endpoint=http://h:1",
+		"localstack": "sqs://?region=us-east-1&endpoint=http://h:1",
+		"sns":        "sns://?region=us-east-1&endpoint=http://h:1",
+		"gcppubsub":  "gcppubsub://projects/portmq-test",
+		"pubsub":     "gcppubsub://projects/portmq-test",
+		"redis":      "",
+	} {
+		b, _ := containers.Lookup(name)
+		if got := containerURL(b, name, "h", 1); got != want {
+			t.Errorf("containerURL(%s) = %q, want %q", name, got, want)
+		}
 	}
 }
 
@@ -311,5 +331,21 @@ func TestConformanceOnSQSAndSNSFakes(t *testing.T) {
 	t.Cleanup(sqstest.Stop)
 	for _, scheme := range []string{"sqs", "sns"} {
 		t.Run(scheme, func(t *testing.T) { wantPassed(t, 4, scheme+"://?"+s.Query()) })
+	}
+}
+
+func TestConformanceHelpShowsItsFlags(t *testing.T) {
+	code, out, errs := runCmd(t, "", "conformance", "-h")
+	if code != exitOK || errs != "" || !strings.HasPrefix(out, "usage: portmq conformance") || !strings.Contains(out, "Example:") {
+		t.Fatalf("exit %d, stderr %q:\n%s", code, errs, out)
+	}
+	for _, f := range []string{"-prefix", "-run", "-json", "-lease", "-granularity", "-timeout", "-skip", "-topic-url", "-subscription-url", "-dlq-url", "-topic-query", "-subscription-query", "-cut", "-container"} {
+		if !strings.Contains(out, "  "+f+" ") && !strings.Contains(out, "  "+f+"\n") {
+			t.Errorf("help lacks flag %s", f)
+		}
+	}
+	_, list, _ := runCmd(t, "", "help")
+	if !strings.Contains(list, "conformance") {
+		t.Errorf("the command list lacks conformance:\n%s", list)
 	}
 }
