@@ -170,9 +170,8 @@ return r
 // reaped stream is the retry stream ('1'), ordered ('1'). Returns {next cursor, moved, dead,
 // trimmed}: trimmed counts entries that were pending but had been trimmed
 // from the stream (lost).
-var reapScript = goredis.NewScript(luaLib + `
+var reapScript = goredis.NewScript(luaLib + reclaimLib + `
 local group, reaper, lease, cursor, count = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local maxa, hasdlq, source, isretry, ordered = tonumber(ARGV[6]), ARGV[7] == '1', ARGV[8], ARGV[9] == '1', ARGV[10] == '1'
 local res = redis.call('XAUTOCLAIM', KEYS[1], group, reaper, lease, cursor, 'COUNT', count, 'JUSTID')
 local moved, deadn, trimmed = 0, 0, 0
 if res[3] then trimmed = #res[3] end
@@ -180,25 +179,54 @@ for _, id in ipairs(res[2]) do
   local p = redis.call('XPENDING', KEYS[1], group, id, id, 1)
   local cnt = 1
   if p[1] then cnt = tonumber(p[1][4]) end
-  local e = redis.call('XRANGE', KEYS[1], id, id)
-  redis.call('XACK', KEYS[1], group, id)
-  if isretry then redis.call('XDEL', KEYS[1], id) end
-  if #e == 0 then
-    trimmed = trimmed + 1
-  else
-    local f = e[1][2]
-    local n = tonumber(field(f, 'n') or '0') + cnt
-    if maxa > 0 and n >= maxa and hasdlq then
-      redis.call('XADD', KEYS[3], '*', unpack(dead(f, 'lease expired ' .. n .. ' times: max attempts (' .. maxa .. ') reached', n, source)))
-      if ordered then release(KEYS[4], KEYS[5], KEYS[2], field(f, 'k'), field(f, 'i') or id) end
-      deadn = deadn + 1
-    else
-      redis.call('XADD', KEYS[2], '*', unpack(copy(id, f, n)))
-      moved = moved + 1
-    end
-  end
+  local r = reclaim(KEYS[1], id, cnt, 'lease expired')
+  if r == 1 then moved = moved + 1 elseif r == 2 then deadn = deadn + 1 else trimmed = trimmed + 1 end
 end
 return {res[1], moved, deadn, trimmed}
+`)
+
+// reclaimLib moves one pending entry of stream s (KEYS[1] or KEYS[2])
+// with cnt deliveries to the retry stream (or the dead-letter stream at
+// max attempts), atomically with its XACK. It reads ARGV[6..10] as
+// reapScript and handBackScript pass them. Returns 1 moved, 2
+// dead-lettered, 3 trimmed (lost).
+const reclaimLib = `
+local function reclaim(s, id, cnt, why)
+  local group = ARGV[1]
+  local maxa, hasdlq, source, ordered = tonumber(ARGV[6]), ARGV[7] == '1', ARGV[8], ARGV[10] == '1'
+  local e = redis.call('XRANGE', s, id, id)
+  redis.call('XACK', s, group, id)
+  if s == KEYS[2] then redis.call('XDEL', s, id) end
+  if #e == 0 then return 3 end
+  local f = e[1][2]
+  local n = tonumber(field(f, 'n') or '0') + cnt
+  if maxa > 0 and n >= maxa and hasdlq then
+    redis.call('XADD', KEYS[3], '*', unpack(dead(f, why .. ' ' .. n .. ' times: max attempts (' .. maxa .. ') reached', n, source)))
+    if ordered then release(KEYS[4], KEYS[5], KEYS[2], field(f, 'k'), field(f, 'i') or id) end
+    return 2
+  end
+  redis.call('XADD', KEYS[2], '*', unpack(copy(id, f, n)))
+  return 1
+end
+`
+
+// handBackScript hands back every entry a closing consumer holds (on the
+// topic stream and the retry stream) as reapScript does with expired ones:
+// each delivery counts as an attempt. KEYS: topic stream, retry stream,
+// dead-letter stream, owners, park prefix (as for reapScript). ARGV:
+// group, consumer, unused (3-5), then as reapScript's ARGV[6..10].
+// Returns the number of entries handed back.
+var handBackScript = goredis.NewScript(luaLib + reclaimLib + `
+local total = 0
+for k = 1, 2 do
+  local s = KEYS[k]
+  local p = redis.call('XPENDING', s, ARGV[1], '-', '+', 10000, ARGV[2])
+  for _, x in ipairs(p) do
+    reclaim(s, x[1], tonumber(x[4]), 'handed back by closed receivers')
+    total = total + 1
+  end
+end
+return total
 `)
 
 // moveScript moves due entries of a delay set to their stream. KEYS: delay
@@ -306,4 +334,4 @@ end
 return 1
 `)
 
-var allScripts = []*goredis.Script{ackScript, settleScript, reapScript, moveScript, sendScript, admitScript, createTopicScript, closeConsumerScript}
+var allScripts = []*goredis.Script{ackScript, settleScript, reapScript, handBackScript, moveScript, sendScript, admitScript, createTopicScript, closeConsumerScript}

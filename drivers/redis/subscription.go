@@ -266,11 +266,13 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 	}
 	var block time.Duration
 	if dl, ok := ctx.Deadline(); ok {
-		block = time.Until(dl)
-		if block <= 0 {
-			return 0, context.DeadlineExceeded
+		// Redis blocks in whole milliseconds: round up, so that the read
+		// does not end before ctx does.
+		block = (time.Until(dl) + 2*time.Millisecond).Truncate(time.Millisecond)
+		if block < 2*time.Millisecond {
+			<-ctx.Done()
+			return 0, ctx.Err()
 		}
-		block = max(block, time.Millisecond)
 	}
 	bc, err := s.conn(ctx)
 	if err != nil {
@@ -728,6 +730,19 @@ func (s *Subscription) Close() error {
 	}
 	for _, bc := range free {
 		_ = bc.c.Close()
+	}
+	// What this consumer still holds (deliveries the application did not
+	// settle) goes back at once, each delivery counting as an attempt.
+	dlq, owners, park := s.dlq, s.owners, s.park
+	if dlq == "" {
+		dlq = s.k.stream
+	}
+	if !s.ordered {
+		owners, park = s.k.stream, s.k.stream
+	}
+	if err := handBackScript.Run(ctx, s.c, []string{s.k.stream, s.retry, dlq, owners, park},
+		s.name, s.consumer, "", "", "", s.maxAtt, flag(s.dlq != ""), s.source(), "", flag(s.ordered)).Err(); err != nil {
+		s.log.Warn("handing back unsettled deliveries failed: they come back when their lease ends", "stream", s.k.stream, "group", s.name, "err", err)
 	}
 	_ = closeConsumerScript.Run(ctx, s.c, []string{s.k.stream, s.retry}, s.name, s.consumer).Err()
 	s.reaper.stop()
