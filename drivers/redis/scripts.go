@@ -87,7 +87,7 @@ end
 `
 
 // ackScript acks deliveries. KEYS: main stream, retry stream, owners hash
-// ('' when unordered; KEYS[3] is then the main stream again), park-list
+// (” when unordered; KEYS[3] is then the main stream again), park-list
 // prefix. ARGV: group, owners flag ('1' ordered), then per delivery: ID,
 // stream ('0' main, '1' retry). Returns 1 per acked delivery, 0 per
 // delivery that was no longer pending (lease ended and reclaimed).
@@ -118,7 +118,7 @@ return r
 // main stream again when unordered), park-list prefix. ARGV: group, delay
 // ms, max attempts (0 none), has dead-letter ('1'), source, ordered ('1'),
 // then per delivery: ID, stream ('0' main, '1' retry), attempts made,
-// dead-letter reason ('' for a nack). Returns per delivery: 0 not pending
+// dead-letter reason (” for a nack). Returns per delivery: 0 not pending
 // (lease ended), 1 nacked, 2 dead-lettered, 3 acked but its entry was
 // trimmed from the stream (the message is lost).
 var settleScript = goredis.NewScript(luaLib + `
@@ -249,7 +249,7 @@ return {#due, score, now}
 // within a window (SET NX PX, then the send) or a delay (into the topic's
 // delay set). KEYS: stream, delay set, dedup key (the stream again when
 // none). ARGV: dedup window ms (0 none), delay ms (0 none), generated
-// message ID for a delayed message, trim mode ('', 'MAXLEN' or 'MINID'),
+// message ID for a delayed message, trim mode (”, 'MAXLEN' or 'MINID'),
 // trim value (for MINID: ms of retention), then the fields. Returns {1,
 // ID} when sent, {0, ID of the first send} for a duplicate.
 var sendScript = goredis.NewScript(luaLib + `

@@ -65,9 +65,9 @@ type Subscription struct {
 	tmover   *loopRef // the topic's delay set (delayed sends)
 	release  func()
 
-	mu    sync.Mutex
-	free  []*bconn          // idle connections for blocking reads
-	extra []driver.Message  // read beyond what a ReceiveBatch asked for
+	mu     sync.Mutex
+	free   []*bconn         // idle connections for blocking reads
+	extra  []driver.Message // read beyond what a ReceiveBatch asked for
 	closed atomic.Bool
 }
 
@@ -280,7 +280,6 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 	}
 	var done atomic.Bool
 	stop := context.AfterFunc(ctx, func() { s.unblock(bc.id, &done) })
-	start := time.Now()
 	res, err := bc.c.XReadGroup(context.WithoutCancel(ctx), &goredis.XReadGroupArgs{
 		Group:    s.name,
 		Consumer: s.consumer,
@@ -304,7 +303,10 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 		}
 		return 0, nil
 	}
-	deadline := start.Add(s.lease)
+	// A blocking read returns as soon as an entry arrives, so the entries
+	// were delivered (their lease began) just now: the deadline is a lease
+	// from now, less a margin for the reply's way back.
+	deadline := time.Now().Add(s.lease - time.Millisecond)
 	var all []driver.Message
 	n := 0
 	for i := range res {

@@ -49,7 +49,7 @@ func topicKeys(prefix, topic string) keys {
 	return keys{prefix: prefix, topic: topic, stream: s, delay: s + ":delay"}
 }
 
-func (k keys) dedup(id string) string { return k.stream + ":dedup:" + id }
+func (k keys) dedup(id string) string  { return k.stream + ":dedup:" + id }
 func (k keys) retry(sub string) string { return k.stream + ":retry:" + sub }
 func (k keys) subDelay(sub string) string {
 	return k.stream + ":delay:" + sub
