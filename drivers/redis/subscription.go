@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -236,10 +237,14 @@ func (s *Subscription) Info() driver.SubscriptionInfo {
 // logged.
 func (s *Subscription) Lost() int64 { return s.reaper.l.lost.Load() }
 
-// ackID packs a delivery: Ref is the stream ID, Seq the attempt << 1 and
-// whether the entry is in the retry stream.
-func ackID(id string, attempt int, retry bool) driver.AckID {
-	seq := uint64(attempt) << 1
+// epoch is the origin of the read times in AckIDs (monotonic).
+var epoch = time.Now()
+
+// ackID packs a delivery: Ref is the stream ID; Seq holds whether the
+// entry is in the retry stream (bit 0), the attempt (bits 1-20) and the
+// time it was read, in ms since epoch (bits 21-63).
+func ackID(id string, attempt int, retry bool, readMs int64) driver.AckID {
+	seq := uint64(min(attempt, 1<<20-1))<<1 | uint64(readMs)<<21
 	if retry {
 		seq |= 1
 	}
@@ -248,7 +253,20 @@ func ackID(id string, attempt int, retry bool) driver.AckID {
 
 func unpackID(a driver.AckID) (id string, attempt int, retry bool, ok bool) {
 	id, ok = a.Ref.(string)
-	return id, int(a.Seq >> 1), a.Seq&1 == 1, ok
+	return id, int(a.Seq >> 1 & (1<<20 - 1)), a.Seq&1 == 1, ok
+}
+
+// sinceEpoch returns the time since epoch in ms.
+func sinceEpoch() int64 { return time.Since(epoch).Milliseconds() }
+
+// fresh reports whether delivery a was read less than its first lease
+// ago, less a margin: then the reaper cannot have reclaimed it (it
+// reclaims entries idle for a lease, by the server's clock, and the
+// delivery began before the read returned).
+func (s *Subscription) fresh(a driver.AckID, now int64) bool {
+	read := int64(a.Seq >> 21)
+	margin := s.lease/10 + 5*time.Millisecond
+	return now-read < (s.lease - margin).Milliseconds()
 }
 
 // ReceiveBatch implements driver.Subscription with one XREADGROUP over
@@ -307,6 +325,7 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 	// were delivered (their lease began) just now: the deadline is a lease
 	// from now, less a margin for the reply's way back.
 	deadline := time.Now().Add(s.lease - time.Millisecond)
+	readMs := sinceEpoch()
 	var all []driver.Message
 	n := 0
 	for i := range res {
@@ -321,7 +340,7 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 				m = &all[len(all)-1]
 			}
 			n++
-			fill(m, x, retry, deadline)
+			fill(m, x, retry, deadline, readMs)
 		}
 	}
 	if s.ordered {
@@ -337,7 +356,7 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 }
 
 // fill makes m the delivery of stream entry x.
-func fill(m *driver.Message, x *goredis.XMessage, retry bool, deadline time.Time) {
+func fill(m *driver.Message, x *goredis.XMessage, retry bool, deadline time.Time, readMs int64) {
 	v := x.Values
 	body, _ := v["b"].(string)
 	*m = driver.Message{Body: []byte(body), Deadline: deadline, Native: x}
@@ -355,7 +374,7 @@ func fill(m *driver.Message, x *goredis.XMessage, retry bool, deadline time.Time
 		made, _ = strconv.Atoi(n)
 	}
 	m.Attempt = made + 1
-	m.AckID = ackID(x.ID, m.Attempt, retry)
+	m.AckID = ackID(x.ID, m.Attempt, retry, readMs)
 	na := len(v) - 1
 	if m.Key != "" {
 		na--
@@ -509,17 +528,96 @@ func (s *Subscription) Ack(ctx context.Context, ids []driver.AckID) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 2+2*len(ids))
-	args = append(args, s.name, flag(s.ordered))
+	if !s.ordered {
+		return s.ackUnordered(ctx, ids)
+	}
+	return s.ackScripted(ctx, ids)
+}
+
+// ackUnordered acks deliveries still in their first lease with plain
+// XACKs (what a raw client does), the others through ackScript, which
+// checks that each is still pending for this consumer.
+func (s *Subscription) ackUnordered(ctx context.Context, ids []driver.AckID) error {
+	now := sinceEpoch()
+	var main, retry []string
+	var late []int
+	for i, a := range ids {
+		id, _, r, ok := unpackID(a)
+		switch {
+		case !ok || !s.fresh(a, now):
+			late = append(late, i)
+		case r:
+			retry = append(retry, id)
+		default:
+			main = append(main, id)
+		}
+	}
+	if len(late) == len(ids) {
+		return s.ackScripted(ctx, ids)
+	}
+	var err error
+	switch {
+	case len(retry) == 0:
+		err = s.c.XAck(ctx, s.k.stream, s.name, main...).Err()
+	default:
+		_, err = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			if len(main) > 0 {
+				p.XAck(ctx, s.k.stream, s.name, main...)
+			}
+			p.XAck(ctx, s.retry, s.name, retry...)
+			p.XDel(ctx, s.retry, retry...)
+			return nil
+		})
+	}
+	if err != nil {
+		return err
+	}
+	if len(late) == 0 {
+		return nil
+	}
+	sub := make([]driver.AckID, len(late))
+	for j, i := range late {
+		sub[j] = ids[i]
+	}
+	lerr := s.ackScripted(ctx, sub)
+	if lerr == nil {
+		return nil
+	}
+	errs := make([]error, len(ids))
+	for j, i := range late {
+		errs[i] = driver.ItemError(lerr, j)
+	}
+	return &driver.BatchError{Errs: errs}
+}
+
+// ackScripted acks deliveries through ackScript.
+func (s *Subscription) ackScripted(ctx context.Context, ids []driver.AckID) error {
+	args := make([]any, 7, 7+2*len(ids))
+	args[0], args[1], args[2] = s.name, flag(s.ordered), s.consumer
+	var lo, hi [2]streamID
+	var seen [2]bool
 	bad := make([]bool, len(ids))
 	for i, a := range ids {
 		id, _, retry, ok := unpackID(a)
-		if !ok {
+		sid, valid := parseStreamID(id)
+		if !ok || !valid {
 			bad[i] = true
-			id = "0-0"
+			id, retry = "0-0", false
 		}
+		w := 0
+		if retry {
+			w = 1
+		}
+		if !seen[w] || sid.less(lo[w]) {
+			lo[w] = sid
+		}
+		if !seen[w] || hi[w].less(sid) {
+			hi[w] = sid
+		}
+		seen[w] = true
 		args = append(args, id, flag(retry))
 	}
+	args[3], args[4], args[5], args[6] = lo[0].String(), hi[0].String(), lo[1].String(), hi[1].String()
 	owners, park := s.owners, s.park
 	if !s.ordered {
 		owners, park = s.k.stream, s.k.stream
@@ -534,6 +632,25 @@ func (s *Subscription) Ack(ctx context.Context, ids []driver.AckID) error {
 		}
 		return nil
 	})
+}
+
+// streamID is a parsed stream entry ID, MS-SEQ.
+type streamID struct{ ms, seq uint64 }
+
+func parseStreamID(s string) (streamID, bool) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return streamID{}, false
+	}
+	ms, err1 := strconv.ParseUint(a, 10, 64)
+	seq, err2 := strconv.ParseUint(b, 10, 64)
+	return streamID{ms, seq}, err1 == nil && err2 == nil
+}
+
+func (a streamID) less(b streamID) bool { return a.ms < b.ms || (a.ms == b.ms && a.seq < b.seq) }
+
+func (a streamID) String() string {
+	return strconv.FormatUint(a.ms, 10) + "-" + strconv.FormatUint(a.seq, 10)
 }
 
 // itemErrors returns a *BatchError of the items whose f is not nil, or
