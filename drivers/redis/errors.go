@@ -80,6 +80,9 @@ func serverCode(msg string) driver.ErrorCode {
 		// here met a server that lost its cache mid-call: retry.
 		return driver.Unavailable
 	}
+	if strings.Contains(msg, "no such key") {
+		return driver.NotFound // XINFO, XGROUP on a missing stream
+	}
 	if strings.Contains(msg, "max number of clients") {
 		return driver.ResourceExhausted
 	}

@@ -818,8 +818,15 @@ func (s *Subscription) Seek(ctx context.Context, t time.Time) error {
 	return s.c.XGroupSetID(ctx, s.k.stream, s.name, id).Err()
 }
 
-// As implements driver.Common: *goredis.Client.
-func (s *Subscription) As(i any) bool { return asClient(s.c, i) }
+// As implements driver.Common: *goredis.Client, goredis.UniversalClient
+// and *Subscription (for Lost).
+func (s *Subscription) As(i any) bool {
+	if p, ok := i.(**Subscription); ok {
+		*p = s
+		return true
+	}
+	return asClient(s.c, i)
+}
 
 // ErrorAs implements driver.Common.
 func (s *Subscription) ErrorAs(err error, i any) bool { return errorAs(err, i) }

@@ -238,10 +238,6 @@ func parseURL(u *url.URL, allowed []string) (query, error) {
 	if u.User != nil {
 		q.opts.Username = u.User.Username()
 		q.opts.Password, _ = u.User.Password()
-		if _, ok := u.User.Password(); !ok {
-			// redis://PASSWORD@HOST: a password without a user name.
-			q.opts.Username, q.opts.Password = "", u.User.Username()
-		}
 	}
 	d := *u
 	d.RawQuery, d.ForceQuery, d.Fragment, d.RawFragment = "", false, "", ""
