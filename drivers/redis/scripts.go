@@ -11,9 +11,10 @@ import goredis "github.com/redis/go-redis/v9"
 // "a.NAME" attributes; copies made by a nack, a lease expiry or a delay
 // also carry "i" (the message ID: the stream ID of the first entry), "t"
 // (the publish time in Unix ms) and "n" (the attempts already made).
-// A delayed entry waits in a sorted set as its fields encoded as
-// netstrings ("LEN:BYTES,"), scored by its due time in the server's Unix
-// ms.
+// A delayed or parked entry waits in a sorted set or a list as its
+// field-value array packed with MessagePack (Redis's bundled cmsgpack,
+// binary-safe and much faster than string handling in Lua), scored by its
+// due time in the server's Unix ms.
 
 // luaLib holds the helpers every script shares.
 const luaLib = `
@@ -21,21 +22,8 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local function enc(f)
-  local p = {}
-  for i = 1, #f do p[i] = #f[i] .. ':' .. f[i] .. ',' end
-  return table.concat(p)
-end
-local function dec(s)
-  local f, pos = {}, 1
-  while pos <= #s do
-    local c = string.find(s, ':', pos, true)
-    local n = tonumber(string.sub(s, pos, c - 1))
-    f[#f + 1] = string.sub(s, c + 1, c + n)
-    pos = c + n + 2
-  end
-  return f
-end
+local function enc(f) return cmsgpack.pack(f) end
+local function dec(s) return cmsgpack.unpack(s) end
 -- copy returns the fields of entry (id, f) for a new entry: the user's
 -- fields, then i, t and n (attempts made).
 local function copy(id, f, n)

@@ -18,11 +18,11 @@ import (
 func TestParseURL(t *testing.T) {
 	for _, c := range []struct {
 		url, want string // want: "" ok, else a substring of the error
-		addr     string
-		db       int
-		user     string
-		pass     string
-		prefix   string
+		addr      string
+		db        int
+		user      string
+		pass      string
+		prefix    string
 	}{
 		{url: "redis://127.0.0.1/?topic=t", addr: "127.0.0.1:6379", prefix: "portmq"},
 		{url: "redis://h:7000/3?topic=t&prefix=app", addr: "h:7000", db: 3, prefix: "app"},
