@@ -326,6 +326,19 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 	// from now, less a margin for the reply's way back.
 	deadline := time.Now().Add(s.lease - time.Millisecond)
 	readMs := sinceEpoch()
+	// Bodies of one read share an allocation up to slabBodies bytes: one
+	// allocation per read instead of one per message.
+	total := 0
+	for i := range res {
+		for j := range res[i].Messages {
+			b, _ := res[i].Messages[j].Values["b"].(string)
+			total += len(b)
+		}
+	}
+	var slab []byte
+	if total <= slabBodies {
+		slab = make([]byte, 0, total)
+	}
 	var all []driver.Message
 	n := 0
 	for i := range res {
@@ -340,7 +353,7 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 				m = &all[len(all)-1]
 			}
 			n++
-			fill(m, x, retry, deadline, readMs)
+			slab = fill(m, x, retry, deadline, readMs, slab)
 		}
 	}
 	if s.ordered {
@@ -355,11 +368,24 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 	return n, nil
 }
 
-// fill makes m the delivery of stream entry x.
-func fill(m *driver.Message, x *goredis.XMessage, retry bool, deadline time.Time, readMs int64) {
+// slabBodies bounds the body bytes of one read that share an allocation
+// (a Delivery kept after it was settled keeps its slab alive).
+const slabBodies = 32 << 10
+
+// fill makes m the delivery of stream entry x, copying its body into slab
+// (when not nil; it returns what is left of it).
+func fill(m *driver.Message, x *goredis.XMessage, retry bool, deadline time.Time, readMs int64, slab []byte) []byte {
 	v := x.Values
 	body, _ := v["b"].(string)
-	*m = driver.Message{Body: []byte(body), Deadline: deadline, Native: x}
+	var b []byte
+	if slab != nil {
+		slab = append(slab, body...)
+		b = slab[len(slab)-len(body) : len(slab) : len(slab)]
+		slab = slab[len(slab):]
+	} else {
+		b = []byte(body)
+	}
+	*m = driver.Message{Body: b, Deadline: deadline, Native: x}
 	m.Key, _ = v["k"].(string)
 	m.DedupID, _ = v["d"].(string)
 	m.ID = msgID(x.ID, v)
@@ -390,6 +416,7 @@ func fill(m *driver.Message, x *goredis.XMessage, retry bool, deadline time.Time
 			m.Attributes[k[2:]], _ = val.(string)
 		}
 	}
+	return slab
 }
 
 // admit filters the n read deliveries (dst, then more) of an ordered
