@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portmq/portmq/mq"
@@ -82,14 +83,14 @@ func testSendDuringCut(t tb, s *suite) {
 	p, sub := e.producer(), e.sub(0)
 	e.warmUp(p, sub)
 	e.cut()
-	ctx, cancel := e.within(e.tm.cut + e.tm.patience)
+	ctx, cancel := e.within(e.tm.cut + e.tm.shutdown)
 	m := &mq.Message{Body: []byte("sent-during-cut")}
 	err := p.Send(ctx, m)
 	cancel()
 	if err != nil {
-		t.Fatalf("Send during a cut of %v with a context of %v: %v (code %v, retryable %v); want it to wait out the cut", e.tm.cut, e.tm.cut+e.tm.patience, err, mq.Code(err), mq.IsRetryable(err))
+		t.Fatalf("Send during a cut of %v with a context of %v: %v (code %v, retryable %v); want it to wait out the cut", e.tm.cut, e.tm.cut+e.tm.shutdown, err, mq.Code(err), mq.IsRetryable(err))
 	}
-	d := e.recvBody(sub, e.tm.cut+e.tm.patience, "sent-during-cut")
+	d := e.recvBody(sub, e.tm.cut+e.tm.shutdown, "sent-during-cut")
 	if d.ID != m.ID {
 		t.Logf("delivered ID %s, Send returned %s (a retried send may carry another ID)", d.ID, m.ID)
 	}
@@ -116,20 +117,20 @@ func testSendTimesOutInCut(t tb, s *suite) {
 	cancel()
 	switch {
 	case err == nil:
-		t.Logf("Send succeeded inside a cut (the driver buffered it?); nothing to classify")
+		t.Errorf("Send with a context of %v inside a cut of %v returned nil: nothing can be confirmed during a cut, so it ran past its context; it must fail when its context ends", e.tm.cut, 3*e.tm.cut)
 	case !mq.IsRetryable(err):
 		t.Errorf("Send whose context ended inside a cut: %v (code %v); want a retryable error (Unavailable or DeadlineExceeded)", err, mq.Code(err))
 	default:
 		t.Logf("Send failed as it should: %v (code %v)", err, mq.Code(err))
 	}
 	// After the cut the producer works again.
-	ctx, cancel = e.within(3*e.tm.cut + e.tm.patience)
+	ctx, cancel = e.within(3*e.tm.cut + e.tm.shutdown)
 	err = p.Send(ctx, &mq.Message{Body: []byte("after-cut")})
 	cancel()
 	if err != nil {
 		t.Fatalf("Send after the cut: %v", err)
 	}
-	e.ack(e.recvBody(sub, 3*e.tm.cut+e.tm.patience, "after-cut", "gives-up"))
+	e.ack(e.recvBody(sub, 3*e.tm.cut+e.tm.shutdown, "after-cut", "gives-up"))
 }
 
 // Fails where Receive returns the connection loss instead of waiting
@@ -144,20 +145,35 @@ func testReceiveAcrossCut(t tb, s *suite) {
 		err error
 	}
 	got := make(chan result, 1)
-	rctx, rcancel := e.within(e.tm.cut + 2*e.tm.patience)
+	var back atomic.Int32
+	rctx, rcancel := e.within(e.tm.cut + e.tm.shutdown + e.tm.patience)
 	defer rcancel()
 	go func() {
-		d, err := sub.Receive(rctx)
-		got <- result{d, err}
+		for {
+			d, err := sub.Receive(rctx)
+			if err == nil && string(d.Body) == "warm-up" {
+				// An ack the backend had not yet made durable when the
+				// wire was cut (Kafka commits offsets asynchronously)
+				// comes back: at-least-once allows it.
+				back.Add(1)
+				_ = d.Ack()
+				continue
+			}
+			got <- result{d, err}
+			return
+		}
 	}()
 	e.cut()
-	ctx, cancel := e.within(e.tm.cut + e.tm.patience)
+	ctx, cancel := e.within(e.tm.cut + e.tm.shutdown)
 	err := p.Send(ctx, &mq.Message{Body: []byte("after-cut")})
 	cancel()
 	if err != nil {
 		t.Fatalf("Send after the cut: %v", err)
 	}
 	r := <-got
+	if n := back.Load(); n > 0 {
+		t.Logf("the acked warm-up message came back %d time(s) after the cut", n)
+	}
 	if r.err != nil {
 		t.Fatalf("a Receive blocked across a cut returned %v (code %v, retryable %v); want the message sent after the cut", r.err, mq.Code(r.err), mq.IsRetryable(r.err))
 	}
@@ -175,7 +191,9 @@ func testConsumerThroughFaults(t tb, s *suite) {
 		t.Skipf("harness can neither cut the network nor restart its broker (Harness.Cut and Harness.Restart are nil)")
 	}
 	const maxAttempts = 3
-	e := setup(t, s, Spec{MaxAttempts: maxAttempts, DeadLetter: true})
+	// A lease of 3L: leases that end because a loaded machine was slow
+	// would add attempts that no fault caused.
+	e := setup(t, s, Spec{MaxAttempts: maxAttempts, DeadLetter: true, Lease: 3 * s.tm.lease})
 	p, sub := e.producer(), e.sub(0)
 	type handled struct {
 		body    string
@@ -264,7 +282,7 @@ func testConsumerThroughFaults(t tb, s *suite) {
 		}
 		return true
 	}
-	wait := 3*e.tm.patience + time.Duration(faults)*e.tm.cut
+	wait := 3*e.tm.patience + time.Duration(faults)*e.tm.cut + 3*e.tm.lease
 	if !calls.waitFor(e.ctx(), wait, allDone) {
 		ok := map[string]bool{}
 		for _, c := range calls.snapshot() {

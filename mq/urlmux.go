@@ -97,7 +97,7 @@ func (m *URLMux) OpenProducer(ctx context.Context, rawURL string, opts ...Produc
 	if err != nil {
 		return nil, openError(op, u, err)
 	}
-	p, err := NewProducer(t, opts...)
+	p, err := NewProducer(t, append([]ProducerOption{withProducerNames(u.Scheme, destinationOf(u))}, opts...)...)
 	if err != nil {
 		_ = t.Close()
 		return nil, err
@@ -117,7 +117,7 @@ func (m *URLMux) OpenSubscription(ctx context.Context, rawURL string, opts ...Su
 	if err != nil {
 		return nil, openError(op, u, err)
 	}
-	sub, err := NewSubscription(s, opts...)
+	sub, err := NewSubscription(s, append([]SubscriptionOption{withSubscriptionNames(u.Scheme, destinationOf(u))}, opts...)...)
 	if err != nil {
 		_ = s.Close()
 		return nil, err

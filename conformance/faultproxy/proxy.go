@@ -112,6 +112,21 @@ func (p *Proxy) CutContext(_ context.Context, d time.Duration) error {
 	return nil
 }
 
+// Outage cuts for d and returns when the cut is over (or ctx ended): what
+// clients see of a broker restart that keeps the broker's state. It fits
+// conformance.Harness.Restart for a server that cannot restart itself.
+func (p *Proxy) Outage(ctx context.Context, d time.Duration) error {
+	p.Cut(d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // up listens again on the same address once a cut is over.
 func (p *Proxy) up() {
 	for {
