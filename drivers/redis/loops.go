@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,14 +142,14 @@ func startMover(c *goredis.Client, set, dest string, log *slog.Logger) *loopRef 
 
 // reaperConfig is what the reaper of one subscription needs.
 type reaperConfig struct {
-	main, retry, dlq   string
-	owners, park       string // "" when unordered
-	group, source      string
-	lease              time.Duration
-	maxAttempts        int
-	hasDLQ, ordered    bool
-	log                *slog.Logger
-	interval, minBatch time.Duration
+	main, retry, dlq string
+	owners, park     string // "" when unordered
+	group, source    string
+	lease            time.Duration
+	maxAttempts      int
+	hasDLQ, ordered  bool
+	log              *slog.Logger
+	interval         time.Duration
 }
 
 // reapInterval is how often the reaper looks for expired leases: a
@@ -228,5 +227,3 @@ func flag(b bool) string {
 	}
 	return "0"
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -195,15 +195,15 @@ return r
 
 // reapScript moves entries whose lease ended (pending longer than the
 // lease) out of one stream of a group: each goes to the retry stream with
-// its attempts (the entry's own plus the pending entry's delivery count),
-// or to the dead-letter stream when that reaches max attempts, atomically
-// with its XACK. KEYS: the stream reaped, retry stream, dead-letter stream
-// (the stream reaped again when none), owners hash, park prefix (both
-// the stream reaped again when unordered). ARGV: group, reaper consumer
-// name, lease ms, cursor, count, max attempts, has dead-letter, source,
-// reaped stream is the retry stream ('1'), ordered ('1'). Returns {next cursor, moved, dead,
-// trimmed}: trimmed counts entries that were pending but had been trimmed
-// from the stream (lost).
+// its attempts (the entry's own plus the pending entry's delivery count,
+// read with XPENDING), or to the dead-letter stream when that reaches max
+// attempts, atomically with its XACK. KEYS: the stream reaped, retry
+// stream, dead-letter stream (the stream reaped again when none), owners
+// hash and park prefix (both the stream reaped again when unordered).
+// ARGV: group, reaper consumer name, lease ms, cursor, count, max
+// attempts, has dead-letter ('1'), source, unused, ordered ('1'). Returns
+// {next cursor, moved, dead, trimmed}: trimmed counts entries that were
+// pending but had been trimmed from the stream (lost).
 var reapScript = goredis.NewScript(luaLib + reclaimLib + `
 local group, reaper, lease, cursor, count = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local res = redis.call('XAUTOCLAIM', KEYS[1], group, reaper, lease, cursor, 'COUNT', count, 'JUSTID')
@@ -367,5 +367,3 @@ for _, s in ipairs(KEYS) do
 end
 return 1
 `)
-
-var allScripts = []*goredis.Script{ackScript, settleScript, reapScript, handBackScript, moveScript, sendScript, admitScript, createTopicScript, closeConsumerScript}

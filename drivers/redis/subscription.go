@@ -261,8 +261,8 @@ func sinceEpoch() int64 { return time.Since(epoch).Milliseconds() }
 
 // fresh reports whether delivery a was read less than its first lease
 // ago, less a margin: then the reaper cannot have reclaimed it (it
-// reclaims entries idle for a lease, by the server's clock, and the
-// delivery began before the read returned).
+// reclaims entries idle for a lease, and the delivery began after the
+// time the AckID holds, taken before the read was sent).
 func (s *Subscription) fresh(a driver.AckID, now int64) bool {
 	read := int64(a.Seq >> 21)
 	margin := s.lease/10 + 5*time.Millisecond
@@ -298,6 +298,9 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 	}
 	var done atomic.Bool
 	stop := context.AfterFunc(ctx, func() { s.unblock(bc.id, &done) })
+	// The entries read are delivered after this instant: AckIDs carry it,
+	// so that an ack can tell that their first lease has not ended.
+	readMs := sinceEpoch()
 	res, err := bc.c.XReadGroup(context.WithoutCancel(ctx), &goredis.XReadGroupArgs{
 		Group:    s.name,
 		Consumer: s.consumer,
@@ -325,7 +328,6 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 	// were delivered (their lease began) just now: the deadline is a lease
 	// from now, less a margin for the reply's way back.
 	deadline := time.Now().Add(s.lease - time.Millisecond)
-	readMs := sinceEpoch()
 	// Bodies of one read share an allocation up to slabBodies bytes: one
 	// allocation per read instead of one per message.
 	total := 0
@@ -582,22 +584,33 @@ func (s *Subscription) ackUnordered(ctx context.Context, ids []driver.AckID) err
 	if len(late) == len(ids) {
 		return s.ackScripted(ctx, ids)
 	}
+	var acked int64
 	var err error
 	switch {
 	case len(retry) == 0:
-		err = s.c.XAck(ctx, s.k.stream, s.name, main...).Err()
+		acked, err = s.c.XAck(ctx, s.k.stream, s.name, main...).Result()
 	default:
+		var am, ar *goredis.IntCmd
 		_, err = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			if len(main) > 0 {
-				p.XAck(ctx, s.k.stream, s.name, main...)
+				am = p.XAck(ctx, s.k.stream, s.name, main...)
 			}
-			p.XAck(ctx, s.retry, s.name, retry...)
+			ar = p.XAck(ctx, s.retry, s.name, retry...)
 			p.XDel(ctx, s.retry, retry...)
 			return nil
 		})
+		if am != nil {
+			acked = am.Val()
+		}
+		acked += ar.Val()
 	}
 	if err != nil {
 		return err
+	}
+	if int(acked) < len(main)+len(retry) {
+		// Not expected: these were within their first lease. Something
+		// else (an admin, a Seek, a duplicate ID) settled some of them.
+		s.log.Warn("some acked deliveries were no longer pending", "stream", s.k.stream, "group", s.name, "acked", acked, "of", len(main)+len(retry))
 	}
 	if len(late) == 0 {
 		return nil

@@ -111,6 +111,9 @@ func openTopic(ctx context.Context, c *goredis.Client, topic string, opts *Topic
 	_, _ = c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		exists = p.Exists(ctx, t.k.stream)
 		dedup = p.HGet(ctx, t.k.stream+":meta", "dedup")
+		// SendBatch pipelines EVALSHA of the send script: load it now
+		// (a NOSCRIPT later, after a restart, is handled there).
+		sendScript.Load(ctx, p)
 		return nil
 	})
 	n, err := exists.Result()
