@@ -3,6 +3,9 @@ package redis_test
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,24 +83,29 @@ func (r *benchRig) rawSend(b *testing.B, stream string, n int, body []byte) time
 }
 
 // rawConsume reads n messages with XREADGROUP COUNT benchBatch and acks
-// each read with one XACK.
+// each read with one XACK. Like portmq, which hands the application a
+// []byte, it turns each body (a string in go-redis) into a []byte.
 func (r *benchRig) rawConsume(b *testing.B, n int) time.Duration {
 	ctx := context.Background()
 	start := time.Now()
 	ids := make([]string, 0, benchBatch)
+	bodies := make([][]byte, 0, benchBatch)
 	for got := 0; got < n; {
 		res, err := r.raw.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "g", Consumer: "raw", Streams: []string{r.rawKey, ">"}, Count: benchBatch, Block: time.Second}).Result()
 		if err != nil {
 			b.Fatal(err)
 		}
-		ids = ids[:0]
+		ids, bodies = ids[:0], bodies[:0]
 		for _, m := range res[0].Messages {
 			ids = append(ids, m.ID)
+			body, _ := m.Values["b"].(string)
+			bodies = append(bodies, []byte(body))
 		}
 		if err := r.raw.XAck(ctx, r.rawKey, "g", ids...).Err(); err != nil {
 			b.Fatal(err)
 		}
 		got += len(ids)
+		clear(bodies)
 	}
 	return time.Since(start)
 }
@@ -148,20 +156,73 @@ func (r *benchRig) trim(b *testing.B) {
 	}
 }
 
-func report(b *testing.B, n int, raw, pm time.Duration) {
-	rawRate, pmRate := float64(n)/raw.Seconds(), float64(n)/pm.Seconds()
-	b.ReportMetric(rawRate, "raw-msgs/s")
-	b.ReportMetric(pmRate, "portmq-msgs/s")
-	b.ReportMetric(pmRate/rawRate, "ratio")
+// phase accumulates messages, wall time, this process's CPU time and the
+// Redis server's CPU time of one side.
+type phase struct {
+	n             int
+	d, cpu, redis time.Duration
+}
+
+// measure runs f, which moves n messages, adding its costs to p.
+func (p *phase) measure(r *benchRig, n int, f func()) {
+	t, c, s := time.Now(), cpuTime(), r.serverCPU()
+	f()
+	p.d += time.Since(t)
+	p.cpu += cpuTime() - c
+	p.redis += r.serverCPU() - s
+	p.n += n
+}
+
+// cpuTime is the CPU time (user and system) this process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// serverCPU is the CPU time the Redis server used so far (INFO cpu).
+func (r *benchRig) serverCPU() time.Duration {
+	info, err := r.raw.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if k == "used_cpu_sys" || k == "used_cpu_user" {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
+func (p *phase) rate() float64 { return float64(p.n) / p.d.Seconds() }
+
+func perMsg(d time.Duration, n int) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(n) }
+
+// report reports the rates and their ratio, and the CPU per message of
+// this process and of the server: unlike throughput on a shared machine,
+// they hardly depend on the load of other processes.
+func report(b *testing.B, raw, pm phase) {
+	b.ReportMetric(raw.rate(), "raw-msgs/s")
+	b.ReportMetric(pm.rate(), "portmq-msgs/s")
+	b.ReportMetric(pm.rate()/raw.rate(), "ratio")
+	b.ReportMetric(perMsg(raw.cpu, raw.n), "raw-cpu-µs/msg")
+	b.ReportMetric(perMsg(pm.cpu, pm.n), "portmq-cpu-µs/msg")
+	b.ReportMetric(perMsg(raw.redis, raw.n), "raw-redis-cpu-µs/msg")
+	b.ReportMetric(perMsg(pm.redis, pm.n), "portmq-redis-cpu-µs/msg")
 	b.ReportMetric(0, "ns/op")
 }
 
-// phases is the order of the sides: raw, portmq, portmq, raw, four times,
+// phases is the order of the sides: raw, portmq, portmq, raw, 16 times,
 // so that drift in the load of the shared machine and server falls on
 // both alike.
 var phases = func() []bool {
 	var o []bool
-	for range 4 {
+	for range 16 {
 		o = append(o, false, true, true, false)
 	}
 	return o
@@ -170,34 +231,37 @@ var phases = func() []bool {
 // BenchmarkVersusRaw compares raw go-redis and portmq doing the same work
 // against the same server in the same process, on streams of their own:
 // send is XADD of 1 KiB bodies in pipelines of 100 (raw) against
-// Producer.SendBatch of 100; consume is XREADGROUP COUNT 100 and one XACK
-// of what was read (raw) against Subscription.ReceiveBatch(100) and
-// AckBatch. Each side moves at least 16 × 500 messages whatever b.N. It
-// reports raw-msgs/s, portmq-msgs/s and ratio (portmq ÷ raw).
+// Producer.SendBatch of 100; consume is XREADGROUP COUNT 100, each body
+// turned into the []byte that portmq hands the application (go-redis
+// reads it as a string), and one XACK of what was read (raw) against
+// Subscription.ReceiveBatch(100) and AckBatch. The sides take turns in 64 phases (see phases), each moving
+// at least 500 messages whatever b.N. It reports raw-msgs/s,
+// portmq-msgs/s and ratio (portmq ÷ raw), and the CPU time per message of
+// the client process and of the Redis server for each side.
 func BenchmarkVersusRaw(b *testing.B) {
 	body := benchBodyBytes()
 	b.Run("send", func(b *testing.B) {
 		r := newBenchRig(b, "bench-send", mq.SubscriptionConfig{})
 		n := max(b.N/len(phases), 500)
-		var raw, pm time.Duration
+		var raw, pm phase
 		b.ResetTimer()
 		for _, portmq := range phases {
 			if portmq {
-				pm += r.portmqSend(b, n, body, nil)
+				pm.measure(r, n, func() { r.portmqSend(b, n, body, nil) })
 			} else {
-				raw += r.rawSend(b, r.rawKey, n, body)
+				raw.measure(r, n, func() { r.rawSend(b, r.rawKey, n, body) })
 			}
 			b.StopTimer()
 			r.trim(b)
 			b.StartTimer()
 		}
 		b.StopTimer()
-		report(b, n*len(phases)/2, raw, pm)
+		report(b, raw, pm)
 	})
 	b.Run("consume", func(b *testing.B) {
 		r := newBenchRig(b, "bench-consume", mq.SubscriptionConfig{})
 		n := max(b.N/len(phases), 500)
-		var raw, pm time.Duration
+		var raw, pm phase
 		b.ResetTimer()
 		for _, portmq := range phases {
 			b.StopTimer()
@@ -208,13 +272,13 @@ func BenchmarkVersusRaw(b *testing.B) {
 			}
 			b.StartTimer()
 			if portmq {
-				pm += r.portmqConsume(b, n)
+				pm.measure(r, n, func() { r.portmqConsume(b, n) })
 			} else {
-				raw += r.rawConsume(b, n)
+				raw.measure(r, n, func() { r.rawConsume(b, n) })
 			}
 		}
 		b.StopTimer()
-		report(b, n*len(phases)/2, raw, pm)
+		report(b, raw, pm)
 	})
 }
 
