@@ -106,7 +106,9 @@
 //     with its attempts, atomically with the XACK of the original. So a
 //     delivery comes back between one and about 1.25 leases after it was
 //     last delivered or extended, to whichever consumer reads next, in any
-//     process. Extend is XCLAIM to the same consumer with JUSTID (no
+//     process. Every process reaps with the lease its handles were opened
+//     with: give all handles of a subscription the same (the Admin's
+//     stored lease does). Extend is XCLAIM to the same consumer with JUSTID (no
 //     delivery counted) and IDLE set so that the lease ends the given time
 //     from now; since Redis measures a lease from the last delivery, a
 //     lease longer than the subscription's cannot be set
@@ -165,7 +167,9 @@
 //     has acked. An entry trimmed while pending is reported as deleted by
 //     XAUTOCLAIM and found missing by a nack; the driver counts each
 //     ([Subscription.Lost]) and logs it at Error level: the message is
-//     lost. Size the trimming for your slowest subscription.
+//     lost (and on an ordered subscription, a key whose message in flight
+//     was trimmed stays held). Size the trimming for your slowest
+//     subscription.
 //
 // Why Streams and not Redis Pub/Sub: PUBLISH delivers to the subscribers
 // connected at that moment and forgets the message; nothing acks it, a
