@@ -207,3 +207,29 @@ func TestDedupWindowDropsRepeatedDedupID(t *testing.T) {
 		t.Errorf("the duplicate %q was delivered", d.Body)
 	}
 }
+
+// A stream and group made without the Admin (redis-cli XGROUP CREATE
+// ... MKSTREAM) work too: the driver adds the retry stream's group.
+func TestGroupCreatedWithoutAdmin(t *testing.T) {
+	base := serverURL(t)
+	ctx := ctxFor(t, 30*time.Second)
+	c := rawClient(nil)
+	defer c.Close()
+	must(t, c.XGroupCreateMkStream(ctx, prefixOf(t, base)+":plain", "g", "$").Err())
+	sub, err := mq.OpenSubscription(ctx, subURL(base, "plain", "g"))
+	must(t, err)
+	defer sub.Shutdown(ctx)
+	p, err := mq.OpenProducer(ctx, withQuery(base, "topic", "plain"))
+	must(t, err)
+	defer p.Shutdown(ctx)
+	must(t, p.Send(ctx, &mq.Message{Body: []byte("hi")}))
+	d, err := sub.Receive(ctx)
+	must(t, err)
+	must(t, d.Nack(0))
+	d, err = sub.Receive(ctx)
+	must(t, err)
+	if string(d.Body) != "hi" || d.Attempt != 2 {
+		t.Errorf("got %q attempt %d, want hi attempt 2", d.Body, d.Attempt)
+	}
+	must(t, d.Ack())
+}

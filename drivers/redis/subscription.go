@@ -200,6 +200,11 @@ func readSubscription(ctx context.Context, c *goredis.Client, k keys, sub string
 	if err != nil {
 		return cfg, fmt.Errorf("redis: subscription %s: %w", sub, err)
 	}
+	// Every read covers the retry stream too: make sure it has the group
+	// (a group created without the Admin, say with redis-cli, has none).
+	if err := c.XGroupCreateMkStream(ctx, k.retry(sub), sub, "0").Err(); err != nil && !goredis.HasErrorPrefix(err, "BUSYGROUP") {
+		return cfg, fmt.Errorf("redis: subscription %s: creating its retry stream: %w", sub, err)
+	}
 	if v := m["lease"]; v != "" {
 		cfg.Lease, _ = time.ParseDuration(v)
 	}
