@@ -98,6 +98,9 @@
 //     groups, pending entries and idempotency keys, and handles opening
 //     afterwards get NotFound until an Admin creates the topic again. Use
 //     persistence, or treat Redis as a cache of messages you can resend.
+//     The driver's tests run the restart cases of the conformance suite
+//     on a redis-server of their own with appendfsync always, and the
+//     network cuts through a fault proxy on the shared server.
 //   - Lease (driver): Redis records, per pending entry (PEL), when it was
 //     last delivered. One reaper per subscription per process (shared by
 //     all the process's handles of it, not one per Receive) runs every

@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,5 +180,3 @@ func must(t testing.TB, err error) {
 	}
 }
 
-var _ = strings.Cut
-var _ = fmt.Sprint
