@@ -113,4 +113,3 @@ func viaFaultProxy(t *testing.T, base string) (string, func(context.Context, tim
 	u.Host = p.Addr()
 	return u.String(), p.CutContext
 }
-

@@ -179,4 +179,3 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
-
