@@ -103,7 +103,8 @@
 //     network cuts through a fault proxy on the shared server.
 //   - Lease (driver): Redis records, per pending entry (PEL), when it was
 //     last delivered. One reaper per subscription per process (shared by
-//     all the process's handles of it, not one per Receive) runs every
+//     all the process's handles of it on one go-redis client, as URL
+//     handles of one URLOpener are; not one per Receive) runs every
 //     quarter lease (10 ms to 5 s) a script that XAUTOCLAIMs the entries
 //     idle for a lease and moves each to the subscription's retry stream
 //     with its attempts, atomically with the XACK of the original. So a

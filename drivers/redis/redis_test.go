@@ -233,3 +233,59 @@ func TestGroupCreatedWithoutAdmin(t *testing.T) {
 	}
 	must(t, d.Ack())
 }
+
+// Extend sets the lease to end the given time from now (XCLAIM IDLE): a
+// short extension makes the reaper redeliver sooner than the
+// subscription's lease.
+func TestExtendSetsLeaseFromNow(t *testing.T) {
+	base := serverURL(t)
+	setup(t, base, "t", mq.SubscriptionConfig{Lease: 20 * time.Second}, "s")
+	ctx := ctxFor(t, 30*time.Second)
+	p, err := mq.OpenProducer(ctx, withQuery(base, "topic", "t"))
+	must(t, err)
+	defer p.Shutdown(ctx)
+	sub, err := mq.OpenSubscription(ctx, subURL(base, "t", "s"))
+	must(t, err)
+	defer sub.Shutdown(ctx)
+	must(t, p.Send(ctx, &mq.Message{Body: []byte("x")}))
+	d, err := sub.Receive(ctx)
+	must(t, err)
+	must(t, d.Extend(200*time.Millisecond))
+	extended := time.Now()
+	// The reaper looks every quarter of the 20 s lease (5 s): the
+	// redelivery comes within one look after the 200 ms.
+	rctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+	defer cancel()
+	again, err := sub.Receive(rctx)
+	if err != nil {
+		t.Fatalf("no redelivery after a 200ms extension of a 20s lease: %v", err)
+	}
+	if after := time.Since(extended); after < 200*time.Millisecond {
+		t.Errorf("redelivered %v after a 200ms extension", after)
+	}
+	if again.ID != d.ID || again.Attempt != 2 {
+		t.Errorf("redelivery %s attempt %d, want %s attempt 2", again.ID, again.Attempt, d.ID)
+	}
+	if err := d.Ack(); !errors.Is(err, mq.ErrLeaseExpired) {
+		t.Errorf("Ack of the first delivery after its redelivery: %v, want ErrLeaseExpired", err)
+	}
+	must(t, again.Ack())
+}
+
+func TestDeadLetterWithoutDestinationIsUnsupported(t *testing.T) {
+	base := serverURL(t)
+	setup(t, base, "t", mq.SubscriptionConfig{}, "s")
+	ctx := ctxFor(t, 30*time.Second)
+	p, err := mq.OpenProducer(ctx, withQuery(base, "topic", "t"))
+	must(t, err)
+	defer p.Shutdown(ctx)
+	sub, err := mq.OpenSubscription(ctx, subURL(base, "t", "s"))
+	must(t, err)
+	defer sub.Shutdown(ctx)
+	must(t, p.Send(ctx, &mq.Message{Body: []byte("x")}))
+	d, err := sub.Receive(ctx)
+	must(t, err)
+	if err := d.DeadLetter("no place"); !errors.Is(err, mq.ErrUnsupported) {
+		t.Errorf("DeadLetter without a dead-letter topic: %v, want ErrUnsupported", err)
+	}
+}

@@ -66,6 +66,13 @@ type Subscription struct {
 	tmover   *loopRef // the topic's delay set (delayed sends)
 	release  func()
 
+	// short holds the stream IDs of deliveries whose lease Extend made
+	// shorter than the subscription's: the reaper may take them before
+	// their first lease ends, so their acks are checked (ackUnordered).
+	shortMu sync.Mutex
+	short   map[string]struct{}
+	nshort  atomic.Int32
+
 	mu     sync.Mutex
 	free   []*bconn         // idle connections for blocking reads
 	extra  []driver.Message // read beyond what a ReceiveBatch asked for
@@ -575,10 +582,21 @@ func (s *Subscription) ackUnordered(ctx context.Context, ids []driver.AckID) err
 	now := sinceEpoch()
 	var main, retry []string
 	var late []int
+	var short map[string]struct{}
+	if s.nshort.Load() > 0 {
+		s.shortMu.Lock()
+		defer s.shortMu.Unlock()
+		short = s.short
+	}
 	for i, a := range ids {
 		id, _, r, ok := unpackID(a)
+		_, shortened := short[id]
+		if shortened {
+			delete(short, id)
+			s.nshort.Add(-1)
+		}
 		switch {
-		case !ok || !s.fresh(a, now):
+		case !ok || shortened || !s.fresh(a, now):
 			late = append(late, i)
 		case r:
 			retry = append(retry, id)
@@ -762,6 +780,18 @@ func (s *Subscription) settle(ctx context.Context, ids []driver.AckID, delay tim
 		}
 		args = append(args, id, flag(retry), max(attempt-uncount, 0), reason)
 	}
+	if s.nshort.Load() > 0 {
+		s.shortMu.Lock()
+		for _, a := range ids {
+			if id, _, _, ok := unpackID(a); ok {
+				if _, in := s.short[id]; in {
+					delete(s.short, id)
+					s.nshort.Add(-1)
+				}
+			}
+		}
+		s.shortMu.Unlock()
+	}
 	v, err := settleScript.Run(ctx, s.c, []string{s.k.stream, s.retry, s.delay, dlq, owners, park}, args...).Int64Slice()
 	if err != nil {
 		return err
@@ -840,6 +870,19 @@ func (s *Subscription) Extend(ctx context.Context, ids []driver.AckID, lease tim
 		for _, id := range got {
 			claimed[id] = true
 		}
+	}
+	if idle > 0 && len(claimed) > 0 {
+		s.shortMu.Lock()
+		if s.short == nil {
+			s.short = make(map[string]struct{})
+		}
+		for id := range claimed {
+			if _, ok := s.short[id]; !ok {
+				s.short[id] = struct{}{}
+				s.nshort.Add(1)
+			}
+		}
+		s.shortMu.Unlock()
 	}
 	return itemErrors(len(ids), func(i int) error {
 		if id, _, _, ok := unpackID(ids[i]); !ok || !claimed[id] {
