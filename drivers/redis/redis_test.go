@@ -78,15 +78,9 @@ func TestNackRedeliversToItsSubscriptionOnly(t *testing.T) {
 	base := serverURL(t)
 	setup(t, base, "t", mq.SubscriptionConfig{Lease: 10 * time.Second}, "a", "b")
 	ctx := ctxFor(t, 30*time.Second)
-	p, err := mq.OpenProducer(ctx, withQuery(base, "topic", "t"))
-	must(t, err)
-	defer p.Shutdown(ctx)
-	subA, err := mq.OpenSubscription(ctx, subURL(base, "t", "a"))
-	must(t, err)
-	defer subA.Shutdown(ctx)
-	subB, err := mq.OpenSubscription(ctx, subURL(base, "t", "b"))
-	must(t, err)
-	defer subB.Shutdown(ctx)
+	p := openProducer(t, withQuery(base, "topic", "t"))
+	subA := openSub(t, subURL(base, "t", "a"))
+	subB := openSub(t, subURL(base, "t", "b"))
 	m := &mq.Message{Body: []byte("x"), Attributes: map[string]string{"k": "v"}}
 	must(t, p.Send(ctx, m))
 	for i := 1; i <= 3; i++ {
@@ -119,12 +113,8 @@ func TestTrimmedPendingEntryIsCountedAsLost(t *testing.T) {
 	base := serverURL(t)
 	setup(t, base, "t", mq.SubscriptionConfig{Lease: 100 * time.Millisecond}, "s")
 	ctx := ctxFor(t, 30*time.Second)
-	p, err := mq.OpenProducer(ctx, withQuery(base, "topic", "t"))
-	must(t, err)
-	defer p.Shutdown(ctx)
-	sub, err := mq.OpenSubscription(ctx, subURL(base, "t", "s"))
-	must(t, err)
-	defer sub.Shutdown(ctx)
+	p := openProducer(t, withQuery(base, "topic", "t"))
+	sub := openSub(t, subURL(base, "t", "s"))
 	var ds *redis.Subscription
 	if !sub.As(&ds) {
 		t.Fatal("Subscription.As(**redis.Subscription) = false")
@@ -156,9 +146,7 @@ func TestDelayedMessageOutlivesItsProducer(t *testing.T) {
 	base := serverURL(t)
 	setup(t, base, "t", mq.SubscriptionConfig{}, "s")
 	ctx := ctxFor(t, 30*time.Second)
-	sub, err := mq.OpenSubscription(ctx, subURL(base, "t", "s"))
-	must(t, err)
-	defer sub.Shutdown(ctx)
+	sub := openSub(t, subURL(base, "t", "s"))
 	p, err := mq.OpenProducer(ctx, withQuery(base, "topic", "t"))
 	must(t, err)
 	const delay = 300 * time.Millisecond
@@ -181,17 +169,13 @@ func TestDedupWindowDropsRepeatedDedupID(t *testing.T) {
 	base := serverURL(t)
 	setup(t, base, "t", mq.SubscriptionConfig{}, "s")
 	ctx := ctxFor(t, 30*time.Second)
-	p, err := mq.OpenProducer(ctx, withQuery(base, "topic", "t", "dedup", "1m"))
-	must(t, err)
-	defer p.Shutdown(ctx)
+	p := openProducer(t, withQuery(base, "topic", "t", "dedup", "1m"))
 	a, b, c := &mq.Message{Body: []byte("1"), DedupID: "x"}, &mq.Message{Body: []byte("2"), DedupID: "x"}, &mq.Message{Body: []byte("3"), DedupID: "y"}
 	must(t, p.SendBatch(ctx, []*mq.Message{a, b, c}))
 	if a.ID == "" || b.ID != a.ID || c.ID == a.ID {
 		t.Errorf("IDs %q %q %q: the duplicate should get the first message's ID", a.ID, b.ID, c.ID)
 	}
-	sub, err := mq.OpenSubscription(ctx, subURL(base, "t", "s"))
-	must(t, err)
-	defer sub.Shutdown(ctx)
+	sub := openSub(t, subURL(base, "t", "s"))
 	// The subscription was created before the sends, so it gets them.
 	for _, want := range []string{"1", "3"} {
 		d, err := sub.Receive(ctx)
@@ -216,12 +200,8 @@ func TestGroupCreatedWithoutAdmin(t *testing.T) {
 	c := rawClient(nil)
 	defer c.Close()
 	must(t, c.XGroupCreateMkStream(ctx, prefixOf(t, base)+":plain", "g", "$").Err())
-	sub, err := mq.OpenSubscription(ctx, subURL(base, "plain", "g"))
-	must(t, err)
-	defer sub.Shutdown(ctx)
-	p, err := mq.OpenProducer(ctx, withQuery(base, "topic", "plain"))
-	must(t, err)
-	defer p.Shutdown(ctx)
+	sub := openSub(t, subURL(base, "plain", "g"))
+	p := openProducer(t, withQuery(base, "topic", "plain"))
 	must(t, p.Send(ctx, &mq.Message{Body: []byte("hi")}))
 	d, err := sub.Receive(ctx)
 	must(t, err)
@@ -241,12 +221,8 @@ func TestExtendSetsLeaseFromNow(t *testing.T) {
 	base := serverURL(t)
 	setup(t, base, "t", mq.SubscriptionConfig{Lease: 20 * time.Second}, "s")
 	ctx := ctxFor(t, 30*time.Second)
-	p, err := mq.OpenProducer(ctx, withQuery(base, "topic", "t"))
-	must(t, err)
-	defer p.Shutdown(ctx)
-	sub, err := mq.OpenSubscription(ctx, subURL(base, "t", "s"))
-	must(t, err)
-	defer sub.Shutdown(ctx)
+	p := openProducer(t, withQuery(base, "topic", "t"))
+	sub := openSub(t, subURL(base, "t", "s"))
 	must(t, p.Send(ctx, &mq.Message{Body: []byte("x")}))
 	d, err := sub.Receive(ctx)
 	must(t, err)
@@ -276,16 +252,30 @@ func TestDeadLetterWithoutDestinationIsUnsupported(t *testing.T) {
 	base := serverURL(t)
 	setup(t, base, "t", mq.SubscriptionConfig{}, "s")
 	ctx := ctxFor(t, 30*time.Second)
-	p, err := mq.OpenProducer(ctx, withQuery(base, "topic", "t"))
-	must(t, err)
-	defer p.Shutdown(ctx)
-	sub, err := mq.OpenSubscription(ctx, subURL(base, "t", "s"))
-	must(t, err)
-	defer sub.Shutdown(ctx)
+	p := openProducer(t, withQuery(base, "topic", "t"))
+	sub := openSub(t, subURL(base, "t", "s"))
 	must(t, p.Send(ctx, &mq.Message{Body: []byte("x")}))
 	d, err := sub.Receive(ctx)
 	must(t, err)
 	if err := d.DeadLetter("no place"); !errors.Is(err, mq.ErrUnsupported) {
 		t.Errorf("DeadLetter without a dead-letter topic: %v, want ErrUnsupported", err)
 	}
+}
+
+// openProducer opens a Producer of u, shut down when the test ends.
+func openProducer(t *testing.T, u string) *mq.Producer {
+	t.Helper()
+	p, err := mq.OpenProducer(context.Background(), u)
+	must(t, err)
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	return p
+}
+
+// openSub opens a Subscription of u, shut down when the test ends.
+func openSub(t *testing.T, u string) *mq.Subscription {
+	t.Helper()
+	s, err := mq.OpenSubscription(context.Background(), u)
+	must(t, err)
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	return s
 }
