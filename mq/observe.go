@@ -59,7 +59,8 @@ type ProducerObserver interface {
 	//
 	// The attributes are added to what the backend carries, not to the
 	// caller's Message.Attributes; a key the message sets already is left
-	// as the message has it. They come on top of the MaxAttributes the
+	// as the message has it. mq may keep the map: return a new one for
+	// every call. They come on top of the MaxAttributes the
 	// message may have, so keep them few (otelmq adds traceparent and, when
 	// set, tracestate).
 	StartSend(ctx context.Context, msgs MessageList) (context.Context, map[string]string, func(error))

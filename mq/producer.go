@@ -130,8 +130,12 @@ func (p *Producer) Send(ctx context.Context, m *Message) error {
 }
 
 // withAttrs returns attrs with extra added where attrs lacks the key, in
-// a new map (attrs is the caller's).
+// a new map (attrs is the caller's), or extra itself (the observer's, now
+// mq's) when attrs is empty.
 func withAttrs(attrs, extra map[string]string) map[string]string {
+	if len(attrs) == 0 {
+		return extra
+	}
 	out := make(map[string]string, len(attrs)+len(extra))
 	for k, v := range extra {
 		out[k] = v

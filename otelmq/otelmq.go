@@ -2,6 +2,7 @@ package otelmq
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -151,7 +152,8 @@ func (o *Observer) ObserveProducer(info mq.HandleInfo) mq.ProducerObserver {
 		return nil
 	}
 	base := []attribute.KeyValue{semconv.MessagingSystemKey.String(System(info.System)), semconv.MessagingDestinationName(info.Destination)}
-	h := &producer{o: o, base: base, spanName: "send " + info.Destination}
+	h := &producer{o: o, base: base, spanName: "send " + info.Destination,
+		startOpts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}}
 	h.okSet = attribute.NewSet(append(base, semconv.MessagingOperationName("send"), semconv.MessagingOperationTypeSend)...)
 	h.okOpts = []metric.AddOption{metric.WithAttributeSet(h.okSet)}
 	h.okRec = []metric.RecordOption{metric.WithAttributeSet(h.okSet)}
@@ -169,7 +171,14 @@ func (o *Observer) ObserveSubscription(info mq.HandleInfo) mq.SubscriptionObserv
 		semconv.MessagingDestinationSubscriptionName(info.Subscription),
 		semconv.MessagingConsumerGroupName(info.Subscription),
 	}
-	h := &subscription{o: o, base: base, dest: info.Destination, caps: info.Capabilities}
+	h := &subscription{o: o, base: base, dest: info.Destination, caps: info.Capabilities, recvName: "receive " + info.Destination}
+	for op := mq.SettleAck; op <= mq.SettleExpired; op++ {
+		for i, emulated := range []bool{false, true} {
+			set := attribute.NewSet(append(base, semconv.MessagingOperationName(op.String()), attribute.Bool("portmq.emulated", emulated))...)
+			h.settleAdd[op][i] = []metric.AddOption{metric.WithAttributeSet(set)}
+			h.settleRec[op][i] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(append(set.ToSlice(), semconv.MessagingOperationTypeSettle)...))}
+		}
+	}
 	h.recvSet = attribute.NewSet(append(base, semconv.MessagingOperationName("receive"), semconv.MessagingOperationTypeReceive)...)
 	h.recvAdd = []metric.AddOption{metric.WithAttributeSet(h.recvSet)}
 	h.recvRec = []metric.RecordOption{metric.WithAttributeSet(h.recvSet)}
@@ -273,12 +282,13 @@ func errorType(err error) attribute.KeyValue {
 
 // producer observes one Producer.
 type producer struct {
-	o        *Observer
-	base     []attribute.KeyValue
-	spanName string
-	okSet    attribute.Set
-	okOpts   []metric.AddOption
-	okRec    []metric.RecordOption
+	o         *Observer
+	startOpts []trace.SpanStartOption
+	base      []attribute.KeyValue
+	spanName  string
+	okSet     attribute.Set
+	okOpts    []metric.AddOption
+	okRec     []metric.RecordOption
 }
 
 func (h *producer) StartSend(ctx context.Context, msgs mq.MessageList) (context.Context, map[string]string, func(error)) {
@@ -288,15 +298,16 @@ func (h *producer) StartSend(ctx context.Context, msgs mq.MessageList) (context.
 	var span trace.Span
 	var inject map[string]string
 	if o.tracing {
-		attrs := make([]attribute.KeyValue, 0, len(h.base)+4)
-		attrs = append(attrs, h.base...)
-		attrs = append(attrs, semconv.MessagingOperationName("send"), semconv.MessagingOperationTypeSend)
-		if n == 1 {
-			attrs = append(attrs, semconv.MessagingMessageBodySize(len(msgs.At(0).Body)))
-		} else {
-			attrs = append(attrs, semconv.MessagingBatchMessageCount(n))
+		ctx, span = o.tracer.Start(ctx, h.spanName, h.startOpts...)
+		if span.IsRecording() {
+			span.SetAttributes(h.base...)
+			span.SetAttributes(semconv.MessagingOperationName("send"), semconv.MessagingOperationTypeSend)
+			if n == 1 {
+				span.SetAttributes(semconv.MessagingMessageBodySize(len(msgs.At(0).Body)))
+			} else {
+				span.SetAttributes(semconv.MessagingBatchMessageCount(n))
+			}
 		}
-		ctx, span = o.tracer.Start(ctx, h.spanName, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...), trace.WithTimestamp(start))
 		if span.SpanContext().IsValid() {
 			inject = make(map[string]string, 2)
 			o.prop.Inject(ctx, propagation.MapCarrier(inject))
@@ -304,12 +315,14 @@ func (h *producer) StartSend(ctx context.Context, msgs mq.MessageList) (context.
 	}
 	return ctx, inject, func(err error) {
 		if span != nil {
-			if n == 1 && err == nil {
-				span.SetAttributes(semconv.MessagingMessageID(msgs.At(0).ID))
-			}
-			if err != nil {
-				span.SetAttributes(errorType(err))
-				span.SetStatus(codes.Error, err.Error())
+			if span.IsRecording() {
+				if n == 1 && err == nil {
+					span.SetAttributes(semconv.MessagingMessageID(msgs.At(0).ID))
+				}
+				if err != nil {
+					span.SetAttributes(errorType(err))
+					span.SetStatus(codes.Error, err.Error())
+				}
 			}
 			span.End()
 		}
@@ -337,6 +350,9 @@ type subscription struct {
 	recvAdd, procAdd []metric.AddOption
 	recvRec, procRec []metric.RecordOption
 	unregister       func() error
+	recvName         string
+	settleAdd        [mq.SettleExpired + 1][2][]metric.AddOption
+	settleRec        [mq.SettleExpired + 1][2][]metric.RecordOption
 	processing       sync.Map // *mq.Delivery -> context of its process span
 }
 
@@ -362,19 +378,19 @@ func (h *subscription) Received(ctx context.Context, start time.Time, ds mq.Deli
 		return // the caller's context ended or the handle closed: no operation to report
 	}
 	if o.tracing {
-		attrs := make([]attribute.KeyValue, 0, len(h.base)+3)
-		attrs = append(attrs, h.base...)
-		attrs = append(attrs, semconv.MessagingOperationName("receive"), semconv.MessagingOperationTypeReceive, semconv.MessagingBatchMessageCount(n))
-		opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...), trace.WithTimestamp(start)}
-		for i := range n {
-			if sc := h.creation(ds.At(i)); sc.IsValid() {
-				opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{semconv.MessagingMessageID(ds.At(i).ID)}}))
+		_, span := o.tracer.Start(ctx, h.recvName, trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(start))
+		if span.IsRecording() {
+			span.SetAttributes(h.base...)
+			span.SetAttributes(semconv.MessagingOperationName("receive"), semconv.MessagingOperationTypeReceive, semconv.MessagingBatchMessageCount(n))
+			for i := range n {
+				if sc := h.creation(ds.At(i)); sc.IsValid() {
+					span.AddLink(trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{semconv.MessagingMessageID(ds.At(i).ID)}})
+				}
 			}
-		}
-		_, span := o.tracer.Start(ctx, "receive "+h.dest, opts...)
-		if err != nil {
-			span.SetAttributes(errorType(err))
-			span.SetStatus(codes.Error, err.Error())
+			if err != nil {
+				span.SetAttributes(errorType(err))
+				span.SetStatus(codes.Error, err.Error())
+			}
 		}
 		span.End()
 	}
@@ -422,52 +438,31 @@ func (h *subscription) Settled(d *mq.Delivery, st mq.Settlement) {
 	o := h.o
 	ctx := context.Background()
 	if o.tracing && st.Op != mq.SettleExtend {
-		parent := ctx
+		// Settle spans only under a recorded process span: elsewhere they
+		// would start traces of one span each.
 		if v, ok := h.processing.Load(d); ok {
-			parent = v.(context.Context)
+			h.settleSpan(v.(context.Context), d, st)
 		}
-		attrs := make([]attribute.KeyValue, 0, len(h.base)+5)
-		attrs = append(attrs, h.base...)
-		attrs = append(attrs, semconv.MessagingOperationName(st.Op.String()), semconv.MessagingOperationTypeSettle,
-			semconv.MessagingMessageID(d.ID), attribute.Int("portmq.message.attempt", d.Attempt), attribute.Bool("portmq.emulated", st.Emulated))
-		switch st.Op {
-		case mq.SettleNack:
-			attrs = append(attrs, attribute.Int64("portmq.nack.delay_ms", st.Delay.Milliseconds()))
-		case mq.SettleDeadLetter:
-			attrs = append(attrs, attribute.String("portmq.dead_letter.reason", st.Reason))
-		}
-		opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...)}
-		if !st.Start.IsZero() {
-			opts = append(opts, trace.WithTimestamp(st.Start))
-		}
-		if sc := h.creation(d); sc.IsValid() {
-			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
-		}
-		_, span := o.tracer.Start(parent, st.Op.String()+" "+h.dest, opts...)
-		if st.Err != nil {
-			span.SetAttributes(errorType(st.Err))
-			span.SetStatus(codes.Error, st.Err.Error())
-		}
-		span.End()
 	}
 	if !o.metered {
 		return
 	}
-	attrs := append(append(make([]attribute.KeyValue, 0, len(h.base)+3), h.base...),
-		semconv.MessagingOperationName(st.Op.String()), attribute.Bool("portmq.emulated", st.Emulated))
-	if st.Err != nil {
-		attrs = append(attrs, errorType(st.Err))
-	}
-	set := metric.WithAttributes(attrs...)
-	o.m.settles.Add(ctx, 1, set)
-	if !st.Start.IsZero() && st.Op != mq.SettleExpired {
-		o.m.opDuration.Record(ctx, time.Since(st.Start).Seconds(), metric.WithAttributes(append(attrs, semconv.MessagingOperationTypeSettle)...))
+	emu := 0
+	if st.Emulated {
+		emu = 1
 	}
 	if st.Err != nil {
-		if mq.Code(st.Err) == mq.FailedPrecondition && strings.Contains(st.Err.Error(), "lease expired") {
+		attrs := append(append(make([]attribute.KeyValue, 0, len(h.base)+3), h.base...),
+			semconv.MessagingOperationName(st.Op.String()), attribute.Bool("portmq.emulated", st.Emulated), errorType(st.Err))
+		o.m.settles.Add(ctx, 1, metric.WithAttributes(attrs...))
+		if errors.Is(st.Err, mq.ErrLeaseExpired) {
 			o.m.expiries.Add(ctx, 1, metric.WithAttributes(h.base...))
 		}
 		return
+	}
+	o.m.settles.Add(ctx, 1, h.settleAdd[st.Op][emu]...)
+	if !st.Start.IsZero() && st.Op != mq.SettleExpired {
+		o.m.opDuration.Record(ctx, time.Since(st.Start).Seconds(), h.settleRec[st.Op][emu]...)
 	}
 	switch st.Op {
 	case mq.SettleNack:
@@ -475,10 +470,37 @@ func (h *subscription) Settled(d *mq.Delivery, st mq.Settlement) {
 	case mq.SettleDeadLetter:
 		o.m.deadLetters.Add(ctx, 1, metric.WithAttributes(append(h.base, attribute.String("portmq.dead_letter.reason", deadLetterReason(st.Reason)))...))
 	case mq.SettleExtend:
-		o.m.extensions.Add(ctx, 1, metric.WithAttributes(append(h.base, attribute.Bool("portmq.emulated", st.Emulated))...))
+		o.m.extensions.Add(ctx, 1, h.settleAdd[st.Op][emu]...)
 	case mq.SettleExpired:
 		o.m.expiries.Add(ctx, 1, metric.WithAttributes(h.base...))
 	}
+}
+
+// settleSpan records a settle span under the process span in parent.
+func (h *subscription) settleSpan(parent context.Context, d *mq.Delivery, st mq.Settlement) {
+	attrs := make([]attribute.KeyValue, 0, len(h.base)+5)
+	attrs = append(attrs, h.base...)
+	attrs = append(attrs, semconv.MessagingOperationName(st.Op.String()), semconv.MessagingOperationTypeSettle,
+		semconv.MessagingMessageID(d.ID), attribute.Int("portmq.message.attempt", d.Attempt), attribute.Bool("portmq.emulated", st.Emulated))
+	switch st.Op {
+	case mq.SettleNack:
+		attrs = append(attrs, attribute.Int64("portmq.nack.delay_ms", st.Delay.Milliseconds()))
+	case mq.SettleDeadLetter:
+		attrs = append(attrs, attribute.String("portmq.dead_letter.reason", st.Reason))
+	}
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...)}
+	if !st.Start.IsZero() {
+		opts = append(opts, trace.WithTimestamp(st.Start))
+	}
+	if sc := h.creation(d); sc.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+	}
+	_, span := h.o.tracer.Start(parent, st.Op.String()+" "+h.dest, opts...)
+	if st.Err != nil {
+		span.SetAttributes(errorType(st.Err))
+		span.SetStatus(codes.Error, st.Err.Error())
+	}
+	span.End()
 }
 
 func (h *subscription) StartProcess(ctx context.Context, d *mq.Delivery) (context.Context, func(mq.ProcessResult)) {
@@ -486,16 +508,14 @@ func (h *subscription) StartProcess(ctx context.Context, d *mq.Delivery) (contex
 	start := time.Now()
 	var span trace.Span
 	if o.tracing {
-		attrs := make([]attribute.KeyValue, 0, len(h.base)+5)
-		attrs = append(attrs, h.base...)
-		attrs = append(attrs, semconv.MessagingOperationName("process"), semconv.MessagingOperationTypeProcess,
-			semconv.MessagingMessageID(d.ID), semconv.MessagingMessageBodySize(len(d.Body)), attribute.Int("portmq.message.attempt", d.Attempt))
-		opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...), trace.WithTimestamp(start)}
-		if sc := h.creation(d); sc.IsValid() {
-			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
-		}
-		ctx, span = o.tracer.Start(ctx, "process "+h.dest, opts...)
+		ctx, span = o.tracer.Start(ctx, "process "+h.dest, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithTimestamp(start))
 		if span.IsRecording() {
+			span.SetAttributes(h.base...)
+			span.SetAttributes(semconv.MessagingOperationName("process"), semconv.MessagingOperationTypeProcess,
+				semconv.MessagingMessageID(d.ID), semconv.MessagingMessageBodySize(len(d.Body)), attribute.Int("portmq.message.attempt", d.Attempt))
+			if sc := h.creation(d); sc.IsValid() {
+				span.AddLink(trace.Link{SpanContext: sc})
+			}
 			h.processing.Store(d, ctx)
 		}
 	}
@@ -504,7 +524,7 @@ func (h *subscription) StartProcess(ctx context.Context, d *mq.Delivery) (contex
 		o.m.attempts.Record(ctx, int64(d.Attempt), h.procRec...)
 	}
 	return ctx, func(res mq.ProcessResult) {
-		if span != nil {
+		if span != nil && span.IsRecording() {
 			h.processing.Delete(d)
 			span.SetAttributes(attribute.String("portmq.outcome", res.Outcome.String()))
 			if res.Outcome == mq.OutcomeRetried {
@@ -515,6 +535,8 @@ func (h *subscription) StartProcess(ctx context.Context, d *mq.Delivery) (contex
 				span.SetAttributes(errorType(res.Err))
 				span.SetStatus(codes.Error, res.Err.Error())
 			}
+		}
+		if span != nil {
 			span.End()
 		}
 		if o.metered {

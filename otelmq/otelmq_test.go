@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,13 +22,37 @@ import (
 	"go.uber.org/goleak"
 
 	_ "github.com/portmq/portmq/drivers/rabbitmq"
+	"github.com/portmq/portmq/drivers/sqs/sqstest"
 	"github.com/portmq/portmq/internal/testenv"
 	_ "github.com/portmq/portmq/memdriver"
 	"github.com/portmq/portmq/mq"
 	"github.com/portmq/portmq/otelmq"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain stops the moto server sqstest may have started and checks for
+// leaked goroutines (but the one opencensus starts at init, through the
+// Pub/Sub client).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	sqstest.Stop()
+	if code == 0 {
+		if err := goleak.Find(goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// needRabbit skips (fails in CI) without the test RabbitMQ.
+func needRabbit(t *testing.T) {
+	t.Helper()
+	c, err := amqp.Dial(testenv.RabbitMQURL())
+	if err != nil {
+		testenv.Unavailable(t, "RabbitMQ", err, testenv.RabbitMQHowToStart)
+	}
+	_ = c.Close()
+}
 
 // telemetry is an SDK pipeline into memory.
 type telemetry struct {
@@ -130,12 +155,8 @@ func memURLs(t *testing.T) (string, string, string) {
 }
 
 func rabbitURLs(t *testing.T) (string, string, string) {
+	needRabbit(t)
 	base := testenv.RabbitMQURL()
-	c, err := amqp.Dial(base)
-	if err != nil {
-		testenv.Unavailable(t, "RabbitMQ", err, testenv.RabbitMQHowToStart)
-	}
-	_ = c.Close()
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano())
 	topic, sub := "portmq-otel-"+suffix, "portmq-otel-"+suffix+".payments"
 	dlq := sub + ".dlq"

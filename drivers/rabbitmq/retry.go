@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -86,6 +87,30 @@ func (s *subscription) retryLater(ctx context.Context, ss *session, e *entry, de
 	return ss.moved(e, err)
 }
 
+// rejectToDeadLetter dead-letters a delivery at max attempts through the
+// queue's dead-letter exchange (basic.reject without requeue): the broker
+// moves it in one step, so a fault cannot leave both a dead letter and
+// the original (as publish-then-ack can). The reader of the dead-letter
+// queue gets the metadata from x-death (see translateDeath).
+func (s *subscription) rejectToDeadLetter(ss *session, e *entry) error {
+	if err := ss.ch.Reject(e.d.DeliveryTag, false); err != nil {
+		ss.kill()
+		return leaseLost()
+	}
+	ss.release(e)
+	return nil
+}
+
+// maxAttemptsReached dead-letters a delivery that used its attempts:
+// through the broker when the queue has a dead-letter exchange, else by
+// the driver (which then fails: there is nowhere to put it).
+func (s *subscription) maxAttemptsReached(ctx context.Context, ss *session, e *entry) error {
+	if s.spec.deadLetter != "" {
+		return s.rejectToDeadLetter(ss, e)
+	}
+	return s.deadLetter(ctx, ss, e, "max attempts ("+strconv.Itoa(s.opts.MaxAttempts)+") reached", e.attempt)
+}
+
 // deadLetter moves a delivery to the dead-letter topic with portmq's
 // metadata attributes, then acks it. On failure the delivery is requeued,
 // so nothing is lost.
@@ -98,9 +123,14 @@ func (s *subscription) deadLetter(ctx context.Context, ss *session, e *entry, re
 }
 
 // moved settles a delivery whose copy was republished (err nil: ack it)
-// or could not be (requeue it, so nothing is lost, and return err). If the
-// ack fails the channel is gone and the broker delivers the original
-// again besides the copy.
+// or could not be (requeue it, so nothing is lost, and return err).
+//
+// Publishing the copy (confirmed) and acking the original are two steps
+// RabbitMQ cannot make atomic. If the channel is lost between them, the
+// ack is lost and the broker delivers the original again besides the
+// copy: the handle remembers the original (orphans) and drops it when it
+// comes back here, which it does when this handle is the queue's only
+// reader or gets it first.
 func (ss *session) moved(e *entry, err error) error {
 	if err != nil {
 		if nerr := ss.ch.Reject(e.d.DeliveryTag, true); nerr != nil {
@@ -108,11 +138,80 @@ func (ss *session) moved(e *entry, err error) error {
 		}
 		return err
 	}
+	if testHookCopied != nil {
+		testHookCopied(ss)
+	}
 	if err := ss.ch.Ack(e.d.DeliveryTag, false); err != nil {
 		ss.kill()
+		ss.sub.orphans.add(e)
 		return leaseLost()
 	}
 	return nil
+}
+
+// testHookCopied, if set, runs between a copy's confirm and the
+// original's ack (tests cut the channel there).
+var testHookCopied func(*session)
+
+// orphans are originals whose copy was republished but whose ack was
+// lost with their channel, by message ID, with the portmq-prior-attempts
+// header they had (the copy's differs).
+type orphans struct {
+	n  atomic.Int32 // len(m), read without the lock on every delivery
+	mu sync.Mutex
+	m  map[string]orphan
+}
+
+type orphan struct {
+	prior string
+	at    time.Time
+}
+
+// orphanTTL bounds how long an orphan is remembered: the broker gives the
+// original back at once when its channel closes, so it comes back (here
+// or to another handle) long before.
+const orphanTTL = 10 * time.Minute
+
+func (o *orphans) add(e *entry) {
+	if e.d.MessageId == "" {
+		return
+	}
+	prior, _ := e.d.Headers[hdrPrior].(string)
+	now := time.Now()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.m == nil {
+		o.m = map[string]orphan{}
+	}
+	if len(o.m) >= 1024 {
+		for k, v := range o.m {
+			if now.Sub(v.at) > orphanTTL {
+				delete(o.m, k)
+			}
+		}
+	}
+	if len(o.m) >= 1<<16 {
+		clear(o.m) // a fault storm: forget rather than grow without bound
+	}
+	o.m[e.d.MessageId] = orphan{prior: prior, at: now}
+	o.n.Store(int32(len(o.m)))
+}
+
+// take reports (and forgets) whether d is an orphaned original.
+func (o *orphans) take(d *amqp.Delivery) bool {
+	if o.n.Load() == 0 || d.MessageId == "" {
+		return false
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	or, ok := o.m[d.MessageId]
+	prior, _ := d.Headers[hdrPrior].(string)
+	if !ok || or.prior != prior || time.Since(or.at) > orphanTTL {
+		return false
+	}
+	delete(o.m, d.MessageId)
+	o.n.Store(int32(len(o.m)))
+	return true
 }
 
 func (s *subscription) publishDeadLetter(ctx context.Context, e *entry, reason string, attempts int) error {
