@@ -136,7 +136,7 @@ func (o *URLOpener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Su
 		opts.MaxAttempts = -1 // explicit 0: never, whatever the admin stored
 	}
 	if v, ok := q.Query["dead_letter"]; ok {
-		if err := checkName("dead_letter", v); err != nil {
+		if err := checkURLName("dead_letter", v); err != nil {
 			return nil, err
 		}
 		opts.DeadLetter = v
@@ -218,7 +218,7 @@ func parseURL(u *url.URL, allowed []string) (query, error) {
 		db = n
 	}
 	if v, ok := dq["prefix"]; ok {
-		if err := checkName("prefix", v); err != nil {
+		if err := checkURLName("prefix", v); err != nil {
 			return query{}, err
 		}
 		q.prefix = v
@@ -257,22 +257,38 @@ func (q query) name(k string) (string, error) {
 	if !ok || v == "" {
 		return "", urlError("missing parameter %q: %s", k, urlForm)
 	}
-	return v, checkName(k, v)
+	return v, checkURLName(k, v)
 }
 
 // checkName accepts names of topics, subscriptions and prefixes: 1 to 200
 // bytes of UTF-8 without ':' (the key separator), '{', '}' or control
 // characters.
 func checkName(what, v string) error {
+	if msg := nameProblem(what, v); msg != "" {
+		return optionError(msg)
+	}
+	return nil
+}
+
+// checkURLName is checkName for a name from a URL: its error wraps
+// driver.ErrInvalidURL.
+func checkURLName(what, v string) error {
+	if msg := nameProblem(what, v); msg != "" {
+		return urlError("%s", msg)
+	}
+	return nil
+}
+
+func nameProblem(what, v string) string {
 	if v == "" || len(v) > maxNameLen || !utf8.ValidString(v) {
-		return optionError(what + " must be 1 to 200 bytes of UTF-8")
+		return what + " must be 1 to 200 bytes of UTF-8"
 	}
 	for _, r := range v {
 		if r == ':' || r == '{' || r == '}' || unicode.IsControl(r) {
-			return optionError(what + " " + strconv.Quote(v) + " must not contain ':', '{', '}' or control characters")
+			return what + " " + strconv.Quote(v) + " must not contain ':', '{', '}' or control characters"
 		}
 	}
-	return nil
+	return ""
 }
 
 // client returns the shared client of q's server, and the func that lets

@@ -12,6 +12,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/portmq/portmq/internal/testenv"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -201,4 +202,39 @@ func TestLoopsAreSharedPerSubscription(t *testing.T) {
 	if n != 0 {
 		t.Errorf("%d loops left", n)
 	}
+}
+
+// FuzzParseURL checks that the URL parsers never panic and fail only with
+// errors wrapping driver.ErrInvalidURL that do not repeat the password.
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{
+		"redis://127.0.0.1:6379/0?topic=orders&dedup=1m&maxlen=1000",
+		"redis://u:s3cr3t-pw@h/2?topic=t&subscription=s&lease=5s&max_attempts=3&dead_letter=d&ordered=true&prefix=p",
+		"rediss://:s3cr3t-pw@h?topic=t", "redis://h/x?topic=t", "redis://h/?topic=a:b", "redis:opaque",
+		"redis://h/?topic=t#f", "redis://h/?topic=t&topic=u", "redis://h/?topic=t&bogus=1", "redis://[::1]/?topic=t",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return
+		}
+		for _, allowed := range [][]string{topicParams, subParams, nil} {
+			q, err := parseURL(u, allowed)
+			testenv.CheckURLError(t, raw, u, err)
+			if err != nil {
+				continue
+			}
+			if pw := q.opts.Password; len(pw) >= 4 && strings.Contains(q.redacted, ":"+pw+"@") {
+				t.Fatalf("%q: the redacted form %q has the password", raw, q.redacted)
+			}
+			for _, k := range []string{"topic", "subscription"} {
+				if _, ok := q.Query[k]; ok {
+					_, err := q.name(k)
+					testenv.CheckURLError(t, raw, u, err)
+				}
+			}
+		}
+	})
 }
