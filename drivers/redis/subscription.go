@@ -288,6 +288,9 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 	if s.closed.Load() {
 		return 0, errClosed
 	}
+	if len(dst) == 0 {
+		return 0, nil
+	}
 	if n := s.takeExtra(dst); n > 0 {
 		return n, nil
 	}
