@@ -152,7 +152,7 @@ func (a *Admin) DeleteSubscription(ctx context.Context, topic, name string) erro
 	if err != nil && !goredis.HasErrorPrefix(err, "ERR no such key") && !goredis.HasErrorPrefix(err, "no such key") {
 		return err
 	}
-	if err := a.c.Del(ctx, k.retry(name), k.subDelay(name), k.meta(name), k.owners(name)).Err(); err != nil {
+	if err := a.c.Del(ctx, k.retry(name), k.subDelay(name), k.meta(name), k.owners(name), k.owners(name)+":ids").Err(); err != nil {
 		return err
 	}
 	if err := a.delMatching(ctx, k.park(name)+"*"); err != nil {

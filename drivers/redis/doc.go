@@ -75,7 +75,8 @@
 // subscription's retry stream P:T:retry:S and delay set P:T:delay:S; the
 // topic's delay set P:T:delay (delayed sends); dedup keys P:T:dedup:ID;
 // the stored settings P:T:sub:S (hash) and P:T:meta; on an ordered
-// subscription the key owners P:T:owners:S (hash) and one park list
+// subscription the key owners P:T:owners:S and P:T:owners:S:ids (hashes,
+// key to message and back) and one park list
 // P:T:park:S:KEY per waiting key. An entry's fields are b (body), k (Key),
 // d (DedupID) and a.NAME (attribute NAME); copies of an entry (see below)
 // also carry i (the message ID, the stream ID of the first entry), t (the
@@ -171,9 +172,8 @@
 //     has acked. An entry trimmed while pending is reported as deleted by
 //     XAUTOCLAIM and found missing by a nack; the driver counts each
 //     ([Subscription.Lost]) and logs it at Error level: the message is
-//     lost (and on an ordered subscription, a key whose message in flight
-//     was trimmed stays held). Size the trimming for your slowest
-//     subscription.
+//     lost (on an ordered subscription its key passes to the next
+//     message). Size the trimming for your slowest subscription.
 //
 // Why Streams and not Redis Pub/Sub: PUBLISH delivers to the subscribers
 // connected at that moment and forgets the message; nothing acks it, a

@@ -279,3 +279,34 @@ func openSub(t *testing.T, u string) *mq.Subscription {
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 	return s
 }
+
+// On an ordered subscription, a message in flight that is trimmed from
+// the stream lets go of its key: the next message of the key comes.
+func TestTrimmedHolderReleasesItsKey(t *testing.T) {
+	base := serverURL(t)
+	setup(t, base, "t", mq.SubscriptionConfig{Lease: 200 * time.Millisecond, Ordered: true}, "s")
+	ctx := ctxFor(t, 30*time.Second)
+	p := openProducer(t, withQuery(base, "topic", "t"))
+	must(t, p.SendBatch(ctx, []*mq.Message{{Body: []byte("a1"), Key: "a"}, {Body: []byte("a2"), Key: "a"}}))
+	sub := openSub(t, subURL(base, "t", "s"))
+	d, err := sub.Receive(ctx)
+	must(t, err)
+	if string(d.Body) != "a1" {
+		t.Fatalf("got %q first, want a1", d.Body)
+	}
+	c := rawClient(nil)
+	defer c.Close()
+	must(t, c.XTrimMaxLen(ctx, prefixOf(t, base)+":t", 0).Err())
+	trimmed := time.Now()
+	d, err = sub.Receive(ctx)
+	must(t, err)
+	t.Logf("a2 came %v after a1 was trimmed (lease 200ms)", time.Since(trimmed).Round(time.Millisecond))
+	if string(d.Body) != "a2" {
+		t.Fatalf("got %q after a1 was trimmed, want a2", d.Body)
+	}
+	must(t, d.Ack())
+	var ds *redis.Subscription
+	if sub.As(&ds); ds.Lost() != 1 {
+		t.Errorf("Lost() = %d, want 1", ds.Lost())
+	}
+}

@@ -57,19 +57,30 @@ local function dead(f, reason, attempts, source)
   out[#out + 1] = 'a.portmq-source'; out[#out + 1] = source
   return out
 end
+-- On an ordered subscription the hash OWNERS maps each key to the
+-- message ID holding it, and OWNERS:ids maps the message ID back to the
+-- key (so that a holder trimmed from the stream, whose key is gone with
+-- its fields, can still let go of it).
+local function own(owners, key, mid)
+  redis.call('HSET', owners, key, mid)
+  redis.call('HSET', owners .. ':ids', mid, key)
+end
 -- release hands the key of an ordered subscription from message mid to
 -- the next parked entry, which goes to the retry stream (KEYS: owners,
--- park prefix, retry stream).
+-- park prefix, retry stream). A nil key is looked up by mid.
 local function release(owners, park, retry, key, mid)
-  if key == nil or owners == '' then return end
+  if owners == '' then return end
+  if key == nil then key = redis.call('HGET', owners .. ':ids', mid) end
+  if not key then return end
   if redis.call('HGET', owners, key) ~= mid then return end
+  redis.call('HDEL', owners .. ':ids', mid)
   local nxt = redis.call('LPOP', park .. key)
   if not nxt then
     redis.call('HDEL', owners, key)
     return
   end
   local f = dec(nxt)
-  redis.call('HSET', owners, key, field(f, 'i'))
+  own(owners, key, field(f, 'i'))
   redis.call('XADD', retry, '*', unpack(f))
 end
 `
@@ -169,6 +180,9 @@ for i = 7, #ARGV, 4 do
     local e = redis.call('XRANGE', key, id, id)
     if retry then redis.call('XDEL', key, id) end
     if #e == 0 then
+      -- Trimmed: only an entry of the topic stream can be, and its
+      -- message ID is its stream ID.
+      if ordered and not retry then release(KEYS[5], KEYS[6], KEYS[2], nil, id) end
       r[#r + 1] = 3
     else
       local f = e[1][2]
@@ -208,7 +222,12 @@ var reapScript = goredis.NewScript(luaLib + reclaimLib + `
 local group, reaper, lease, cursor, count = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local res = redis.call('XAUTOCLAIM', KEYS[1], group, reaper, lease, cursor, 'COUNT', count, 'JUSTID')
 local moved, deadn, trimmed = 0, 0, 0
-if res[3] then trimmed = #res[3] end
+if res[3] then
+  trimmed = #res[3]
+  if ARGV[10] == '1' and KEYS[1] ~= KEYS[2] then
+    for _, id in ipairs(res[3]) do release(KEYS[4], KEYS[5], KEYS[2], nil, id) end
+  end
+end
 for _, id in ipairs(res[2]) do
   local p = redis.call('XPENDING', KEYS[1], group, id, id, 1)
   local cnt = 1
@@ -231,7 +250,10 @@ local function reclaim(s, id, cnt, why)
   local e = redis.call('XRANGE', s, id, id)
   redis.call('XACK', s, group, id)
   if s == KEYS[2] then redis.call('XDEL', s, id) end
-  if #e == 0 then return 3 end
+  if #e == 0 then
+    if ordered and s ~= KEYS[2] then release(KEYS[4], KEYS[5], KEYS[2], nil, id) end
+    return 3
+  end
   local f = e[1][2]
   local n = tonumber(field(f, 'n') or '0') + cnt
   if maxa > 0 and n >= maxa and hasdlq then
@@ -326,7 +348,7 @@ for i = 2, #ARGV, 4 do
   local id, retry, key, mid = ARGV[i], ARGV[i + 1] == '1', ARGV[i + 2], ARGV[i + 3]
   local owner = redis.call('HGET', KEYS[3], key)
   if not owner or owner == mid then
-    redis.call('HSET', KEYS[3], key, mid)
+    own(KEYS[3], key, mid)
     r[#r + 1] = 1
   else
     local s = KEYS[1]
