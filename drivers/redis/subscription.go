@@ -392,47 +392,50 @@ const slabBodies = 32 << 10
 // fill makes m the delivery of stream entry x, copying its body into slab
 // (when not nil; it returns what is left of it).
 func fill(m *driver.Message, x *goredis.XMessage, retry bool, deadline time.Time, readMs int64, slab []byte) []byte {
-	v := x.Values
-	body, _ := v["b"].(string)
-	var b []byte
-	if slab != nil {
-		slab = append(slab, body...)
-		b = slab[len(slab)-len(body) : len(slab) : len(slab)]
-		slab = slab[len(slab):]
-	} else {
-		b = []byte(body)
+	*m = driver.Message{ID: x.ID, Deadline: deadline, Native: x}
+	made, published := 0, ""
+	// One pass over the fields: b, k, d, i, t, n and a.NAME attributes.
+	for k, val := range x.Values {
+		sv, _ := val.(string)
+		switch k {
+		case "b":
+			if slab != nil {
+				slab = append(slab, sv...)
+				m.Body = slab[len(slab)-len(sv) : len(slab) : len(slab)]
+				slab = slab[len(slab):]
+			} else {
+				m.Body = []byte(sv)
+			}
+		case "k":
+			m.Key = sv
+		case "d":
+			m.DedupID = sv
+		case "i":
+			m.ID = sv
+		case "t":
+			published = sv
+		case "n":
+			made, _ = strconv.Atoi(sv)
+		default:
+			if len(k) > 2 && k[0] == 'a' && k[1] == '.' {
+				if m.Attributes == nil {
+					m.Attributes = make(map[string]string, len(x.Values)-1)
+				}
+				m.Attributes[k[2:]] = sv
+			}
+		}
 	}
-	*m = driver.Message{Body: b, Deadline: deadline, Native: x}
-	m.Key, _ = v["k"].(string)
-	m.DedupID, _ = v["d"].(string)
-	m.ID = msgID(x.ID, v)
-	if t, ok := v["t"].(string); ok {
-		ms, _ := strconv.ParseInt(t, 10, 64)
+	if m.Body == nil {
+		m.Body = []byte{}
+	}
+	if published != "" {
+		ms, _ := strconv.ParseInt(published, 10, 64)
 		m.PublishedAt = time.UnixMilli(ms)
 	} else {
 		m.PublishedAt = idTime(x.ID)
 	}
-	made := 0
-	if n, ok := v["n"].(string); ok {
-		made, _ = strconv.Atoi(n)
-	}
 	m.Attempt = made + 1
 	m.AckID = ackID(x.ID, m.Attempt, retry, readMs)
-	na := len(v) - 1
-	if m.Key != "" {
-		na--
-	}
-	if m.DedupID != "" {
-		na--
-	}
-	for k, val := range v {
-		if len(k) > 2 && k[0] == 'a' && k[1] == '.' {
-			if m.Attributes == nil {
-				m.Attributes = make(map[string]string, max(na, 1))
-			}
-			m.Attributes[k[2:]], _ = val.(string)
-		}
-	}
 	return slab
 }
 

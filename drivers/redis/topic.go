@@ -321,15 +321,6 @@ func (t *Topic) Close() error {
 	return nil
 }
 
-// msgID returns the message ID of a stream entry: its "i" field, else its
-// stream ID.
-func msgID(id string, vals map[string]any) string {
-	if v, ok := vals["i"].(string); ok {
-		return v
-	}
-	return id
-}
-
 // idTime returns the time of stream ID id ("MS-SEQ").
 func idTime(id string) time.Time {
 	ms, _, _ := strings.Cut(id, "-")
