@@ -160,7 +160,14 @@ func capabilities(lease time.Duration) driver.Capabilities {
 
 // fields returns m as the field-value list of a stream entry.
 func fields(m *driver.Message) []any {
-	f := make([]any, 0, 2+2*len(m.Attributes)+4)
+	n := 2 + 2*len(m.Attributes)
+	if m.Key != "" {
+		n += 2
+	}
+	if m.DedupID != "" {
+		n += 2
+	}
+	f := make([]any, 0, n)
 	f = append(f, "b", m.Body)
 	if m.Key != "" {
 		f = append(f, "k", m.Key)
