@@ -125,6 +125,11 @@ func openSubscription(ctx context.Context, c *goredis.Client, topic, sub string,
 			return nil, err
 		}
 	}
+	if o.Prefix != "" {
+		if err := checkName("prefix", o.Prefix); err != nil {
+			return nil, err
+		}
+	}
 	k := topicKeys(o.Prefix, topic)
 	meta, err := readSubscription(ctx, c, k, sub)
 	if err != nil {

@@ -104,6 +104,11 @@ func openTopic(ctx context.Context, c *goredis.Client, topic string, opts *Topic
 	if t.opts.DedupWindow > 0 && t.opts.DedupWindow < time.Millisecond {
 		return nil, optionError("the dedup window must be at least 1ms")
 	}
+	if t.opts.Prefix != "" {
+		if err := checkName("prefix", t.opts.Prefix); err != nil {
+			return nil, err
+		}
+	}
 	t.k = topicKeys(t.opts.Prefix, topic)
 	t.log = logger(t.opts.Logger)
 	var exists *goredis.IntCmd
