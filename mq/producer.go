@@ -112,7 +112,7 @@ func (p *Producer) Send(ctx context.Context, m *Message) error {
 			break
 		}
 		err = wrapDriver(p.d, op, driver.ItemError(err, 0))
-		if !isConnectionLoss(err) {
+		if !isOutage(ctx, err) {
 			break
 		}
 		if why := pauseRetry(ctx, p.stopping, try); why != nil {
@@ -228,7 +228,7 @@ func (p *Producer) sendChunk(ctx context.Context, op string, chunk []*Message, b
 				errs = make([]error, len(chunk))
 			}
 			errs[idx[i]] = wrapDriver(p.d, op, ierr)
-			if isConnectionLoss(errs[idx[i]]) {
+			if isOutage(ctx, errs[idx[i]]) {
 				retry = append(retry, buf[i])
 				rIdx = append(rIdx, idx[i])
 				rPending = append(rPending, m)

@@ -205,7 +205,7 @@ func (s *Subscription) observedReceive(ctx context.Context, op string) (*Deliver
 // loss.
 func (s *Subscription) fetchOrWait(ctx context.Context, op string, n int, try *int) error {
 	err := s.fetch(ctx, op, n)
-	if err == nil || !isConnectionLoss(err) {
+	if err == nil || !isOutage(ctx, err) {
 		*try = 0
 		return err
 	}

@@ -121,6 +121,14 @@ func TestTraceContextCrossesEveryDriver(t *testing.T) {
 				t.Fatal(err)
 			}
 			span.End()
+			// The backlog is what waits: the message just sent. Pub/Sub
+			// cannot tell; Kafka's lag needs a committed offset first.
+			switch n, err := sub.Backlog(ctx); {
+			case driver == "gcppubsub" || driver == "kafka":
+				t.Logf("Backlog: %d, %v", n, err)
+			case err != nil || n != 1:
+				t.Errorf("Backlog = %d, %v with one message sent and none received, want 1", n, err)
+			}
 			var send trace.SpanContext
 			for _, s := range tel.spans.Ended() {
 				if s.SpanKind() == trace.SpanKindProducer {
@@ -144,11 +152,7 @@ func TestTraceContextCrossesEveryDriver(t *testing.T) {
 			if !got.Equal(send.WithRemote(true)) {
 				t.Errorf("%s carried trace context %v (attributes %v); want the send span's %v", driver, got, d.Attributes, send)
 			}
-			if n, err := sub.Backlog(ctx); err != nil && mq.Code(err) != mq.Unsupported {
-				t.Errorf("Backlog: %v", err)
-			} else {
-				t.Logf("Backlog: %d, %v", n, err)
-			}
+
 		})
 	}
 }

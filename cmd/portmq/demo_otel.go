@@ -154,7 +154,7 @@ func (e *treeExporter) print(w io.Writer) {
 		fmt.Fprintf(&b, "  %8.1fms %s%s [%s]", float64(s.StartTime().Sub(t0).Microseconds())/1000, strings.Repeat("  ", depth), s.Name(), s.SpanKind())
 		for _, a := range s.Attributes() {
 			if slices.Contains(shownAttrs, string(a.Key)) {
-				fmt.Fprintf(&b, " %s=%s", a.Key, a.Value.Emit())
+				fmt.Fprintf(&b, " %s=%s", a.Key, a.Value.String())
 			}
 		}
 		for _, l := range s.Links() {

@@ -2,6 +2,7 @@ package rabbitmq
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,33 +17,59 @@ import (
 // when, so that it declares each again (renewing its x-expires) before the
 // queue could expire with messages in it.
 type holdings struct {
-	mu       sync.Mutex
-	declared map[string]time.Time
+	mu        sync.Mutex
+	declared  map[string]time.Time
+	declaring map[string]chan struct{} // closed when the declare in flight ends
 }
 
 // ensure declares the holding queue name (messages wait ttl, then go to
-// exchange with routing key rk) unless this handle did so recently.
-func (h *holdings) ensure(ctx context.Context, l *link, name string, ttl time.Duration, exchange, rk string) error {
-	h.mu.Lock()
-	at, ok := h.declared[name]
-	h.mu.Unlock()
-	if ok && time.Since(at) < holdingExpiry(ttl)/2 {
-		return nil
+// exchange with routing key rk) unless this handle did so recently. It
+// reports whether this call declared it. Concurrent callers for one name
+// share one declare: RabbitMQ 3.10 nacks about a third of the publishes
+// that follow two concurrent declares of a new quorum queue (measured),
+// which made the first delayed nacks of a burst come back at once.
+func (h *holdings) ensure(ctx context.Context, l *link, name string, ttl time.Duration, exchange, rk string) (bool, error) {
+	for {
+		h.mu.Lock()
+		at, ok := h.declared[name]
+		if ok && time.Since(at) < holdingExpiry(ttl)/2 {
+			h.mu.Unlock()
+			return false, nil
+		}
+		wait, busy := h.declaring[name]
+		if !busy {
+			if h.declaring == nil {
+				h.declaring = map[string]chan struct{}{}
+			}
+			h.declaring[name] = make(chan struct{})
+			h.mu.Unlock()
+			break
+		}
+		h.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
 	}
 	err := l.withChannel(ctx, func(ch *amqp.Channel) error {
 		_, err := ch.QueueDeclare(name, true, false, false, false, holdingArgs(ttl, exchange, rk))
 		return err
 	})
-	if err != nil {
-		return declareError("queue "+strconv.Quote(name), err)
-	}
 	h.mu.Lock()
-	if h.declared == nil {
-		h.declared = map[string]time.Time{}
+	if err == nil {
+		if h.declared == nil {
+			h.declared = map[string]time.Time{}
+		}
+		h.declared[name] = time.Now()
 	}
-	h.declared[name] = time.Now()
+	close(h.declaring[name])
+	delete(h.declaring, name)
 	h.mu.Unlock()
-	return nil
+	if err != nil {
+		return false, declareError("queue "+strconv.Quote(name), err)
+	}
+	return true, nil
 }
 
 // forget drops name (it turned out to be gone), or everything for "".
@@ -61,14 +88,22 @@ func (h *holdings) forget(name string) {
 // retries once.
 func (h *holdings) holdAndPublish(ctx context.Context, l *link, p *publisher, name string, ttl time.Duration, exchange, rk string, m amqp.Publishing) error {
 	for try := 0; ; try++ {
-		if err := h.ensure(ctx, l, name, ttl, exchange, rk); err != nil {
+		fresh, err := h.ensure(ctx, l, name, ttl, exchange, rk)
+		if err != nil {
 			return err
 		}
-		err := p.publishOne(ctx, target{key: name, mandatory: true}, m)
-		if err == nil || try > 0 || driver.CodeOf(err) != driver.FailedPrecondition {
+		err = p.publishOne(ctx, target{key: name, mandatory: true}, m)
+		switch {
+		case err == nil || try > 0:
+			return err
+		case driver.CodeOf(err) == driver.FailedPrecondition:
+			h.forget(name) // unroutable: the queue expired
+		case fresh && driver.CodeOf(err) == driver.Unavailable && errors.Is(err, errPublishNacked):
+			// A new quorum queue that another process declared at the same
+			// moment nacked it; nothing was stored, so it goes again.
+		default:
 			return err
 		}
-		h.forget(name) // unroutable: the queue expired
 	}
 }
 
