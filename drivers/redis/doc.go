@@ -184,10 +184,26 @@
 // stream's memory: trim it with maxlen or retention), or use go-redis's
 // PUBLISH/SUBSCRIBE directly, knowing what it does not promise.
 //
+// # Faults
+//
+// A network cut or a Redis restart: go-redis dials again on the next
+// command; a blocking read whose connection broke fails (Unavailable) and
+// the next read takes a new connection; mq waits out Unavailable errors
+// for sends and receives whose context outlasts the outage, and the
+// reaper and delay loops retry with backoff. A send whose reply the cut
+// lost may have been applied: XADD is not idempotent, so the message may
+// be there twice (unless it has a DedupID on a topic with a dedup
+// window). Leases live in Redis (the pending-entry list), not in the
+// connection, so a delivery held through a fault gains an attempt only if
+// its lease ends meanwhile; one waiting in the stream gains none. A
+// restart without persistence loses everything (see Send above); with an
+// append-only file fsynced on every write it loses nothing acknowledged
+// (TestConformanceRestart).
+//
 // # Errors
 //
-// Connection loss, refused dials, EOF, timeouts, a pool timeout and the
-// server's LOADING, BUSY, MASTERDOWN, READONLY, TRYAGAIN and MISCONF
+// Connection loss, refused dials, EOF, timeouts (driver.NetworkCode), a
+// pool timeout and the server's LOADING, BUSY, MASTERDOWN, READONLY, TRYAGAIN and MISCONF
 // replies are Unavailable (retryable; mq waits them out); NOGROUP and a
 // missing stream are NotFound, BUSYGROUP AlreadyExists, WRONGTYPE
 // FailedPrecondition, NOAUTH and WRONGPASS Unauthenticated, NOPERM
@@ -195,6 +211,13 @@
 // script missing from the server's cache (NOSCRIPT, after a restart or
 // SCRIPT FLUSH) is sent again with EVAL. Settling a delivery whose lease
 // ended and which the reaper moved fails with mq.ErrLeaseExpired.
+//
+// # Backlog
+//
+// Subscription.Backlog counts the entries of the topic stream the group
+// has not read (XINFO GROUPS lag), the copies waiting in the retry stream
+// and the nacked messages in the delay set; deliveries in flight are not
+// counted.
 //
 // # As
 //

@@ -1,12 +1,9 @@
 package redis
 
 import (
-	"context"
 	"errors"
-	"io"
 	"net"
 	"strings"
-	"syscall"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -26,7 +23,9 @@ func notFound(msg string) error {
 	return &driver.Error{Code: driver.NotFound, Msg: "redis: " + msg}
 }
 
-// classify returns the code of an error from this driver or go-redis.
+// classify returns the code of an error from this driver or go-redis:
+// driver errors, go-redis's own sentinels and server replies first, then
+// the network's errors (driver.NetworkCode).
 func classify(err error) driver.ErrorCode {
 	if err == nil {
 		return driver.OK
@@ -35,24 +34,18 @@ func classify(err error) driver.ErrorCode {
 		return c
 	}
 	switch {
-	case errors.Is(err, context.Canceled):
-		return driver.Canceled
-	case errors.Is(err, context.DeadlineExceeded):
-		return driver.DeadlineExceeded
 	case errors.Is(err, goredis.ErrClosed):
 		return driver.Closed
 	case errors.Is(err, goredis.ErrPoolTimeout), errors.Is(err, goredis.ErrPoolExhausted):
 		return driver.Unavailable
 	}
 	if re, ok := errors.AsType[goredis.Error](err); ok {
-		return serverCode(re.Error())
+		if c := serverCode(re.Error()); c != driver.Unknown {
+			return c
+		}
 	}
-	var ne net.Error
-	switch {
-	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
-		return driver.Unavailable
+	if c, ok := driver.NetworkCode(err); ok {
+		return c
 	}
 	return driver.Unknown
 }

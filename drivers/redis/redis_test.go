@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -309,4 +310,32 @@ func TestTrimmedHolderReleasesItsKey(t *testing.T) {
 	if sub.As(&ds); ds.Lost() != 1 {
 		t.Errorf("Lost() = %d, want 1", ds.Lost())
 	}
+}
+
+func TestBacklogCountsWaitingMessages(t *testing.T) {
+	base := serverURL(t)
+	setup(t, base, "t", mq.SubscriptionConfig{}, "s")
+	ctx := ctxFor(t, 30*time.Second)
+	p := openProducer(t, withQuery(base, "topic", "t"))
+	sub := openSub(t, subURL(base, "t", "s", "lease", "30s"))
+	backlog := func(want int64, when string) {
+		t.Helper()
+		n, err := sub.Backlog(ctx)
+		must(t, err)
+		if n != want {
+			t.Errorf("Backlog %s = %d, want %d", when, n, want)
+		}
+	}
+	backlog(0, "of a new subscription")
+	must(t, p.SendBatch(ctx, []*mq.Message{{Body: []byte("1")}, {Body: []byte("2")}, {Body: []byte("3")}}))
+	backlog(3, "after 3 sends")
+	ds, err := sub.ReceiveBatch(ctx, 3)
+	must(t, err)
+	backlog(3-int64(len(ds)), fmt.Sprintf("with %d in flight", len(ds)))
+	must(t, ds[0].Nack(time.Minute))
+	backlog(4-int64(len(ds)), "with one nacked for a minute")
+	for _, d := range ds[1:] {
+		must(t, d.Nack(0))
+	}
+	backlog(3, "with the others nacked at once")
 }

@@ -90,6 +90,7 @@ var (
 	_ driver.Subscription = (*Subscription)(nil)
 	_ driver.Seeker       = (*Subscription)(nil)
 	_ driver.DeadLetterer = (*Subscription)(nil)
+	_ driver.Backlogger   = (*Subscription)(nil)
 )
 
 // OpenSubscription opens a handle on subscription sub of topic through c,
@@ -915,6 +916,51 @@ func (s *Subscription) Seek(ctx context.Context, t time.Time) error {
 		id = strconv.FormatInt(ms-1, 10) + "-18446744073709551615"
 	}
 	return s.c.XGroupSetID(ctx, s.k.stream, s.name, id).Err()
+}
+
+// Backlog implements driver.Backlogger: the entries of the topic stream
+// not yet delivered to the group (XINFO GROUPS lag; where Redis cannot
+// tell it, the stream's length less what the group has read), those of
+// the retry stream (its length less its pending entries: settled ones are
+// deleted), and the nacked messages waiting in the delay set. Deliveries
+// in flight are not counted.
+func (s *Subscription) Backlog(ctx context.Context) (int64, error) {
+	if s.closed.Load() {
+		return 0, errClosed
+	}
+	var gm, gr *goredis.XInfoGroupsCmd
+	var lm, lr, zd *goredis.IntCmd
+	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		gm, lm = p.XInfoGroups(ctx, s.k.stream), p.XLen(ctx, s.k.stream)
+		gr, lr = p.XInfoGroups(ctx, s.retry), p.XLen(ctx, s.retry)
+		zd = p.ZCard(ctx, s.delay)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	group := func(g *goredis.XInfoGroupsCmd) (goredis.XInfoGroup, bool) {
+		for _, x := range g.Val() {
+			if x.Name == s.name {
+				return x, true
+			}
+		}
+		return goredis.XInfoGroup{}, false
+	}
+	var n int64
+	if g, ok := group(gm); ok {
+		if g.Lag >= 0 {
+			n += g.Lag
+		} else {
+			n += max(lm.Val()-g.EntriesRead, 0)
+		}
+	}
+	if g, ok := group(gr); ok {
+		// Settled entries are deleted from the retry stream: what is left
+		// waits or is in flight.
+		n += max(lr.Val()-g.Pending, 0)
+	}
+	return n + zd.Val(), nil
 }
 
 // As implements driver.Common: *goredis.Client, goredis.UniversalClient
