@@ -3,10 +3,7 @@ package watermill
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"reflect"
-	"syscall"
 
 	"github.com/portmq/portmq/mq/driver"
 )
@@ -31,17 +28,11 @@ func classify(b Backend, err error) driver.ErrorCode {
 		return driver.Canceled
 	case errors.Is(err, context.DeadlineExceeded):
 		return driver.DeadlineExceeded
-	case isConnectionLoss(err):
-		return driver.Unavailable
+	}
+	if c, ok := driver.NetworkCode(err); ok {
+		return c
 	}
 	return driver.Unknown
-}
-
-func isConnectionLoss(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, net.ErrClosed)
 }
 
 // errorAs is errors.As that reports false, instead of panicking, when
