@@ -48,6 +48,8 @@ var confBackends = map[string]*confBackend{
 	"kafka":     {lease: 5 * time.Second, maxName: 64, adminOnly: []string{"mode"}, provision: provisionKafka},
 	"sqs":       {lease: 2 * time.Second, granularity: time.Second, maxName: 80, provision: provisionSQS},
 	"sns":       {lease: 2 * time.Second, granularity: time.Second, maxName: 80, provision: provisionSQS},
+	"redis":     {lease: time.Second, maxName: 190, proxied: true, provision: provisionRedis},
+	"rediss":    {lease: time.Second, maxName: 190, provision: provisionRedis},
 	"gcppubsub": {lease: 10 * time.Second, granularity: time.Second, maxName: 255, provision: provisionPubSub},
 }
 
@@ -128,7 +130,7 @@ func (p *provisioner) withAdmin(ctx context.Context, scheme string, f func(*mq.A
 	u := *p.base
 	u.Scheme = scheme
 	switch scheme {
-	case "amqp", "amqps", "gcppubsub": // the path is the vhost, the project
+	case "amqp", "amqps", "redis", "rediss", "gcppubsub": // the path is the vhost, the database, the project
 	case "kafka":
 		u.Path, u.RawPath = "/", ""
 	default:
@@ -258,6 +260,50 @@ func provisionAMQP(ctx context.Context, p *provisioner, spec conformance.Spec) (
 		}
 		if spec.DeadLetter {
 			res.DeadLetterURL = p.handle(dlqKind, vhost, "topic", dlqs[0], "subscription", dlqs[0])
+		}
+		return nil
+	})
+	return res, err
+}
+
+// provisionRedis: a stream per topic and a consumer group per
+// subscription (see drivers/redis); dead letters go to the stream
+// TOPIC.dlq, read by its group "read".
+func provisionRedis(ctx context.Context, p *provisioner, spec conformance.Spec) (*conformance.Resources, error) {
+	s := p.base.Scheme
+	const db = "" // keep the base URL's path: the database
+	topic := p.name(spec.Name, 4)
+	dlq := topic + ".dlq"
+	res := &conformance.Resources{TopicURL: p.handle(topicKind, db, "topic", topic)}
+	err := p.withAdmin(ctx, s, func(a *mq.Admin) error {
+		if err := a.CreateTopic(ctx, topic, mq.TopicConfig{DedupWindow: spec.DedupWindow}); err != nil {
+			return err
+		}
+		p.created(s, func(ctx context.Context, a *mq.Admin) error { return a.DeleteTopic(ctx, topic) })
+		if spec.DeadLetter || spec.MaxAttempts > 0 {
+			p.created(s, func(ctx context.Context, a *mq.Admin) error { return a.DeleteTopic(ctx, dlq) })
+		}
+		for i := range spec.Subscriptions {
+			sub := p.subName(spec, topic, i, 0)
+			cfg := mq.SubscriptionConfig{Lease: spec.Lease, MaxAttempts: spec.MaxAttempts, Ordered: spec.Ordered}
+			if spec.DeadLetter || spec.MaxAttempts > 0 {
+				cfg.DeadLetterTopic = dlq
+			}
+			if err := a.CreateSubscription(ctx, topic, sub, cfg); err != nil {
+				return err
+			}
+			p.created(s, func(ctx context.Context, a *mq.Admin) error { return a.DeleteSubscription(ctx, topic, sub) })
+			kv := []string{"topic", topic, "subscription", sub}
+			if spec.Lease > 0 {
+				kv = append(kv, "lease", spec.Lease.String())
+			}
+			res.SubscriptionURLs = append(res.SubscriptionURLs, p.handle(subKind, db, kv...))
+		}
+		if spec.DeadLetter {
+			if err := a.CreateSubscription(ctx, dlq, "read", mq.SubscriptionConfig{}); err != nil {
+				return err
+			}
+			res.DeadLetterURL = p.handle(dlqKind, db, "topic", dlq, "subscription", "read")
 		}
 		return nil
 	})
