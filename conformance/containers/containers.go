@@ -202,9 +202,10 @@ var backends = []Backend{
 		},
 	},
 	{
+		// The SDK version of the emulator .ci/run tests against.
 		Name:    "pubsub",
 		Drivers: []string{"gcppubsub"},
-		Image:   "gcr.io/google.com/cloudsdktool/google-cloud-cli:547.0.0-emulators",
+		Image:   "gcr.io/google.com/cloudsdktool/google-cloud-cli:528.0.0-emulators",
 		Port:    "8085/tcp",
 		Cmd:     []string{"gcloud", "beta", "emulators", "pubsub", "start", "--host-port=0.0.0.0:8085", "--project=" + PubSubProject},
 		Wait:    logWait("Server started", 1),

@@ -33,7 +33,7 @@ var wantImages = map[string]string{
 	"nats":       "nats:2.11-alpine",
 	"postgres":   "postgres:17-alpine",
 	"localstack": "localstack/localstack:4.4",
-	"pubsub":     "gcr.io/google.com/cloudsdktool/google-cloud-cli:547.0.0-emulators",
+	"pubsub":     "gcr.io/google.com/cloudsdktool/google-cloud-cli:528.0.0-emulators",
 }
 
 var wantPorts = map[string]string{
