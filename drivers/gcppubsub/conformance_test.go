@@ -25,16 +25,16 @@ const pstestSeekBroken = "pstest crashes (nil pointer in maintainMessages) on a 
 
 // emulatorCloseHandBack is why the emulator harness skips the shutdown
 // hand-back case, which fails there every run (3 of 3 with a 2 s lease)
-// and passes on pstest: after Subscription.Shutdown, none of the messages
-// it should have handed back (ModifyAckDeadline 0 in Close) is delivered
-// to the next subscription within 3 leases; they return only when their
-// ack deadline passes. The likely cause is the order in Close: it cancels
-// the receiver's waiting Pull calls and then nacks, and the emulator,
-// which has not yet seen the cancellation, gives the nacked messages to
-// the canceled Pull. The real service may do the same; this is reported
-// as a driver defect (issue 19's report), and the skip goes when Close
-// nacks before it cancels.
-const emulatorCloseHandBack = "the emulator gives messages nacked by Close to the Pull calls Close just canceled (driver defect reported in issue 19)"
+// and passes on pstest: after Subscription.Shutdown, the messages it
+// should have handed back at once (ModifyAckDeadline 0 in Close) are not
+// delivered to the next subscription within 3 leases; they return only
+// when their ack deadline passes. Nacking before Close cancels the
+// receiver's waiting Pull calls (tried by hand) does not help, so the
+// likely cause is a Pull canceled by Close to which the emulator had
+// already given messages: those stay leased to nobody until their
+// deadline (what the receiver's doc warns of). The real service may do
+// the same; it is reported as a driver defect (issue 19's report).
+const emulatorCloseHandBack = "the emulator leaves messages of Pull calls that Close canceled leased until their deadline, so they do not come back at once (driver defect reported in issue 19)"
 
 // emulatorLostAfterFaults is why the emulator harness skips the case that
 // runs a Consumer through a cut and a restart: on the emulator it failed 3

@@ -201,9 +201,11 @@
 //     different.
 //   - Shutdown hand-back: the emulator fails the case where Close hands
 //     unsettled messages back at once (they return only after their
-//     deadline), pstest passes it. The emulator is trusted: its harness
-//     skips the case with the reason until the driver's Close nacks
-//     before it cancels its waiting Pull calls.
+//     deadline), pstest passes it. The emulator is trusted: the likely
+//     cause is a Pull that Close cancels after the emulator gave it
+//     messages, which then stay leased to nobody, as the service may do
+//     too. Its harness skips the case, with that reason, until Close
+//     hands back what its last Pull calls got.
 //   - A Consumer through a cut and a restart: in about half the runs on
 //     the emulator, the message nacked around the faults is not delivered
 //     again within the case's time; pstest always passes. Not yet known
