@@ -87,7 +87,7 @@ fails rather than ignore it. With -json it prints {"done":..., "topic":...,
 				return e.fail(err)
 			}
 			if *asJSON {
-				_ = writeJSON(e.stdout, struct {
+				writeJSON(e.stdout, struct {
 					Done         string `json:"done"`
 					Topic        string `json:"topic"`
 					Subscription string `json:"subscription,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -15,7 +16,7 @@ import (
 
 var benchCmd = &command{
 	name:    "bench",
-	args:    "[flags] ADMIN-URL",
+	args:    "[flags] URL",
 	summary: "measure throughput and latency of a backend through portmq",
 	about: `Bench measures what a backend does through portmq: -producers goroutines,
 each with its own Producer, send -size byte messages (one Send each, or
@@ -29,12 +30,12 @@ confirm) and end to end (send to receive) at p50, p90, p99, p99.9 and max,
 from log-linear histograms with 0.8% resolution. -json prints it as one
 JSON object instead.
 
-ADMIN-URL names the backend: bench creates a fresh topic and subscription
-through its mq.Admin and deletes them at the end. For mem:// and amqp://
-the CLI knows the producer and subscription URLs; for other schemes give
-them with -producer-url and -subscription-url, writing {topic} and
-{subscription} where the names go (with ADMIN-URL "" nothing is created
-through an Admin; the driver's open creates what it creates).
+URL names the backend, as for "portmq conformance": bench creates a fresh
+topic and subscription through its mq.Admin and deletes them at the end,
+for every scheme the conformance command knows (mem, amqp, kafka, sqs, sns,
+redis, gcppubsub). For other schemes give -topic-url and -subscription-url
+templates, with {name} and {sub} where the names go: opening creates what
+the driver creates, and it is not deleted.
 
 Compare the figures with rabbitmq-perf-test -x P -y C -s SIZE or
 kafka-producer-perf-test: both use one connection per producer and
@@ -42,7 +43,8 @@ consumer, as bench does.`,
 	example: `  portmq bench mem:// -count 100000
   portmq bench 'amqp://guest:guest@localhost/' -producers 2 -consumers 2 -size 1024 -duration 30s
   portmq bench 'amqp://guest:guest@localhost/' -batch 100 -rate 20000 -json
-  portmq bench 'kafka://localhost:9092' -producer-url 'kafka://localhost:9092/{topic}' -subscription-url 'kafka://localhost:9092/{topic}?group={subscription}'`,
+  portmq bench 'kafka://localhost:9092/' -producers 4 -consumers 4 -batch 100
+  portmq bench 'watermill+amqp://' -topic-url 'watermill+amqp://{name}' -subscription-url 'watermill+amqp://{name}?subscription={sub}'`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		var o benchOptions
 		fs.IntVar(&o.producers, "producers", 1, "producers, each with its own connection")
@@ -54,13 +56,12 @@ consumer, as bench does.`,
 		fs.IntVar(&o.batch, "batch", 1, "messages per SendBatch and ReceiveBatch (1: Send and Receive)")
 		fs.IntVar(&o.prefetch, "prefetch", 0, "subscription prefetch (0: mq's default)")
 		fs.DurationVar(&o.drain, "drain", 30*time.Second, "after sending, wait this long at most for the rest to arrive")
-		fs.StringVar(&o.prodURL, "producer-url", "", "producer URL `template` with {topic}")
-		fs.StringVar(&o.subURL, "subscription-url", "", "subscription URL `template` with {topic} and {subscription}")
+		o.scratch.define(fs)
 		asJSON := fs.Bool("json", false, "print the result as one JSON object")
 		return func(ctx context.Context, e *env, args []string) int {
 			switch {
 			case len(args) != 1:
-				return e.usageError("want exactly one ADMIN-URL, got %d arguments", len(args))
+				return e.usageError("want exactly one URL, got %d arguments", len(args))
 			case o.producers < 1 || o.consumers < 0:
 				return e.usageError("-producers must be at least 1 and -consumers not negative")
 			case o.size < 16:
@@ -70,10 +71,13 @@ consumer, as bench does.`,
 			case o.batch < 1 || o.batch > 10000:
 				return e.usageError("-batch must be 1 to 10000")
 			}
+			if err := o.scratch.check(); err != nil {
+				return e.usageError("%v", err)
+			}
 			res, err := bench(ctx, e, args[0], o)
 			if res != nil {
 				if *asJSON {
-					_ = writeJSON(e.stdout, res.json())
+					writeJSON(e.stdout, res.json())
 				} else {
 					res.print(e)
 				}
@@ -93,25 +97,21 @@ type benchOptions struct {
 	producers, consumers, size, count, batch, prefetch int
 	duration, drain                                    time.Duration
 	rate                                               float64
-	prodURL, subURL                                    string
+	scratch                                            scratchFlags
 }
 
 type benchResult struct {
-	URL, Topic, Subscription     string
+	URL, Subscription            string
 	Producers, Consumers, Size   int
 	Batch                        int
 	Sent, Received, Lost, Errors int64
 	Foreign                      int64 // received messages of another run
 	SendTime, Elapsed            time.Duration
 	sendLat, e2eLat              histogram
-	Note                         string
 }
 
 func (r *benchResult) print(e *env) {
 	fmt.Fprintf(e.stdout, "bench %s: %d producers, %d consumers, %d-byte bodies, batch %d\n", r.URL, r.Producers, r.Consumers, r.Size, r.Batch)
-	if r.Note != "" {
-		fmt.Fprintf(e.stdout, "(%s)\n", r.Note)
-	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 8, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "\tmessages\tmsgs/s\tp50\tp90\tp99\tp99.9\tmax\t\n")
 	row := func(name string, n int64, d time.Duration, h *histogram) {
@@ -161,8 +161,7 @@ func (r *benchResult) json() any {
 	}
 	return struct {
 		URL           string      `json:"url"`
-		Topic         string      `json:"topic"`
-		Subscription  string      `json:"subscription"`
+		Subscription  string      `json:"subscription_url"`
 		Producers     int         `json:"producers"`
 		Consumers     int         `json:"consumers"`
 		Size          int         `json:"size"`
@@ -177,15 +176,14 @@ func (r *benchResult) json() any {
 		SendLatencyMs jsonLatency `json:"send_latency_ms"`
 		E2ELatencyMs  jsonLatency `json:"end_to_end_latency_ms"`
 		ElapsedS      float64     `json:"elapsed_s"`
-		Note          string      `json:"note,omitempty"`
-	}{r.URL, r.Topic, r.Subscription, r.Producers, r.Consumers, r.Size, r.Batch, r.Sent, r.Received, r.Lost, r.Errors, r.Foreign,
-		rate(r.Sent, r.SendTime), rate(r.Received, r.Elapsed), latency(&r.sendLat), latency(&r.e2eLat), r.Elapsed.Seconds(), r.Note}
+	}{r.URL, r.Subscription, r.Producers, r.Consumers, r.Size, r.Batch, r.Sent, r.Received, r.Lost, r.Errors, r.Foreign,
+		rate(r.Sent, r.SendTime), rate(r.Received, r.Elapsed), latency(&r.sendLat), latency(&r.e2eLat), r.Elapsed.Seconds()}
 }
 
 // bench runs the benchmark. It returns a result whenever messages were
 // sent, with an error if the run failed.
 func bench(ctx context.Context, e *env, base string, o benchOptions) (res *benchResult, err error) {
-	s, err := provision(ctx, base, o.prodURL, o.subURL, "portmq-bench", mq.SubscriptionConfig{}, false)
+	s, err := provision(ctx, base, o.scratch, "portmq-bench", 30*time.Second, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -194,13 +192,8 @@ func bench(ctx context.Context, e *env, base string, o benchOptions) (res *bench
 			err = fmt.Errorf("cleaning up: %w", rerr)
 		}
 	}()
-	res = &benchResult{URL: shown(base), Producers: o.producers, Consumers: o.consumers, Size: o.size, Batch: o.batch, Note: s.note, Topic: s.topic, Subscription: s.sub}
-	if base == "" {
-		res.URL = shown(s.subURL)
-	}
-	var run [8]byte
-	copy(run[:], newName("")[1:])
-	runID := binary.LittleEndian.Uint64(run[:])
+	res = &benchResult{URL: shown(base), Producers: o.producers, Consumers: o.consumers, Size: o.size, Batch: o.batch, Subscription: shown(s.subURL)}
+	runID := rand.Uint64()
 
 	var subOpts []mq.SubscriptionOption
 	if o.prefetch > 0 {

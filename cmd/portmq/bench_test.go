@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -12,13 +13,14 @@ import (
 )
 
 type benchJSON struct {
-	URL, Topic, Subscription string
-	Sent, Received, Lost     int64
-	Errors                   int64
-	SendRate                 float64     `json:"send_msgs_per_s"`
-	ReceiveRate              float64     `json:"receive_msgs_per_s"`
-	Send                     jsonLatency `json:"send_latency_ms"`
-	E2E                      jsonLatency `json:"end_to_end_latency_ms"`
+	URL                  string
+	Subscription         string `json:"subscription_url"`
+	Sent, Received, Lost int64
+	Errors               int64
+	SendRate             float64     `json:"send_msgs_per_s"`
+	ReceiveRate          float64     `json:"receive_msgs_per_s"`
+	Send                 jsonLatency `json:"send_latency_ms"`
+	E2E                  jsonLatency `json:"end_to_end_latency_ms"`
 }
 
 // runBench runs bench with -json and checks what every run must show:
@@ -49,13 +51,14 @@ func runBench(t *testing.T, admin string, args ...string) benchJSON {
 		t.Errorf("password in output: %s", out)
 	}
 	// The subscription was deleted: deleting it again fails.
+	topic, sub := names(t, r.Subscription)
 	a, err := mq.OpenAdmin(context.Background(), admin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if err := a.DeleteSubscription(context.Background(), r.Topic, r.Subscription); err == nil {
-		t.Errorf("subscription %s of %s was still there after bench", r.Subscription, r.Topic)
+	if err := a.DeleteSubscription(context.Background(), topic, sub); err == nil {
+		t.Errorf("subscription %s of %s was still there after bench", sub, topic)
 	}
 	return r
 }
@@ -92,8 +95,8 @@ func TestBenchUsage(t *testing.T) {
 		}
 	}
 	code, _, errs := runCmd(t, "", "bench", "nosuch://x")
-	if code != 1 || !strings.Contains(errs, "-producer-url") {
-		t.Errorf("unknown scheme: exit %d, %q; want 1 and a pointer to -producer-url", code, errs)
+	if code != 1 || !strings.Contains(errs, "-topic-url") {
+		t.Errorf("unknown scheme: exit %d, %q; want 1 and a pointer to -topic-url", code, errs)
 	}
 }
 
@@ -132,4 +135,17 @@ func TestBenchOnRabbitMQ(t *testing.T) {
 	u := rabbitmq(t)
 	runBench(t, u, "-count", "500", "-batch", "50", "-size", "256")
 	runBench(t, u, "-count", "100", "-producers", "2", "-consumers", "2")
+}
+
+// names returns the topic and subscription a mem:// or amqp://
+// subscription URL names.
+func names(t *testing.T, subURL string) (topic, sub string) {
+	u, err := url.Parse(subURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Scheme == "mem" {
+		return u.Host, strings.TrimPrefix(u.Path, "/")
+	}
+	return u.Query().Get("topic"), u.Query().Get("subscription")
 }

@@ -85,9 +85,7 @@ mem://'s emulate=all show.`,
 							j.Limits = s
 						}
 					}
-					if err := writeJSON(e.stdout, j); err != nil {
-						return e.fail(err)
-					}
+					writeJSON(e.stdout, j)
 				}
 				if failed {
 					return exitError

@@ -6,6 +6,7 @@ import (
 	_ "github.com/portmq/portmq/drivers/gocloud"
 	_ "github.com/portmq/portmq/drivers/kafka"
 	_ "github.com/portmq/portmq/drivers/rabbitmq"
+	_ "github.com/portmq/portmq/drivers/redis"
 	_ "github.com/portmq/portmq/drivers/sns"
 	_ "github.com/portmq/portmq/drivers/sqs"
 	_ "github.com/portmq/portmq/drivers/watermill"

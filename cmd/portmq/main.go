@@ -1,6 +1,7 @@
 // Command portmq sends and receives messages through any portmq backend,
-// chosen by URL, lists the registered backends and their capabilities, and
-// runs the order → payment spike demo.
+// chosen by URL, lists the registered backends and their capabilities,
+// runs the conformance suite against a live backend, and runs the order →
+// payment spike demo.
 //
 //	portmq demo                              # the spike scenario on mem://
 //	portmq send URL [-body text | -file path | stdin] [-lines] [-n count] [-rate r]
@@ -8,7 +9,10 @@
 //	portmq tail URL [-ack=true] [-json]
 //	portmq admin create-topic|create-subscription|delete-topic|delete-subscription ADMIN-URL TOPIC [SUBSCRIPTION]
 //	portmq bench URL [-producers p] [-consumers c] [-size b] [-duration d | -count n] [-rate r] [-json]
+//	portmq move FROM-SUBSCRIPTION-URL TO-TOPIC-URL [-n count] [-idle d] [-strip-dead-letter]
+//	portmq verify URL [-consumers n] [-messages m] [-fault command] [-json]
 //	portmq drivers [URL ...]
+//	portmq conformance [flags] URL... | -container NAME
 //	portmq help [command]
 //
 // Errors go to standard error with exit status 1; usage errors exit 2; a
@@ -86,7 +90,7 @@ type command struct {
 	flags func(fs *flag.FlagSet) func(ctx context.Context, e *env, args []string) int
 }
 
-var commands = []*command{demoCmd, sendCmd, recvCmd, tailCmd, adminCmd, benchCmd, moveCmd, verifyCmd, driversCmd}
+var commands = []*command{demoCmd, sendCmd, recvCmd, tailCmd, adminCmd, benchCmd, moveCmd, verifyCmd, driversCmd, conformanceCmd}
 
 func lookup(name string) *command {
 	for _, c := range commands {
@@ -136,9 +140,9 @@ Usage:
 Commands:
 `)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, `  help     show help for a command
+	fmt.Fprint(w, `  help        show help for a command
 
 Examples:
   portmq demo
@@ -147,7 +151,10 @@ Examples:
   portmq recv 'mem://orders/payments' -n 10 -timeout 5s -json
   portmq tail 'amqp://guest:guest@localhost/?topic=orders&subscription=audit'
   portmq bench 'amqp://guest:guest@localhost/' -producers 2 -consumers 2 -duration 30s
+  portmq move 'mem://orders.dlq/dlq' 'mem://orders' -strip-dead-letter
+  portmq verify 'amqp://guest:guest@localhost/' -fault 'rabbitmqctl stop_app && rabbitmqctl start_app'
   portmq drivers
+  portmq conformance 'amqp://guest:guest@127.0.0.1:5672/' -run DeadLetter
 
 Run 'portmq help <command>' or 'portmq <command> -h' for a command's flags.
 Flags may come before or after the URL. Exit status: 0 done, 1 failed, 2 bad

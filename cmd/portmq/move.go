@@ -49,7 +49,7 @@ an ack failed; a message the destination refused is handed back to FROM.`,
 			}
 			moved, err := move(ctx, args[0], args[1], *batch, *n, *idle, *strip)
 			if *asJSON {
-				_ = writeJSON(e.stdout, struct {
+				writeJSON(e.stdout, struct {
 					Moved int    `json:"moved"`
 					From  string `json:"from"`
 					To    string `json:"to"`

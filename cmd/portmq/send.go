@@ -94,7 +94,7 @@ its progress on standard error.`,
 			go func() { srcErr <- produce(in, *lines, *n, proto, src, stop) }()
 			print := func(id string) {
 				if *asJSON {
-					_ = writeJSON(e.stdout, struct {
+					writeJSON(e.stdout, struct {
 						ID string `json:"id"`
 					}{id})
 				} else {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -106,9 +105,6 @@ func (p *progress) Stop() {
 	}
 	<-p.done
 }
-
-// writeJSON prints v as one line of JSON.
-func writeJSON(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
 
 // shutdownContext bounds a Shutdown after ctx may have ended.
 func shutdownContext(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,10 +22,10 @@ import (
 
 var verifyCmd = &command{
 	name:    "verify",
-	args:    "[flags] ADMIN-URL",
+	args:    "[flags] URL",
 	summary: "check for lost and duplicated messages across a consumer kill and a fault",
 	about: `Verify checks your setup for loss. On a fresh topic and subscription (made
-through ADMIN-URL's mq.Admin and deleted at the end, as bench does) it
+through the backend's mq.Admin and deleted at the end, as bench does) it
 starts -consumers consumer processes of itself, sends -messages messages
 whose sequence numbers it keeps in a ledger, and each consumer records the
 effect of a message (a line in a file, written before the ack) in -work
@@ -59,13 +58,12 @@ effect, a deliberately wrong handler, to see the loss reported.`,
 		fs.StringVar(&o.fault, "fault", "", "`command` run through sh -c mid-run")
 		fs.DurationVar(&o.idle, "idle", 0, "give up once no effect happened for this long (0: 3 leases + 10s)")
 		fs.BoolVar(&o.lossy, "lossy", false, "consumers ack before the effect (a deliberately lossy handler)")
-		fs.StringVar(&o.prodURL, "producer-url", "", "producer URL `template` with {topic}")
-		fs.StringVar(&o.subURL, "subscription-url", "", "subscription URL `template` with {topic} and {subscription}")
+		o.scratch.define(fs)
 		asJSON := fs.Bool("json", false, "print the report as one JSON object")
 		worker := fs.String("worker", "", "(internal) run as one of verify's consumers, recording effects in `file`")
 		return func(ctx context.Context, e *env, args []string) int {
 			if len(args) != 1 {
-				return e.usageError("want exactly one ADMIN-URL, got %d arguments", len(args))
+				return e.usageError("want exactly one URL, got %d arguments", len(args))
 			}
 			if *worker != "" {
 				if err := verifyWorker(ctx, args[0], *worker, o); err != nil && ctx.Err() == nil {
@@ -83,13 +81,16 @@ effect, a deliberately wrong handler, to see the loss reported.`,
 			case strings.HasPrefix(args[0], "mem:"):
 				return e.usageError("mem:// lives inside one process: verify needs a backend its consumer processes share")
 			}
+			if err := o.scratch.check(); err != nil {
+				return e.usageError("%v", err)
+			}
 			if o.idle == 0 {
 				o.idle = 3*o.lease + 10*time.Second
 			}
 			r, err := verify(ctx, e, args[0], o)
 			if r != nil {
 				if *asJSON {
-					_ = writeJSON(e.stdout, r)
+					writeJSON(e.stdout, r)
 				} else {
 					r.print(e)
 				}
@@ -109,7 +110,8 @@ type verifyOptions struct {
 	consumers, messages, concurrency, maxAttempts int
 	work, lease, idle                             time.Duration
 	kill, lossy                                   bool
-	fault, prodURL, subURL                        string
+	fault                                         string
+	scratch                                       scratchFlags
 }
 
 type verifyReport struct {
@@ -128,7 +130,6 @@ type verifyReport struct {
 	TimedOut     bool    `json:"gave_up_idle"`
 	Seconds      float64 `json:"seconds"`
 	LostSample   []int   `json:"lost_sample,omitempty"`
-	Note         string  `json:"note,omitempty"`
 }
 
 func (r *verifyReport) print(e *env) {
@@ -154,21 +155,6 @@ func (r *verifyReport) print(e *env) {
 	if r.Lost == 0 {
 		fmt.Fprintln(e.stdout, "OK: nothing lost")
 	}
-}
-
-// subSettings adds the subscription settings to a subscription URL of a
-// scheme whose URL layout the CLI knows (RabbitMQ compares them with the
-// queue's arguments).
-func subSettings(subURL string, o verifyOptions, dlq string) string {
-	u, err := url.Parse(subURL)
-	if err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
-		return subURL
-	}
-	q := "&visibility=" + o.lease.String()
-	if o.maxAttempts > 0 {
-		q += "&max_attempts=" + strconv.Itoa(o.maxAttempts) + "&dead_letter=" + url.QueryEscape(dlq)
-	}
-	return subURL + q
 }
 
 // ledger is what the consumers' effect files say.
@@ -202,8 +188,7 @@ func readLedgers(files []string) ledger {
 
 func verify(ctx context.Context, e *env, base string, o verifyOptions) (r *verifyReport, err error) {
 	start := time.Now()
-	cfg := mq.SubscriptionConfig{Lease: o.lease, MaxAttempts: o.maxAttempts}
-	s, err := provision(ctx, base, o.prodURL, o.subURL, "portmq-verify", cfg, o.maxAttempts > 0)
+	s, err := provision(ctx, base, o.scratch, "portmq-verify", o.lease, o.maxAttempts)
 	if err != nil {
 		return nil, err
 	}
@@ -212,8 +197,8 @@ func verify(ctx context.Context, e *env, base string, o verifyOptions) (r *verif
 			err = fmt.Errorf("cleaning up: %w", rerr)
 		}
 	}()
-	subURL := subSettings(s.subURL, o, s.dlq)
-	r = &verifyReport{URL: shown(base), Consumers: o.consumers, Messages: o.messages, Fault: o.fault, Note: s.note}
+	subURL := s.subURL
+	r = &verifyReport{URL: shown(base), Consumers: o.consumers, Messages: o.messages, Fault: o.fault}
 	var dlq *mq.Subscription
 	if s.dlqURL != "" {
 		if dlq, err = mq.OpenSubscription(ctx, s.dlqURL); err != nil {
