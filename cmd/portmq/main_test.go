@@ -40,7 +40,7 @@ func TestHelpListsEveryCommandWithAnExample(t *testing.T) {
 		if code != 0 || errs != "" {
 			t.Fatalf("%q: exit %d, stderr %q", args, code, errs)
 		}
-		for _, want := range []string{"Usage:", "demo", "send", "recv", "tail", "admin", "drivers", "help", "Examples:", "portmq demo", "130"} {
+		for _, want := range []string{"Usage:", "demo", "send", "recv", "tail", "admin", "bench", "move", "verify", "drivers", "help", "Examples:", "portmq demo", "130"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%q: help lacks %q:\n%s", args, want, out)
 			}
@@ -58,6 +58,9 @@ func TestCommandHelpShowsItsFlags(t *testing.T) {
 		{"recv", []string{"-n", "-ack", "-timeout", "-json"}},
 		{"tail", []string{"-n", "-ack", "-json"}},
 		{"admin", []string{"-dedup-window", "-lease", "-max-attempts", "-dead-letter", "-ordered", "-retention", "-json"}},
+		{"bench", []string{"-producers", "-consumers", "-size", "-duration", "-count", "-rate", "-batch", "-prefetch", "-drain", "-topic-url", "-subscription-url", "-json"}},
+		{"move", []string{"-n", "-idle", "-strip-dead-letter", "-batch", "-json"}},
+		{"verify", []string{"-consumers", "-messages", "-concurrency", "-work", "-lease", "-max-attempts", "-kill", "-fault", "-idle", "-lossy", "-topic-url", "-json"}},
 		{"drivers", []string{"-sub", "-json"}},
 	} {
 		for _, args := range [][]string{{tc.cmd, "-h"}, {"help", tc.cmd}} {
@@ -99,6 +102,13 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"admin", "create-subscription", "mem://", "t"},
 		{"admin", "delete-topic", "mem://", "t", "-lease", "1s"},
 		{"admin", "create-subscription", "mem://", "t", "s", "-dedup-window", "1s"},
+		{"move", "mem://a/b"},
+		{"move", "mem://a/b", "mem://c", "-batch", "0"},
+		{"verify"},
+		{"verify", "mem://"},
+		{"verify", "amqp://h/", "-consumers", "1"},
+		{"verify", "amqp://h/", "-topic-url", "x://{name}"},
+		{"bench", "mem://", "-topic-url", "mem://t"},
 		{"demo", "-orders", "0"},
 		{"demo", "extra"},
 	} {
