@@ -40,7 +40,10 @@ effect or was dead-lettered, or nothing happened for -idle, and reports:
                  delivery redoes a handler killed between effect and ack)
   dead-lettered  messages in the dead-letter subscription (-max-attempts)
 
-It exits 1 if any message was lost. The backend must be one that
+With -idempotency the consumers are mq.Consumers with the Redis
+IdempotencyStore (WithMaxExtension of 2 leases, so that a claim the killed
+consumer held lapses after 3 leases; run with and without it to compare
+the duplicates). It exits 1 if any message was lost. The backend must be one that
 processes share (not mem://). -lossy makes the consumers ack before the
 effect, a deliberately wrong handler, to see the loss reported.`,
 	example: `  portmq verify 'amqp://guest:guest@localhost/' -messages 2000 -consumers 3
@@ -57,10 +60,12 @@ effect, a deliberately wrong handler, to see the loss reported.`,
 		fs.BoolVar(&o.kill, "kill", true, "SIGKILL one consumer mid-handler")
 		fs.StringVar(&o.fault, "fault", "", "`command` run through sh -c mid-run")
 		fs.DurationVar(&o.idle, "idle", 0, "give up once no effect happened for this long (0: 3 leases + 10s)")
+		fs.StringVar(&o.idem, "idempotency", "", "consumers run an mq.Consumer with the Redis IdempotencyStore at this `URL` (redis://HOST:PORT/DB)")
 		fs.BoolVar(&o.lossy, "lossy", false, "consumers ack before the effect (a deliberately lossy handler)")
 		o.scratch.define(fs)
 		asJSON := fs.Bool("json", false, "print the report as one JSON object")
 		worker := fs.String("worker", "", "(internal) run as one of verify's consumers, recording effects in `file`")
+		fs.StringVar(&o.idemPrefix, "idempotency-prefix", "", "(internal) the store's key `prefix` for the run")
 		return func(ctx context.Context, e *env, args []string) int {
 			if len(args) != 1 {
 				return e.usageError("want exactly one URL, got %d arguments", len(args))
@@ -76,6 +81,8 @@ effect, a deliberately wrong handler, to see the loss reported.`,
 				return e.usageError("-consumers, -messages and -concurrency must be at least 1")
 			case o.kill && o.consumers < 2:
 				return e.usageError("-kill needs at least 2 consumers (-kill=false for one)")
+			case o.idem != "" && o.lossy:
+				return e.usageError("-lossy and -idempotency are exclusive (the Consumer acks after the handler)")
 			case o.work < 0 || o.lease <= 0 || o.idle < 0 || o.maxAttempts < 0:
 				return e.usageError("-work, -idle and -max-attempts must not be negative, -lease must be positive")
 			case strings.HasPrefix(args[0], "mem:"):
@@ -110,7 +117,8 @@ type verifyOptions struct {
 	consumers, messages, concurrency, maxAttempts int
 	work, lease, idle                             time.Duration
 	kill, lossy                                   bool
-	fault                                         string
+	fault, idem                                   string
+	idemPrefix                                    string // the store's key prefix, one per run
 	scratch                                       scratchFlags
 }
 
@@ -126,6 +134,7 @@ type verifyReport struct {
 	DeadLettered int     `json:"dead_lettered"`
 	Killed       bool    `json:"killed"`
 	Fault        string  `json:"fault,omitempty"`
+	Idempotency  string  `json:"idempotency_store,omitempty"`
 	FaultResult  string  `json:"fault_result,omitempty"`
 	TimedOut     bool    `json:"gave_up_idle"`
 	Seconds      float64 `json:"seconds"`
@@ -136,6 +145,9 @@ func (r *verifyReport) print(e *env) {
 	fmt.Fprintf(e.stdout, "verify %s: %d consumers, %d messages\n", r.URL, r.Consumers, r.Messages)
 	if r.Killed {
 		fmt.Fprintln(e.stdout, "killed one consumer mid-handler (SIGKILL)")
+	}
+	if r.Idempotency != "" {
+		fmt.Fprintf(e.stdout, "consumers use mq.Consumer with the idempotency store %s\n", r.Idempotency)
 	}
 	if r.Fault != "" {
 		fmt.Fprintf(e.stdout, "ran fault %q: %s\n", r.Fault, r.FaultResult)
@@ -198,7 +210,7 @@ func verify(ctx context.Context, e *env, base string, o verifyOptions) (r *verif
 		}
 	}()
 	subURL := s.subURL
-	r = &verifyReport{URL: shown(base), Consumers: o.consumers, Messages: o.messages, Fault: o.fault}
+	r = &verifyReport{URL: shown(base), Consumers: o.consumers, Messages: o.messages, Fault: o.fault, Idempotency: shown(o.idem)}
 	var dlq *mq.Subscription
 	if s.dlqURL != "" {
 		if dlq, err = mq.OpenSubscription(ctx, s.dlqURL); err != nil {
@@ -238,6 +250,9 @@ func verify(ctx context.Context, e *env, base string, o verifyOptions) (r *verif
 	for i := range procs {
 		files[i] = filepath.Join(dir, fmt.Sprintf("consumer-%d", i))
 		args := []string{"verify", "-worker", files[i], "-work", o.work.String(), "-concurrency", strconv.Itoa(o.concurrency), "-lossy=" + strconv.FormatBool(o.lossy), subURL}
+		if o.idem != "" {
+			args = append(args, "-idempotency", o.idem, "-idempotency-prefix", filepath.Base(dir))
+		}
 		c := exec.Command(exe, args...)
 		c.Stderr = childErr
 		if err := c.Start(); err != nil {
@@ -424,6 +439,33 @@ func verifyWorker(ctx context.Context, subURL, file string, o verifyOptions) err
 		defer cancel()
 		_ = sub.Shutdown(sctx)
 	}()
+	if o.idem != "" {
+		store, closeStore, err := openStore(o.idem, "portmq:verify:"+o.idemPrefix)
+		if err != nil {
+			return err
+		}
+		defer closeStore()
+		c, err := mq.NewConsumer(sub, func(ctx context.Context, d *mq.Delivery) error {
+			record("begin", d.Body)
+			time.Sleep(o.work)
+			record("done", d.Body)
+			return nil
+		}, mq.WithConcurrency(o.concurrency), mq.WithIdempotency(store),
+			// A claim lives maxExtension + lease: with the default hour, the
+			// killed consumer's claims would hold its messages that long.
+			mq.WithMaxExtension(2*o.lease))
+		if err != nil {
+			return err
+		}
+		if _, err := f.WriteString("ready\n"); err != nil {
+			return err
+		}
+		err = c.Run(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	if _, err := f.WriteString("ready\n"); err != nil {
 		return err
 	}

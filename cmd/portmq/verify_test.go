@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/portmq/portmq/internal/testenv"
 )
@@ -75,4 +80,37 @@ func TestVerifyOnRabbitMQAcrossABrokerRestart(t *testing.T) {
 		t.Errorf("exit %d, report %+v, stderr %s; want the fault run, a kill and nothing lost", code, r, errs)
 	}
 	t.Logf("across a restart: %+v", r)
+}
+
+// redisURL is the test Redis server's URL, skipping when it is absent.
+func redisURL(t *testing.T) string {
+	t.Helper()
+	u := "redis://127.0.0.1:6379/0"
+	if v := os.Getenv("PORTMQ_TEST_REDIS_URL"); v != "" {
+		u = v
+	}
+	opts, err := goredis.ParseURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := goredis.NewClient(opts)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		testenv.Unavailable(t, "Redis", err, `start it with: redis-server --daemonize yes --port 6379 --save "" (or set PORTMQ_TEST_REDIS_URL)`)
+	}
+	return u
+}
+
+// With the Redis IdempotencyStore the handler the kill interrupted runs
+// again once its claim lapses: nothing lost, and no message has two
+// effects (the killed handler never finished).
+func TestVerifyWithAnIdempotencyStore(t *testing.T) {
+	u := rabbitmq(t)
+	store := redisURL(t)
+	code, r, errs := runVerify(t, u, "-messages", "300", "-consumers", "2", "-lease", "1s", "-idempotency", store)
+	if code != 0 || !r.Killed || r.Lost != 0 || r.Effects != 300 || r.Idempotency == "" {
+		t.Errorf("exit %d, report %+v, stderr %s", code, r, errs)
+	}
 }
