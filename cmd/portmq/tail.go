@@ -15,9 +15,10 @@ var tailCmd = &command{
 	about: `Tail follows the subscription the URL names and prints each message as it
 arrives, as recv does, until it is interrupted (Ctrl-C: exit 130) or -n
 messages arrived. Like recv it ACKS what it prints: it consumes. With
--ack=false it holds each message until exit and hands it back then, so the
-backend delivers it again; on most backends that counts a delivery attempt,
-and a held message is not delivered to other consumers meanwhile. Follow a
+-ack=false it leaves each message unsettled: the backend delivers it again
+once its lease ends or tail exits (tail may print it again), on most
+backends counting a delivery attempt, and meanwhile it is not delivered to
+other consumers. Follow a
 copy instead of the work queue: give tail a subscription of its own on the
 topic (on RabbitMQ, Kafka, Pub/Sub, SNS a subscription is a copy of the
 topic's stream).`,
