@@ -1,0 +1,92 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/portmq/portmq/conformance"
+	"github.com/portmq/portmq/internal/testenv"
+	"github.com/portmq/portmq/mq"
+)
+
+func testenvUnavailable(t testing.TB, err error) {
+	t.Helper()
+	testenv.Unavailable(t, "PostgreSQL", err, howToStart)
+}
+
+// provision creates a topic and subscriptions through the driver's admin
+// and returns their URLs.
+func provision(t testing.TB) func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
+	base := serverURL(t)
+	return func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
+		a, err := mq.OpenAdmin(ctx, base)
+		if err != nil {
+			return nil, err
+		}
+		defer a.Close()
+		topic := spec.Name
+		if err := a.CreateTopic(ctx, topic, mq.TopicConfig{DedupWindow: spec.DedupWindow}); err != nil {
+			return nil, err
+		}
+		res := &conformance.Resources{TopicURL: withQuery(base, "topic", topic)}
+		var subs, dlqs []string
+		for i := range spec.Subscriptions {
+			name := topic + ".s" + strconv.Itoa(i)
+			cfg := mq.SubscriptionConfig{MaxAttempts: spec.MaxAttempts, Ordered: spec.Ordered, Retention: spec.Retention, Lease: spec.Lease}
+			if spec.DeadLetter {
+				cfg.DeadLetterTopic = name + ".dlq"
+				dlqs = append(dlqs, cfg.DeadLetterTopic)
+			}
+			if err := a.CreateSubscription(ctx, topic, name, cfg); err != nil {
+				return nil, err
+			}
+			subs = append(subs, name)
+			res.SubscriptionURLs = append(res.SubscriptionURLs, withQuery(base, "topic", topic, "subscription", name,
+				"visibility", spec.Lease.String(), "poll_interval", "1s"))
+		}
+		if spec.DeadLetter {
+			res.DeadLetterURL = withQuery(base, "topic", dlqs[0], "subscription", dlqs[0], "poll_interval", "1s")
+		}
+		res.Cleanup = func(ctx context.Context) error {
+			a, err := mq.OpenAdmin(ctx, base)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			var errs []error
+			for _, d := range dlqs {
+				errs = append(errs, a.DeleteTopic(ctx, d))
+			}
+			errs = append(errs, a.DeleteTopic(ctx, topic))
+			return errors.Join(errs...)
+		}
+		return res, nil
+	}
+}
+
+// cutConnections terminates every server connection of this test run
+// (pools, LISTEN connections): what a server restart or a network cut
+// does to the clients, without taking the shared server down.
+func cutConnections(ctx context.Context) error {
+	c, err := pgx.Connect(ctx, baseURL())
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	_, err = c.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`, appName)
+	return err
+}
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, conformance.Harness{
+		Name:      "postgres",
+		Provision: provision(t),
+		Lease:     time.Second,
+		Restart:   cutConnections,
+	})
+}
