@@ -611,4 +611,3 @@ func (s *Subscription) listen(ctx context.Context) {
 		}
 	}
 }
-

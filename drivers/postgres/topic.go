@@ -48,12 +48,12 @@ func (o *Options) schema() (string, error) {
 // Topic is the driver topic: SendBatch inserts one row per message into
 // the queue of each subscription of the topic.
 type Topic struct {
-	db      Querier
-	own     *pgxpool.Pool // closed by Close when the URL opener made it
-	st      *stmts
-	name    string
-	closed  atomic.Bool
-	secret  string
+	db     Querier
+	own    *pgxpool.Pool // closed by Close when the URL opener made it
+	st     *stmts
+	name   string
+	closed atomic.Bool
+	secret string
 }
 
 var _ driver.Topic = (*Topic)(nil)
