@@ -72,6 +72,8 @@ type Subscription struct {
 	lastClean    atomic.Int64
 	closed       atomic.Bool
 	wake         waker
+	txAckedN     atomic.Int32
+	txAcked      map[int64]int32 // acked in a TxHandler's transaction; guarded by heldMu
 	heldMu       sync.Mutex
 	held         map[int64]int32 // deliveries handed out and not settled: id → lease counter
 	stopListen   context.CancelFunc
@@ -125,7 +127,7 @@ func newSubscription(ctx context.Context, pool *pgxpool.Pool, topic, name string
 	var leaseUS, retUS int64
 	err = pool.QueryRow(ctx, `SELECT s.id, s.topic_id, (extract(epoch FROM s.lease) * 1e6)::bigint, s.max_attempts, s.dead_letter, s.ordered,
 			(extract(epoch FROM s.retention) * 1e6)::bigint,
-			current_database() || '/' || coalesce(inet_server_addr()::text, 'local') || ':' || coalesce(inet_server_port(), 0)::text || '/' || pg_postmaster_start_time()::text
+			` + identityExpr + `
 		FROM `+schema+`.subscriptions s JOIN `+schema+`.topics t ON t.id = s.topic_id WHERE t.name = $1 AND s.name = $2`, topic, name).
 		Scan(&s.id, &s.topicID, &leaseUS, &s.maxAttempts, &s.dlq, &s.ordered, &retUS, &s.identity)
 	if err != nil {
@@ -145,6 +147,7 @@ func newSubscription(ctx context.Context, pool *pgxpool.Pool, topic, name string
 	}
 	s.wake.init()
 	s.held = make(map[int64]int32)
+	s.txAcked = make(map[int64]int32)
 	lctx, cancel := context.WithCancel(context.Background())
 	s.stopListen, s.listenerDone = cancel, make(chan struct{})
 	go s.listen(lctx)
@@ -218,6 +221,10 @@ func ensureSubscription(ctx context.Context, db Querier, st *stmts, topic, name 
 	}
 	return created, nil
 }
+
+// identityExpr names the database a connection is on, for TxHandler's
+// same-database check.
+const identityExpr = `current_database() || '/' || coalesce(inet_server_addr()::text, 'local') || ':' || coalesce(inet_server_port(), 0)::text || '/' || pg_postmaster_start_time()::text`
 
 // Row is the native message of a delivery (Delivery.As with a **Row):
 // where it lives in the queue table. TxHandler uses it to ack in the
@@ -428,15 +435,86 @@ func (s *Subscription) touched(ctx context.Context, sql string, settles bool, id
 // Ack implements driver.Subscription: the rows are deleted, or marked
 // acked when the subscription retains messages.
 func (s *Subscription) Ack(ctx context.Context, ids []driver.AckID) error {
+	if s.txAckedN.Load() > 0 {
+		if rest, at, found := s.ackedInTx(ids); found {
+			return s.ackRest(ctx, ids, rest, at)
+		}
+	}
+	return s.ackSQL(ctx, ids)
+}
+
+func (s *Subscription) ackSQL(ctx context.Context, ids []driver.AckID) error {
 	if s.retention > 0 {
 		return s.touched(ctx, s.st.ackRetain, true, ids)
 	}
 	return s.touched(ctx, s.st.ack, true, ids)
 }
 
+// markAckedInTx records that a TxHandler's committed transaction acked
+// the delivery, so that the Consumer's Ack of it succeeds.
+func (s *Subscription) markAckedInTx(id int64, lease int32) {
+	s.heldMu.Lock()
+	delete(s.held, id)
+	s.txAcked[id] = lease
+	s.txAckedN.Store(int32(len(s.txAcked)))
+	s.heldMu.Unlock()
+}
+
+// ackedInTx takes the ids acked in a transaction out of ids: it returns
+// the others and their indexes in ids, and whether any was.
+func (s *Subscription) ackedInTx(ids []driver.AckID) (rest []driver.AckID, at []int, found bool) {
+	s.heldMu.Lock()
+	defer s.heldMu.Unlock()
+	for i, a := range ids {
+		if l, ok := s.txAcked[int64(a.Seq)]; ok && a.Ref == any(l) {
+			delete(s.txAcked, int64(a.Seq))
+			found = true
+			continue
+		}
+		rest = append(rest, a)
+		at = append(at, i)
+	}
+	s.txAckedN.Store(int32(len(s.txAcked)))
+	return rest, at, found
+}
+
+// ackRest acks rest (ids[at[j]]) and reports per-item results over ids.
+func (s *Subscription) ackRest(ctx context.Context, ids, rest []driver.AckID, at []int) error {
+	if len(rest) == 0 {
+		return nil
+	}
+	err := s.ackSQL(ctx, rest)
+	if err == nil {
+		return nil
+	}
+	errs := make([]error, len(ids))
+	for j, i := range at {
+		errs[i] = driver.ItemError(err, j)
+	}
+	return &driver.BatchError{Errs: errs}
+}
+
 // Extend implements driver.Subscription.
 func (s *Subscription) Extend(ctx context.Context, ids []driver.AckID, lease time.Duration) error {
-	return s.touched(ctx, s.st.extend, false, ids, lease.Microseconds())
+	err := s.touched(ctx, s.st.extend, false, ids, lease.Microseconds())
+	if be, ok := err.(*driver.BatchError); ok && s.txAckedN.Load() > 0 {
+		// Acked in a committed transaction, not yet by the Consumer:
+		// nothing to extend, and nothing lost.
+		s.heldMu.Lock()
+		for i, a := range ids {
+			if l, ok := s.txAcked[int64(a.Seq)]; ok && a.Ref == any(l) {
+				be.Errs[i] = nil
+			}
+		}
+		s.heldMu.Unlock()
+		for _, e := range be.Errs {
+			if e != nil {
+				return be
+			}
+		}
+		return nil
+	}
+	return err
 }
 
 // Nack implements driver.Subscription: available again after delay, or
