@@ -59,6 +59,9 @@ func memProvision(emulate bool) func(ctx context.Context, spec conformance.Spec)
 		var subs []string
 		for i := range spec.Subscriptions {
 			name := fmt.Sprintf("sub-%d", i)
+			if i == 0 && spec.SubscriptionName != "" {
+				name = spec.SubscriptionName
+			}
 			subs = append(subs, name)
 			u := "mem://" + topic + "/" + name + "?" + sq.Encode()
 			// Opening creates the subscription (and its dead-letter topic).
@@ -101,6 +104,7 @@ func memHarness(name string, emulate bool) conformance.Harness {
 		Provision: memProvision(emulate),
 		Lease:     memLease,
 		Restart:   o.restart,
+		Cut:       o.cut,
 	}
 }
 

@@ -47,7 +47,11 @@
 //   - Granularity is the precision of the backend's delays; delay
 //     assertions allow it. The coarser of it and the backend's
 //     Capabilities.Granularity is used.
-//   - Restart, if set, restarts the broker during the reconnect case.
+//   - Restart, if set, restarts the broker during the reconnect cases.
+//   - Cut, if set, cuts the network between the driver and its server:
+//     every connection reset at once and new ones refused for a while.
+//     Package faultproxy is a loopback TCP proxy whose CutContext method
+//     is one; point the URLs Provision returns at its address.
 //   - MaxBody caps the largest body of the round-trip case (default: the
 //     backend's Capabilities.MaxBodySize, at most 1 MiB).
 //
@@ -79,7 +83,24 @@
 // capability: seek none (replay), dedup none (producer-side dedup; the
 // consumer-side idempotency case still runs), ordering none, dead-letter
 // and attempts both none (nothing can count attempts). The reconnect case
-// is skipped when the harness has no Restart. A Harness whose Provision
+// is skipped when the harness has no Restart, the cut cases when it has no
+// Cut, and the case that runs a Consumer through faults when it has
+// neither.
+//
+// # Faults
+//
+// Rule 15 has five cases. ConsumerSurvivesBrokerRestart restarts the
+// broker between two rounds of sends. The cut cases reset every
+// connection mid-operation, for 2L (at least 500 ms): a Send issued in the
+// cut whose context outlasts it must succeed after it; a Send whose
+// context ends inside the cut must fail with a retryable error
+// (mq.IsRetryable); a Receive blocked across the cut must return the
+// message sent after it; and a Consumer running through a cut and a
+// restart (whichever the harness has) must handle every acknowledged send,
+// dead-letter nothing whose handler never failed (max attempts 3), and see
+// at most one more attempt per fault on any message. Provision must honour
+// Spec.SubscriptionName for the rule 9 case that reuses a subscription
+// name on another topic. A Harness whose Provision
 // ignores a Spec (for example returns an unordered subscription for an
 // ordered Spec) fails the case rather than skipping it.
 //

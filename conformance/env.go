@@ -56,6 +56,18 @@ func caseName(name string) string {
 // one and zero Lease means the harness lease.
 func setup(t tb, s *suite, spec Spec) *env {
 	t.Helper()
+	e, err := trySetup(t, s, spec)
+	if err != nil {
+		t.Fatalf("Provision(%+v): %v", e.spec, err)
+		return nil // not reached: Fatalf ends the case
+	}
+	return e
+}
+
+// trySetup is setup returning Provision's error instead of failing the
+// case. On error, only the returned env's spec is set.
+func trySetup(t tb, s *suite, spec Spec) (*env, error) {
+	t.Helper()
 	if spec.Subscriptions < 1 {
 		spec.Subscriptions = 1
 	}
@@ -67,12 +79,11 @@ func setup(t tb, s *suite, spec Spec) *env {
 	defer cancel()
 	res, err := s.h.Provision(ctx, spec)
 	if err != nil {
-		t.Fatalf("Provision(%+v): %v", spec, err)
-		return nil // not reached: Fatalf ends the case
+		return &env{spec: spec}, err
 	}
 	if res == nil {
 		t.Fatalf("Provision(%+v) returned nil Resources", spec)
-		return nil
+		return nil, nil
 	}
 	if res.Cleanup != nil {
 		t.Cleanup(func() {
@@ -91,7 +102,7 @@ func setup(t tb, s *suite, spec Spec) *env {
 	case spec.DeadLetter && res.DeadLetterURL == "":
 		t.Fatalf("Provision returned no DeadLetterURL although Spec.DeadLetter is set")
 	}
-	return &env{t: t, s: s, tm: s.tm, spec: spec, res: res}
+	return &env{t: t, s: s, tm: s.tm, spec: spec, res: res}, nil
 }
 
 func (e *env) ctx() context.Context { return e.t.Context() }

@@ -29,6 +29,13 @@ type Harness struct {
 	// Restart, if non-nil, restarts the broker while a case runs (rule 15).
 	// When nil, the reconnect case is skipped.
 	Restart func(ctx context.Context) error
+	// Cut, if non-nil, cuts the network between the driver and its
+	// server: every open connection is reset at once (not closed
+	// orderly) and new ones are refused for d. It returns once the cut
+	// began, without waiting for d. faultproxy.Proxy.CutContext is one:
+	// point the URLs Provision returns at the proxy. When nil, the cases
+	// of rule 15 that cut the wire are skipped.
+	Cut func(ctx context.Context, d time.Duration) error
 	// MaxBody is the largest body the round-trip case sends. Zero means
 	// the backend's Capabilities.MaxBodySize, capped at 1 MiB.
 	MaxBody int
@@ -62,6 +69,14 @@ type Spec struct {
 	// DeadLetter asks for a dead-letter destination, readable through
 	// Resources.DeadLetterURL.
 	DeadLetter bool
+	// SubscriptionName, when not empty, is the name the first
+	// subscription must have, in the backend's own namespace (the queue,
+	// consumer group or subscription name), instead of one derived from
+	// Name. The suite gives subscriptions of two topics the same name with
+	// it, to check that they stay apart (rule 9). Provision may fail with
+	// AlreadyExists or FailedPrecondition where the backend's names are
+	// global and the name is taken.
+	SubscriptionName string
 }
 
 // Resources are the URLs of what Provision created.
@@ -87,6 +102,7 @@ type timing struct {
 	patience time.Duration // how long to wait for something that must happen
 	quiet    time.Duration // how long to watch for something that must not happen
 	shutdown time.Duration // budget for shutting down what a case opened
+	cut      time.Duration // how long a network cut lasts
 }
 
 func newTiming(h *Harness) timing {
@@ -100,5 +116,6 @@ func newTiming(h *Harness) timing {
 		patience: 5*l + 2*time.Second,
 		quiet:    2*l + max(h.Granularity, 0),
 		shutdown: 5*l + 10*time.Second,
+		cut:      max(2*l, 500*time.Millisecond),
 	}
 }

@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"context"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,10 @@ import (
 type outage struct {
 	down atomic.Bool
 	l    time.Duration
+
+	mu      sync.Mutex
+	cutting chan struct{} // closed when a cut begins: blocked receives fail
+	timer   *time.Timer
 }
 
 var errRestarting = driver.NewError(driver.Unavailable, "outage: broker restarting")
@@ -38,6 +43,33 @@ func (o *outage) restart(ctx context.Context) error {
 	}
 	time.AfterFunc(o.l, func() { o.down.Store(false) })
 	return nil
+}
+
+// cut takes the broker down for d at once, failing receives that are
+// blocked in the engine as a reset connection does, and returns.
+func (o *outage) cut(_ context.Context, d time.Duration) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.down.Store(true)
+	if o.cutting != nil {
+		close(o.cutting)
+	}
+	o.cutting = make(chan struct{})
+	if o.timer != nil {
+		o.timer.Stop()
+	}
+	o.timer = time.AfterFunc(d, func() { o.down.Store(false) })
+	return nil
+}
+
+// cutSignal returns the channel the next cut closes.
+func (o *outage) cutSignal() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cutting == nil {
+		o.cutting = make(chan struct{})
+	}
+	return o.cutting
 }
 
 func (o *outage) check() error {
@@ -95,7 +127,23 @@ func (s *outageSub) ReceiveBatch(ctx context.Context, dst []driver.Message) (int
 	if err := s.o.check(); err != nil {
 		return 0, err
 	}
-	return s.Subscription.ReceiveBatch(ctx, dst)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cut := s.o.cutSignal()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-cut:
+			cancel()
+		case <-stop:
+		}
+	}()
+	n, err := s.Subscription.ReceiveBatch(rctx, dst)
+	if err != nil && ctx.Err() == nil && rctx.Err() != nil {
+		return n, errRestarting // the connection was reset under the call
+	}
+	return n, err
 }
 
 func (s *outageSub) Ack(ctx context.Context, ids []driver.AckID) error {

@@ -267,10 +267,10 @@ func (e *emulator) step() time.Duration {
 	e.mu.Unlock()
 
 	if len(expired) > 0 {
-		_ = s.d.Nack(s.opCtx, expired, 0)
+		e.nackOrRetry(expired, now)
 	}
 	if len(nacks) > 0 {
-		_ = s.d.Nack(s.opCtx, nacks, 0)
+		e.nackOrRetry(nacks, now)
 	}
 	if len(extend) > 0 {
 		_ = s.d.Extend(s.opCtx, extend, s.info.Lease)
@@ -295,6 +295,23 @@ func (e *emulator) step() time.Duration {
 		}
 	}
 	return next
+}
+
+// nackOrRetry hands deliveries back to the backend. Those it could not
+// hand back because the backend was unreachable are held and handed back
+// again after a pause: when mq keeps the lease, nothing else would ever
+// return them, and an outage would strand them.
+func (e *emulator) nackOrRetry(ids []driver.AckID, now time.Time) {
+	err := e.s.d.Nack(e.s.opCtx, ids, 0)
+	if err == nil {
+		return
+	}
+	due := now.Add(reconnectBackoff.Delay(1))
+	for i, id := range ids {
+		if ierr := driver.ItemError(err, i); ierr != nil && isConnectionLoss(wrapDriver(e.s.d, "", ierr)) {
+			_ = e.add(&hold{m: driver.Message{AckID: id}, due: due, nack: true})
+		}
+	}
 }
 
 // stop ends the goroutine and returns the AckIDs of every delivery the

@@ -2,6 +2,7 @@ package mq
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,8 +15,11 @@ type Producer struct {
 	d    driver.Topic
 	caps driver.Capabilities
 	gate gate
-	pool sync.Pool // *[]driver.Message scratch buffers
-	now  func() time.Time
+	// stopping is closed when Shutdown begins: sends waiting to retry
+	// after a connection loss give up.
+	stopping chan struct{}
+	pool     sync.Pool // *[]driver.Message scratch buffers
+	now      func() time.Time
 }
 
 // ProducerOption configures a Producer.
@@ -37,7 +41,7 @@ func NewProducer(t driver.Topic, opts ...ProducerOption) (*Producer, error) {
 			return nil, err
 		}
 	}
-	p := &Producer{d: t, caps: t.Capabilities(), now: time.Now}
+	p := &Producer{d: t, caps: t.Capabilities(), now: time.Now, stopping: make(chan struct{})}
 	p.pool.New = func() any { s := make([]driver.Message, 0, 1); return &s }
 	return p, nil
 }
@@ -47,7 +51,11 @@ func (p *Producer) Capabilities() Capabilities { return p.caps }
 
 // Send sends m and returns once the backend has durably accepted it
 // (publisher confirm, acks=all, HTTP 200). It sets m.ID. Invalid messages
-// fail with InvalidArgument before anything is sent.
+// fail with InvalidArgument before anything is sent. When the backend
+// cannot be reached (a network cut, a broker restart), Send tries again,
+// with backoff, until ctx ends or Shutdown begins, and then returns an
+// Unavailable error (IsRetryable). A message whose confirm was lost in a
+// cut may be sent twice: give it a DedupID where duplicates matter.
 func (p *Producer) Send(ctx context.Context, m *Message) error {
 	const op = "mq.Producer.Send"
 	if err := validate(m, &p.caps); err != nil {
@@ -60,11 +68,21 @@ func (p *Producer) Send(ctx context.Context, m *Message) error {
 	bp := p.pool.Get().(*[]driver.Message)
 	buf := append((*bp)[:0], driver.Message{})
 	p.toDriver(&buf[0], m)
-	err := p.d.SendBatch(ctx, buf)
-	if err == nil {
-		m.ID = buf[0].ID
-	} else {
+	var err error
+	for try := 1; ; try++ {
+		err = p.d.SendBatch(ctx, buf)
+		if err == nil {
+			m.ID = buf[0].ID
+			break
+		}
 		err = wrapDriver(p.d, op, driver.ItemError(err, 0))
+		if !isConnectionLoss(err) {
+			break
+		}
+		if why := pauseRetry(ctx, p.stopping, try); why != nil {
+			err = outageError(op, err, why)
+			break
+		}
 	}
 	buf[0] = driver.Message{}
 	*bp = buf[:0]
@@ -101,16 +119,11 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []*Message) error {
 			buf[i] = driver.Message{}
 			p.toDriver(&buf[i], m)
 		}
-		err := p.d.SendBatch(ctx, buf)
-		for i, m := range chunk {
-			if ierr := driver.ItemError(err, i); ierr != nil {
-				if errs == nil {
-					errs = make([]error, len(msgs))
-				}
-				errs[start+i] = wrapDriver(p.d, op, ierr)
-			} else {
-				m.ID = buf[i].ID
+		if cerrs := p.sendChunk(ctx, op, chunk, buf); cerrs != nil {
+			if errs == nil {
+				errs = make([]error, len(msgs))
 			}
+			copy(errs[start:], cerrs)
 		}
 	}
 	if errs != nil {
@@ -120,6 +133,55 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []*Message) error {
 }
 
 // toDriver fills dm from m, emulating Delay when the backend lacks it.
+// sendChunk sends one chunk of at most MaxBatch messages, retrying the
+// messages that failed Unavailable until ctx ends or Shutdown begins. It
+// returns the per-message errors, or nil when every message was sent.
+func (p *Producer) sendChunk(ctx context.Context, op string, chunk []*Message, buf []driver.Message) []error {
+	var errs []error
+	pending := chunk // the messages buf holds, in order
+	idx := make([]int, 0, len(chunk))
+	for i := range chunk {
+		idx = append(idx, i)
+	}
+	for try := 1; ; try++ {
+		err := p.d.SendBatch(ctx, buf)
+		retry := buf[:0]
+		rIdx, rPending := idx[:0], pending[:0]
+		for i, m := range pending {
+			ierr := driver.ItemError(err, i)
+			if ierr == nil {
+				m.ID = buf[i].ID
+				if errs != nil {
+					errs[idx[i]] = nil
+				}
+				continue
+			}
+			if errs == nil {
+				errs = make([]error, len(chunk))
+			}
+			errs[idx[i]] = wrapDriver(p.d, op, ierr)
+			if isConnectionLoss(errs[idx[i]]) {
+				retry = append(retry, buf[i])
+				rIdx = append(rIdx, idx[i])
+				rPending = append(rPending, m)
+			}
+		}
+		if len(retry) == 0 {
+			if slices.ContainsFunc(errs, func(e error) bool { return e != nil }) {
+				return errs
+			}
+			return nil
+		}
+		if why := pauseRetry(ctx, p.stopping, try); why != nil {
+			for _, i := range rIdx {
+				errs[i] = outageError(op, errs[i], why)
+			}
+			return errs
+		}
+		buf, idx, pending = retry, rIdx, rPending
+	}
+}
+
 func (p *Producer) toDriver(dm *driver.Message, m *Message) {
 	dm.Body, dm.Attributes, dm.Key, dm.DedupID = m.Body, m.Attributes, m.Key, m.DedupID
 	if m.Delay <= 0 {
@@ -150,6 +212,7 @@ func (p *Producer) Shutdown(ctx context.Context) error {
 	if !p.gate.close() {
 		return nil
 	}
+	close(p.stopping)
 	werr := p.gate.wait(ctx)
 	cerr := p.d.Close()
 	if werr != nil {

@@ -121,13 +121,34 @@ func (s *Subscription) Receive(ctx context.Context) (*Delivery, error) {
 		return nil, s.closedError(op)
 	}
 	defer s.gate.leave()
-	for {
+	for try := 0; ; {
 		if d := s.pop(); d != nil {
 			return d, nil
 		}
-		if err := s.fetch(ctx, op, s.prefetch); err != nil {
+		if err := s.fetchOrWait(ctx, op, s.prefetch, &try); err != nil {
 			return nil, err
 		}
+	}
+}
+
+// fetchOrWait fetches; when the backend is unreachable it waits out the
+// outage (see reconnect.go), counting tries in *try, and returns an error
+// only when ctx ends, Shutdown begins, or the error is not a connection
+// loss.
+func (s *Subscription) fetchOrWait(ctx context.Context, op string, n int, try *int) error {
+	err := s.fetch(ctx, op, n)
+	if err == nil || !isConnectionLoss(err) {
+		*try = 0
+		return err
+	}
+	*try++
+	switch why := pauseRetry(ctx, s.recvCtx.Done(), *try); {
+	case why == nil:
+		return nil
+	case s.recvCtx.Err() != nil:
+		return s.closedError(op)
+	default:
+		return outageError(op, err, why)
 	}
 }
 
@@ -147,12 +168,12 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, n int) ([]*Delivery, er
 	defer s.gate.leave()
 	var out []*Delivery
 	var ms [popChunk]driver.Message
-	for {
+	for try := 0; ; {
 		out = s.popBatch(out, n, ms[:])
 		if len(out) > 0 {
 			return out, nil
 		}
-		if err := s.fetch(ctx, op, max(n, s.prefetch)); err != nil {
+		if err := s.fetchOrWait(ctx, op, max(n, s.prefetch), &try); err != nil {
 			return nil, err
 		}
 	}
@@ -420,9 +441,14 @@ func (s *Subscription) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.stopRecv()
-	stop := context.AfterFunc(ctx, s.stopOps)
-	defer stop()
 	werr := s.gate.wait(ctx)
+	if werr != nil {
+		// ctx ended first: cancel what is still in progress, and wait for
+		// it to return, since the driver may be closed only after every
+		// other call on it returned (drivers must honour ctx).
+		s.stopOps()
+		_ = s.gate.wait(context.Background())
+	}
 
 	var ids []driver.AckID
 	s.mu.Lock()
@@ -439,7 +465,11 @@ func (s *Subscription) Shutdown(ctx context.Context) error {
 	}
 	var nerr error
 	if len(ids) > 0 {
-		nerr = s.d.Nack(s.opCtx, ids, 0)
+		// Hand them back now even when ctx has ended: otherwise they come
+		// back only at the end of their leases.
+		hctx, cancel := handBackContext(ctx, s.info.Lease)
+		nerr = s.d.Nack(hctx, ids, 0)
+		cancel()
 	}
 	s.dlqMu.Lock()
 	if s.dlq != nil {
@@ -455,6 +485,17 @@ func (s *Subscription) Shutdown(ctx context.Context) error {
 		return wrapDriver(s.d, op, nerr)
 	}
 	return wrapDriver(s.d, op, cerr)
+}
+
+// handBackContext bounds the call that hands held deliveries back at
+// Shutdown: ctx's deadline while it has one left, else (ctx ended) a
+// short budget of its own, so that the deliveries come back at once
+// rather than when their leases end.
+func handBackContext(ctx context.Context, lease time.Duration) (context.Context, context.CancelFunc) {
+	if ctx.Err() == nil {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), min(max(lease, time.Second), 10*time.Second))
 }
 
 func (s *Subscription) closedError(op string) *Error {

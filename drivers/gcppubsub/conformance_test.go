@@ -32,16 +32,17 @@ const pstestLease = time.Second
 func TestConformance(t *testing.T) {
 	srv := pstest.NewServer()
 	t.Cleanup(func() { _ = srv.Close() })
-	px := startProxy(t, srv.Addr, 2*pstestLease)
+	px := startProxy(t, srv.Addr)
 	mux := new(mq.URLMux)
-	mux.Register(Scheme, &URLOpener{ClientOptions: emulatorOptions(px.addr())})
+	mux.Register(Scheme, &URLOpener{ClientOptions: emulatorOptions(px.Addr())})
 	conformance.Run(t, conformance.Harness{
 		Name:        "gcppubsub-pstest",
 		Mux:         mux,
 		Provision:   provisioner(mux, testProject),
 		Lease:       pstestLease,
 		Granularity: time.Second,
-		Restart:     px.outage,
+		Restart:     outage(px, 2*pstestLease),
+		Cut:         px.CutContext,
 		Skip:        map[string]string{"SeekRedeliversRetainedMessages": pstestSeekBroken},
 	})
 }
@@ -79,10 +80,11 @@ func TestConformanceExternal(t *testing.T) {
 	}
 	if host := os.Getenv("PUBSUB_EMULATOR_HOST"); host != "" {
 		// An emulator gets the proxy too, for the reconnect case.
-		px := startProxy(t, host, 2*lease)
+		px := startProxy(t, host)
 		h.Mux = new(mq.URLMux)
-		h.Mux.Register(Scheme, &URLOpener{ClientOptions: emulatorOptions(px.addr())})
-		h.Restart = px.outage
+		h.Mux.Register(Scheme, &URLOpener{ClientOptions: emulatorOptions(px.Addr())})
+		h.Restart = outage(px, 2*lease)
+		h.Cut = px.CutContext
 	}
 	h.Provision = provisioner(h.Mux, project)
 	conformance.Run(t, h)
@@ -125,6 +127,9 @@ func provisioner(mux *mq.URLMux, project string) func(ctx context.Context, spec 
 		var subs []string
 		for i := range spec.Subscriptions {
 			name := fmt.Sprintf("%s-sub-%d", topic, i)
+			if i == 0 && spec.SubscriptionName != "" {
+				name = spec.SubscriptionName
+			}
 			if err := a.CreateSubscription(ctx, topic, name, cfg); err != nil {
 				return nil, err
 			}

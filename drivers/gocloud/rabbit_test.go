@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"gocloud.dev/pubsub"
 
 	"github.com/portmq/portmq/conformance"
+	"github.com/portmq/portmq/conformance/faultproxy"
 	"github.com/portmq/portmq/drivers/gocloud"
 	"github.com/portmq/portmq/internal/testenv"
 	"github.com/portmq/portmq/mq"
@@ -130,7 +132,11 @@ func (a *rabbitAdmin) provision(ctx context.Context, spec conformance.Spec) (*co
 	}
 	var queues []string
 	for i := range spec.Subscriptions {
-		queues = append(queues, ex+"-sub-"+strconv.Itoa(i))
+		qn := ex + "-sub-" + strconv.Itoa(i)
+		if i == 0 && spec.SubscriptionName != "" {
+			qn = a.prefix + spec.SubscriptionName
+		}
+		queues = append(queues, qn)
 	}
 	if err := a.declare(ex, queues...); err != nil {
 		return nil, err
@@ -168,9 +174,21 @@ func forceClose(ctx context.Context) error {
 	return nil
 }
 
+// TestConformanceRabbit is not parallel: it points RABBIT_SERVER_URL, which
+// the Go CDK's rabbit driver reads, at a fault proxy for the cut cases.
 func TestConformanceRabbit(t *testing.T) {
-	t.Parallel()
 	a := newRabbitAdmin(t)
+	u, err := url.Parse(os.Getenv("RABBIT_SERVER_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := faultproxy.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = px.Close() })
+	u.Host = px.Addr()
+	t.Setenv("RABBIT_SERVER_URL", u.String())
 	restart := forceClose
 	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
 		t.Logf("rabbitmqctl not found (%v): the reconnect case is skipped", err)
@@ -185,6 +203,7 @@ func TestConformanceRabbit(t *testing.T) {
 		Provision: a.provision,
 		Lease:     rabbitLease,
 		Restart:   restart,
+		Cut:       px.CutContext,
 	})
 }
 

@@ -12,12 +12,13 @@ func TestConformance(t *testing.T) {
 	for _, mode := range []Mode{GroupMode, ShareMode} {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
-			c := startCluster(t)
+			c := startProxiedCluster(t)
 			conformance.Run(t, conformance.Harness{
 				Name:      "kafka-" + mode.String(),
 				Provision: provisioner(c.addr(), mode),
 				Lease:     testLease,
 				Restart:   c.restart,
+				Cut:       c.cut,
 			})
 		})
 	}

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/portmq/portmq/conformance"
+	"github.com/portmq/portmq/conformance/faultproxy"
 	"github.com/portmq/portmq/mq"
 )
 
@@ -40,6 +41,10 @@ type cluster struct {
 	c    *kfake.Cluster
 	port int
 	dir  string
+	// proxy, when set, stands between clients and the broker (for Cut):
+	// the broker listens on realPort and advertises the proxy's address.
+	proxy    *faultproxy.Proxy
+	realPort int
 }
 
 func clusterOpts(port int, dir string) []kfake.Opt {
@@ -79,6 +84,73 @@ func startCluster(t testing.TB) *cluster {
 	return cl
 }
 
+// startProxiedCluster starts a kfake cluster behind a fault proxy: the
+// broker advertises the proxy's address, so every client connection goes
+// through it and Cut resets them all.
+func startProxiedCluster(t testing.TB) *cluster {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	realAddr := ln.Addr().String()
+	_ = ln.Close()
+	p, err := faultproxy.Start(realAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(realAddr)
+	realPort, _ := strconv.Atoi(port)
+	dir := t.TempDir()
+	cl := &cluster{dir: dir, proxy: p, realPort: realPort}
+	c, err := kfake.NewCluster(cl.opts(0)...)
+	if err != nil {
+		t.Fatalf("kfake.NewCluster: %v", err)
+	}
+	cl.c = c
+	_, port, _ = net.SplitHostPort(c.ListenAddrs()[0])
+	cl.port, _ = strconv.Atoi(port)
+	t.Cleanup(func() {
+		cl.mu.Lock()
+		defer cl.mu.Unlock()
+		cl.c.Close()
+		_ = p.Close()
+	})
+	return cl
+}
+
+// opts are the cluster's options for a start on port.
+func (c *cluster) opts(port int) []kfake.Opt {
+	if c.proxy == nil {
+		return clusterOpts(port, c.dir)
+	}
+	real, advertised := c.realPort, c.proxy.Addr()
+	return append(clusterOpts(0, c.dir), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+		ln, err := net.Listen(network, "127.0.0.1:"+strconv.Itoa(real))
+		if err != nil {
+			return nil, err
+		}
+		return advertisedListener{ln, advertised}, nil
+	}))
+}
+
+// advertisedListener reports another address than its own, so that kfake
+// advertises the fault proxy in front of it.
+type advertisedListener struct {
+	net.Listener
+	addr string
+}
+
+func (l advertisedListener) Addr() net.Addr {
+	a, _ := net.ResolveTCPAddr("tcp", l.addr)
+	return a
+}
+
+// cut resets every connection to the broker and refuses new ones for d.
+func (c *cluster) cut(ctx context.Context, d time.Duration) error {
+	return c.proxy.CutContext(ctx, d)
+}
+
 func (c *cluster) addr() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -93,7 +165,7 @@ func (c *cluster) restart(ctx context.Context) error {
 	c.c.Close()
 	var err error
 	for {
-		if c.c, err = kfake.NewCluster(clusterOpts(c.port, c.dir)...); err == nil {
+		if c.c, err = kfake.NewCluster(c.opts(c.port)...); err == nil {
 			return nil
 		}
 		select {
@@ -144,6 +216,9 @@ func provisioner(brokers string, mode Mode) func(ctx context.Context, spec confo
 		var subs []string
 		for i := range spec.Subscriptions {
 			sub := fmt.Sprintf("%s-s%d", topic, i)
+			if i == 0 && spec.SubscriptionName != "" {
+				sub = spec.SubscriptionName
+			}
 			if err := a.CreateSubscription(ctx, topic, sub, mq.SubscriptionConfig{}); err != nil {
 				return nil, err
 			}

@@ -101,18 +101,23 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 		return nil
 	}
 	recs := getRecords(len(msgs))
-	defer putRecords(recs)
 	now := time.Now()
 	for i := range msgs {
 		toRecord(&recs[i], &msgs[i], t.name, now)
 	}
-	b := &sendBatch{recs: recs}
-	b.wg.Add(len(recs))
+	b := &sendBatch{recs: recs, finished: make(chan struct{})}
+	b.left.Store(int32(len(recs)))
 	done := b.done // one func value for the batch, not one per record
 	for i := range recs {
 		t.cl.Produce(ctx, &recs[i], done)
 	}
-	b.wg.Wait()
+	if !b.wait(ctx) {
+		// The client keeps retrying records already in flight (a
+		// connection cut) past ctx; the caller must not wait for that.
+		// Their outcome is unknown: they may still be written.
+		return wrap("send to "+t.name, ctx.Err())
+	}
+	defer putRecords(recs)
 	var errs []error
 	ids := idList{buf: make([]byte, 0, 12*len(recs)), ends: make([]int, 0, len(recs))}
 	for i := range recs {
@@ -160,10 +165,29 @@ func putRecords(recs []kgo.Record) {
 // sendBatch collects the results of one SendBatch; one callback serves
 // every record of the batch.
 type sendBatch struct {
-	wg   sync.WaitGroup
-	recs []kgo.Record
-	mu   sync.Mutex
-	errs []error
+	left     atomic.Int32 // promises still to run
+	state    atomic.Int32 // batchWaiting, batchFinished or batchAbandoned
+	finished chan struct{}
+	recs     []kgo.Record
+	mu       sync.Mutex
+	errs     []error
+}
+
+const (
+	batchWaiting int32 = iota
+	batchFinished
+	batchAbandoned // SendBatch returned at ctx's end; the last promise recycles the records
+)
+
+// wait waits until every promise ran (true) or ctx ended first (false;
+// the records then belong to the client until its promises ran).
+func (b *sendBatch) wait(ctx context.Context) bool {
+	select {
+	case <-b.finished:
+		return true
+	case <-ctx.Done():
+		return !b.state.CompareAndSwap(batchWaiting, batchAbandoned)
+	}
 }
 
 func (b *sendBatch) done(r *kgo.Record, err error) {
@@ -179,7 +203,14 @@ func (b *sendBatch) done(r *kgo.Record, err error) {
 		}
 		b.mu.Unlock()
 	}
-	b.wg.Done()
+	if b.left.Add(-1) != 0 {
+		return
+	}
+	if b.state.CompareAndSwap(batchWaiting, batchFinished) {
+		close(b.finished)
+	} else {
+		putRecords(b.recs)
+	}
 }
 
 func (t *topic) Capabilities() driver.Capabilities { return t.caps }

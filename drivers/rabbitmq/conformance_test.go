@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portmq/portmq/conformance"
+	"github.com/portmq/portmq/conformance/faultproxy"
 	"github.com/portmq/portmq/mq"
 )
 
@@ -18,8 +20,9 @@ import (
 const confLease = time.Second
 
 // provision creates a fanout exchange and quorum queues through the
-// driver's admin and returns their URLs.
-func provision(base string) func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
+// driver's admin on base and returns their URLs on handles (the same
+// server, perhaps through a fault proxy).
+func provision(base, handles string) func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
 	return func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
 		a, err := mq.OpenAdmin(ctx, base)
 		if err != nil {
@@ -32,10 +35,13 @@ func provision(base string) func(ctx context.Context, spec conformance.Spec) (*c
 		if err := a.CreateTopic(ctx, topic, mq.TopicConfig{}); err != nil {
 			return nil, err
 		}
-		res := &conformance.Resources{TopicURL: withQueryS(base, "topic", topic)}
+		res := &conformance.Resources{TopicURL: withQueryS(handles, "topic", topic)}
 		var queues, dlqs []string
 		for i := range spec.Subscriptions {
 			q := fmt.Sprintf("%s.s%d", topic, i)
+			if i == 0 && spec.SubscriptionName != "" {
+				q = runPrefix + spec.SubscriptionName
+			}
 			cfg := mq.SubscriptionConfig{MaxAttempts: spec.MaxAttempts, Ordered: spec.Ordered}
 			kv := []string{"topic", topic, "subscription", q, "visibility", spec.Lease.String()}
 			if spec.MaxAttempts > 0 {
@@ -53,10 +59,10 @@ func provision(base string) func(ctx context.Context, spec conformance.Spec) (*c
 				return nil, err
 			}
 			queues = append(queues, q)
-			res.SubscriptionURLs = append(res.SubscriptionURLs, withQueryS(base, kv...))
+			res.SubscriptionURLs = append(res.SubscriptionURLs, withQueryS(handles, kv...))
 		}
 		if spec.DeadLetter {
-			res.DeadLetterURL = withQueryS(base, "topic", dlqs[0], "subscription", dlqs[0])
+			res.DeadLetterURL = withQueryS(handles, "topic", dlqs[0], "subscription", dlqs[0])
 		}
 		res.Cleanup = func(ctx context.Context) error {
 			a, err := mq.OpenAdmin(ctx, base)
@@ -130,10 +136,29 @@ func restartBroker(ctx context.Context) error {
 
 func TestConformance(t *testing.T) {
 	base := serverURL(t)
+	proxied, cut := viaFaultProxy(t, base)
 	conformance.Run(t, conformance.Harness{
 		Name:      "rabbitmq",
-		Provision: provision(base),
+		Provision: provision(base, proxied),
 		Lease:     confLease,
 		Restart:   restartBroker,
+		Cut:       cut,
 	})
+}
+
+// viaFaultProxy starts a fault proxy in front of the server of the AMQP
+// URL base and returns base pointed at the proxy, and the proxy's Cut.
+func viaFaultProxy(t *testing.T, base string) (string, func(context.Context, time.Duration) error) {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := faultproxy.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	u.Host = p.Addr()
+	return u.String(), p.CutContext
 }

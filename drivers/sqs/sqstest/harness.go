@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portmq/portmq/conformance"
+	"github.com/portmq/portmq/conformance/faultproxy"
 	"github.com/portmq/portmq/mq"
 )
 
@@ -48,24 +49,26 @@ func (s *Server) Harness(name string, mode Mode) (conformance.Harness, func(), e
 	query := s.Query()
 	release := func() {}
 	if s.Endpoint != "" {
-		p, err := NewProxy(s.Endpoint)
+		eu, err := url.Parse(s.Endpoint)
+		if err != nil {
+			return h, nil, err
+		}
+		p, err := faultproxy.Start(eu.Host)
 		if err != nil {
 			return h, nil, err
 		}
 		v := url.Values{}
 		v.Set("region", s.Region)
-		v.Set("endpoint", p.Endpoint())
+		v.Set("endpoint", "http://"+p.Addr())
 		query = v.Encode()
-		release = p.Close
+		release = func() { _ = p.Close() }
 		h.Restart = func(ctx context.Context) error {
 			// Down for one lease, and for another one after Restart
 			// returns, as clients reconnect after a restart.
-			if err := p.Outage(ctx, Lease); err != nil {
-				return err
-			}
-			p.Cut(Lease)
-			return nil
+			p.Cut(2 * Lease)
+			return wait(ctx, Lease)
 		}
+		h.Cut = p.CutContext
 	}
 	h.Provision = func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
 		return s.provision(ctx, spec, mode, query)
@@ -107,6 +110,11 @@ func (s *Server) provision(ctx context.Context, spec conformance.Spec, mode Mode
 	}
 	if mode != SNS && spec.Subscriptions <= 1 {
 		q := spec.Name + suffix
+		if spec.SubscriptionName != "" {
+			// The queue is topic and subscription at once: SQS names are
+			// global, so the name on another topic is the same queue.
+			q = spec.SubscriptionName + suffix
+		}
 		if err := sqsAdmin.CreateTopic(ctx, q, mq.TopicConfig{DedupWindow: spec.DedupWindow}); err != nil {
 			return fail(err)
 		}
@@ -134,6 +142,9 @@ func (s *Server) provision(ctx context.Context, spec conformance.Spec, mode Mode
 	res.TopicURL = "sns://" + topic + "?" + query
 	for i := range max(spec.Subscriptions, 1) {
 		q := spec.Name + "-s" + strconv.Itoa(i) + suffix
+		if i == 0 && spec.SubscriptionName != "" {
+			q = spec.SubscriptionName + suffix
+		}
 		if err := snsAdmin.CreateSubscription(ctx, topic, q, subCfg); err != nil {
 			return fail(err)
 		}
@@ -148,6 +159,18 @@ func (s *Server) provision(ctx context.Context, spec conformance.Spec, mode Mode
 	}
 	res.Cleanup = cleanup
 	return res, nil
+}
+
+// wait waits d or until ctx ends.
+func wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // withAdmin runs f with an admin of scheme (sqs or sns) on the server.
