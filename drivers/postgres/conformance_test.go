@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strconv"
 	"testing"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/portmq/portmq/conformance"
+	"github.com/portmq/portmq/conformance/faultproxy"
+	"github.com/portmq/portmq/drivers/postgres"
 	"github.com/portmq/portmq/internal/testenv"
 	"github.com/portmq/portmq/mq"
 )
@@ -21,8 +24,9 @@ func testenvUnavailable(t testing.TB, err error) {
 
 // provision creates a topic and subscriptions through the driver's admin
 // and returns their URLs.
-func provision(t testing.TB) func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
-	base := serverURL(t)
+// The admin works on base; the handles' URLs are on handles (the same
+// server, through a fault proxy).
+func provision(base, handles string) func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
 	return func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
 		a, err := mq.OpenAdmin(ctx, base)
 		if err != nil {
@@ -33,10 +37,13 @@ func provision(t testing.TB) func(ctx context.Context, spec conformance.Spec) (*
 		if err := a.CreateTopic(ctx, topic, mq.TopicConfig{DedupWindow: spec.DedupWindow}); err != nil {
 			return nil, err
 		}
-		res := &conformance.Resources{TopicURL: withQuery(base, "topic", topic)}
+		res := &conformance.Resources{TopicURL: withQuery(handles, "topic", topic)}
 		var subs, dlqs []string
 		for i := range spec.Subscriptions {
 			name := topic + ".s" + strconv.Itoa(i)
+			if i == 0 && spec.SubscriptionName != "" {
+				name = spec.SubscriptionName
+			}
 			cfg := mq.SubscriptionConfig{MaxAttempts: spec.MaxAttempts, Ordered: spec.Ordered, Retention: spec.Retention, Lease: spec.Lease}
 			if spec.DeadLetter {
 				cfg.DeadLetterTopic = name + ".dlq"
@@ -46,11 +53,11 @@ func provision(t testing.TB) func(ctx context.Context, spec conformance.Spec) (*
 				return nil, err
 			}
 			subs = append(subs, name)
-			res.SubscriptionURLs = append(res.SubscriptionURLs, withQuery(base, "topic", topic, "subscription", name,
+			res.SubscriptionURLs = append(res.SubscriptionURLs, withQuery(handles, "topic", topic, "subscription", name,
 				"visibility", spec.Lease.String(), "poll_interval", "1s"))
 		}
 		if spec.DeadLetter {
-			res.DeadLetterURL = withQuery(base, "topic", dlqs[0], "subscription", dlqs[0], "poll_interval", "1s")
+			res.DeadLetterURL = withQuery(handles, "topic", dlqs[0], "subscription", dlqs[0], "poll_interval", "1s")
 		}
 		res.Cleanup = func(ctx context.Context) error {
 			a, err := mq.OpenAdmin(ctx, base)
@@ -82,11 +89,41 @@ func cutConnections(ctx context.Context) error {
 	return err
 }
 
+// proxied returns u with its host replaced by a fault proxy's, and the
+// proxy's Cut.
+func proxied(t *testing.T, u string) (string, func(context.Context, time.Duration) error) {
+	t.Helper()
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := faultproxy.Start(pu.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	pu.Host = p.Addr()
+	return pu.String(), p.CutContext
+}
+
 func TestConformance(t *testing.T) {
+	base := serverURL(t)
+	handles, cut := proxied(t, base)
 	conformance.Run(t, conformance.Harness{
 		Name:      "postgres",
-		Provision: provision(t),
+		Provision: provision(base, handles),
 		Lease:     time.Second,
 		Restart:   cutConnections,
+		Cut:       cut,
+	})
+}
+
+func TestIdempotencyStoreConformance(t *testing.T) {
+	pool := newPool(t)
+	conformance.RunIdempotencyStore(t, conformance.StoreHarness{
+		Name: "postgres",
+		New: func(ctx context.Context, retention time.Duration) (mq.IdempotencyStore, error) {
+			return postgres.NewIdempotencyStore(pool, &postgres.StoreOptions{Schema: testSchema, Retention: retention})
+		},
 	})
 }

@@ -127,7 +127,7 @@ func newSubscription(ctx context.Context, pool *pgxpool.Pool, topic, name string
 	var leaseUS, retUS int64
 	err = pool.QueryRow(ctx, `SELECT s.id, s.topic_id, (extract(epoch FROM s.lease) * 1e6)::bigint, s.max_attempts, s.dead_letter, s.ordered,
 			(extract(epoch FROM s.retention) * 1e6)::bigint,
-			` + identityExpr + `
+			`+identityExpr+`
 		FROM `+schema+`.subscriptions s JOIN `+schema+`.topics t ON t.id = s.topic_id WHERE t.name = $1 AND s.name = $2`, topic, name).
 		Scan(&s.id, &s.topicID, &leaseUS, &s.maxAttempts, &s.dlq, &s.ordered, &retUS, &s.identity)
 	if err != nil {
