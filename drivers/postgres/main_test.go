@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/goleak"
+
+	"github.com/portmq/portmq/drivers/postgres"
 )
 
 // testSchema is this run's own schema, dropped when the run ends.
@@ -98,6 +100,9 @@ func newPool(t testing.TB) *pgxpool.Pool {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
+	if err := postgres.Migrate(context.Background(), p, testSchema); err != nil {
+		t.Fatal(err)
+	}
 	return p
 }
 
