@@ -8,7 +8,7 @@ type stmts struct {
 	schema  string
 	channel string // the LISTEN/NOTIFY channel of the schema
 
-	send, pick, pickOrdered, ack, ackRetain, extend, nack, deadLetter, reap, nextDue, cleanAcked, cleanDedup, seek string
+	send, sendPlain, pick, pickOrdered, ack, ackRetain, extend, nack, deadLetter, reap, nextDue, cleanAcked, cleanDedup, seek string
 }
 
 // channelOf is the notification channel of a schema.
@@ -18,6 +18,7 @@ func newStmts(schema string) *stmts {
 	r := strings.NewReplacer("{s}", schema)
 	s := &stmts{schema: schema, channel: channelOf(schema)}
 	s.send = r.Replace(sendSQL)
+	s.sendPlain = r.Replace(sendPlainSQL)
 	s.pick = r.Replace(strings.Replace(pickSQL, "{ordered}", "", 1))
 	s.pickOrdered = r.Replace(strings.Replace(pickSQL, "{ordered}", orderedSQL, 1))
 	s.ack = r.Replace(ackSQL)
@@ -53,6 +54,18 @@ ins AS (INSERT INTO {s}.queue (sub_id, msg_id, body, attrs, key, dedup_id, publi
 	SELECT s.id, m.msg_id, m.body, m.attrs, m.key, m.dedup_id, now(), now() + m.delay_us * interval '1 microsecond'
 	FROM m CROSS JOIN t JOIN {s}.subscriptions s ON s.topic_id = t.id
 	WHERE m.dedup_id IS NULL OR t.dedup_window <= interval '0' OR m.msg_id IN (SELECT msg_id FROM d)
+	ORDER BY m.ord, s.id
+	RETURNING sub_id)
+SELECT EXISTS (SELECT 1 FROM t), (SELECT count(pg_notify($8, n.sub_id::text)) FROM (SELECT DISTINCT sub_id FROM ins) n)`
+
+// sendPlainSQL is sendSQL for a batch without DedupIDs ($6 is unused but
+// kept so both take the same arguments).
+const sendPlainSQL = `WITH t AS (SELECT id FROM {s}.topics WHERE name = $1),
+ins AS (INSERT INTO {s}.queue (sub_id, msg_id, body, attrs, key, published_at, available_at)
+	SELECT s.id, m.msg_id, m.body, m.attrs, m.key, now(), now() + m.delay_us * interval '1 microsecond'
+	FROM unnest($2::text[], $3::bytea[], $4::bytea[], $5::bytea[], $7::bigint[]) WITH ORDINALITY AS m(msg_id, body, attrs, key, delay_us, ord)
+	CROSS JOIN t JOIN {s}.subscriptions s ON s.topic_id = t.id
+	WHERE $6::bytea[] IS NULL
 	ORDER BY m.ord, s.id
 	RETURNING sub_id)
 SELECT EXISTS (SELECT 1 FROM t), (SELECT count(pg_notify($8, n.sub_id::text)) FROM (SELECT DISTINCT sub_id FROM ins) n)`

@@ -21,6 +21,9 @@ import (
 const (
 	DefaultLease        = 30 * time.Second
 	DefaultPollInterval = 2 * time.Second
+	// statementTimeout bounds each statement of a receive, which does
+	// not end with the receive's context.
+	statementTimeout = 30 * time.Second
 	// cleanBatch bounds the rows one housekeeping statement deletes.
 	cleanBatch = 1000
 )
@@ -247,15 +250,23 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 		if s.closed.Load() {
 			return 0, errClosed
 		}
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
 		woken := s.wake.wait()
-		n, err := s.pick(ctx, dst)
+		// The statements do not see ctx's cancellation: a pick canceled
+		// after the server leased rows would leave them leased to nobody
+		// until the lease ends, and pgx closes a connection whose query
+		// is canceled. mq cancels waiting receives often (to wake them),
+		// so ctx is only watched while waiting.
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statementTimeout)
+		n, err := s.pick(qctx, dst)
 		if err != nil || n > 0 {
-			if err != nil && ctx.Err() != nil {
-				return 0, ctx.Err()
-			}
+			cancel()
 			return n, redacted(err, s.secret)
 		}
-		wait, err := s.idle(ctx)
+		wait, err := s.idle(qctx)
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return 0, ctx.Err()

@@ -151,9 +151,19 @@ func sendBatch(ctx context.Context, db Querier, st *stmts, topic string, msgs []
 		}
 		a.delays[i] = m.Delay.Microseconds()
 	}
+	q, dedup := st.sendPlain, a.dedupIDs
+	for _, d := range a.dedupIDs {
+		if d != nil {
+			q = st.send
+			break
+		}
+	}
+	if q == st.sendPlain {
+		dedup = nil
+	}
 	var exists bool
 	var notified int64
-	err := db.QueryRow(ctx, st.send, topic, a.ids, a.bodies, a.attrs, a.keys, a.dedupIDs, a.delays, st.channel).Scan(&exists, &notified)
+	err := db.QueryRow(ctx, q, topic, a.ids, a.bodies, a.attrs, a.keys, dedup, a.delays, st.channel).Scan(&exists, &notified)
 	if err != nil {
 		return err
 	}
