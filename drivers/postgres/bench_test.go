@@ -309,4 +309,3 @@ func BenchmarkSendFanout(b *testing.B) {
 		})
 	}
 }
-

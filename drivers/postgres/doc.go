@@ -52,36 +52,36 @@
 //
 // A producer URL names the topic:
 //
-//	postgres://HOST/DB?topic=NAME&dedup_window=5m
+//		postgres://HOST/DB?topic=NAME&dedup_window=5m
 //
-//   - topic (required): the topic, created if absent.
-//   - dedup_window: when creating the topic, drop a message whose DedupID
-//     was sent within this window (producer-side dedup). Default 0 (none).
-//     Given for an existing topic with another window, the open fails
-//     with FailedPrecondition.
+//	  - topic (required): the topic, created if absent.
+//	  - dedup_window: when creating the topic, drop a message whose DedupID
+//	    was sent within this window (producer-side dedup). Default 0 (none).
+//	    Given for an existing topic with another window, the open fails
+//	    with FailedPrecondition.
 //
 // A subscription URL names the topic and the subscription:
 //
-//	postgres://HOST/DB?topic=NAME&subscription=NAME&visibility=30s&max_attempts=5&dead_letter=TOPIC&ordered=true&retention=24h&poll_interval=2s
+//		postgres://HOST/DB?topic=NAME&subscription=NAME&visibility=30s&max_attempts=5&dead_letter=TOPIC&ordered=true&retention=24h&poll_interval=2s
 //
-//   - topic, subscription (required): created if absent. A subscription
-//     belongs to its topic: the same name on another topic is another
-//     subscription.
-//   - visibility: the lease of this handle's deliveries. Default: the
-//     lease stored with the subscription (30s unless created otherwise).
-//   - max_attempts: deliveries after which a message is dead-lettered; 0
-//     (default) means never.
-//   - dead_letter: the topic dead letters go to. Default NAME.dlq when
-//     max_attempts is set, else none. A dead-letter topic without
-//     subscriptions gets one of its own name when the subscription is
-//     created, so dead letters are kept: read them at
-//     ?topic=NAME.dlq&subscription=NAME.dlq.
-//   - ordered: deliver the messages of one Key in send order, one at a
-//     time. Default false.
-//   - retention: keep acked messages this long, for Seek. Default 0
-//     (acked rows are deleted).
-//   - poll_interval: the longest an idle receive waits without a
-//     notification (at least 10ms). Default 2s.
+//	  - topic, subscription (required): created if absent. A subscription
+//	    belongs to its topic: the same name on another topic is another
+//	    subscription.
+//	  - visibility: the lease of this handle's deliveries. Default: the
+//	    lease stored with the subscription (30s unless created otherwise).
+//	  - max_attempts: deliveries after which a message is dead-lettered; 0
+//	    (default) means never.
+//	  - dead_letter: the topic dead letters go to. Default NAME.dlq when
+//	    max_attempts is set, else none. A dead-letter topic without
+//	    subscriptions gets one of its own name when the subscription is
+//	    created, so dead letters are kept: read them at
+//	    ?topic=NAME.dlq&subscription=NAME.dlq.
+//	  - ordered: deliver the messages of one Key in send order, one at a
+//	    time. Default false.
+//	  - retention: keep acked messages this long, for Seek. Default 0
+//	    (acked rows are deleted).
+//	  - poll_interval: the longest an idle receive waits without a
+//	    notification (at least 10ms). Default 2s.
 //
 // max_attempts, dead_letter, ordered and retention are stored with the
 // subscription when it is created; given for an existing subscription

@@ -72,6 +72,7 @@ type Subscription struct {
 	retention    time.Duration
 	poll         time.Duration
 	identity     string // the database, for TxHandler's same-database check
+	pickSQL      string // the pick statement of this subscription's settings
 	lastClean    atomic.Int64
 	closed       atomic.Bool
 	wake         waker
@@ -148,6 +149,7 @@ func newSubscription(ctx context.Context, pool *pgxpool.Pool, topic, name string
 	if err := s.checkSettings(opts); err != nil {
 		return nil, err
 	}
+	s.pickSQL = st.pickFor(s.maxAttempts, s.ordered)
 	s.wake.init()
 	s.held = make(map[int64]int32)
 	s.txAcked = make(map[int64]int32)
@@ -289,11 +291,7 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 }
 
 func (s *Subscription) pick(ctx context.Context, dst []driver.Message) (int, error) {
-	q := s.st.pick
-	if s.ordered {
-		q = s.st.pickOrdered
-	}
-	rows, err := s.db.Query(ctx, q, s.id, len(dst), s.lease.Microseconds(), s.maxAttempts)
+	rows, err := s.db.Query(ctx, s.pickSQL, s.id, len(dst), s.lease.Microseconds())
 	if err != nil {
 		return 0, err
 	}
