@@ -251,3 +251,60 @@ func TestTxHandlerAcksInTheHandlersTransaction(t *testing.T) {
 	}
 	receiveNone(t, sub, 500*time.Millisecond, "acked in the handler's transaction")
 }
+
+func TestExpiredClaimIsFencedOutOfTheTransaction(t *testing.T) {
+	r := newEORig(t)
+	pool := newPool(t)
+	running, taken := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	h := postgres.TxHandler(pool, r.store, func(ctx context.Context, tx pgx.Tx, d *mq.Delivery) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO `+r.table+` VALUES ($1, $2)`, d.DedupID, d.Attempt); err != nil {
+			return err
+		}
+		if first.CompareAndSwap(false, true) {
+			close(running)
+			<-taken // the claim expired meanwhile and another holder took the key
+		}
+		return nil
+	})
+	c, err := mq.NewConsumer(r.hs[0], h, mq.WithIdempotency(r.store), fastBackoff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(context.Background()) }()
+	ctx := ctxFor(t, 30*time.Second)
+	if err := r.p.Send(ctx, &mq.Message{Body: []byte("pay"), DedupID: r.key}); err != nil {
+		t.Fatal(err)
+	}
+	<-running
+	// The claim's time runs out (moved into the past rather than waited
+	// for, so the delivery's lease, still kept by the Consumer, does not
+	// end too) and another holder takes the key.
+	if _, err := pool.Exec(ctx, `UPDATE `+testSchema+`.claims SET until = now() - interval '1 s' WHERE key = $1`, r.key); err != nil {
+		t.Fatal(err)
+	}
+	other, err := r.store.Claim(ctx, r.key, time.Hour)
+	if err != nil || other.Result != mq.Claimed {
+		t.Fatalf("Claim after expiry = %+v, %v", other, err)
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	close(taken)
+	// The first handler's commit must fail: its completion is fenced out
+	// and its INSERT rolled back. The Consumer then retries, finds the key
+	// busy (held by other) and keeps the delivery.
+	for ctx.Err() == nil && c.Stats().Retried == 0 {
+		<-tick.C
+	}
+	if got := rowsPerMessage(t, pool, r.table)[r.key]; got != 0 {
+		t.Errorf("%d effect rows after the fenced-out commit, want 0", got)
+	}
+	if err := r.store.Complete(ctx, other); err != nil {
+		t.Errorf("the new holder's Complete: %v", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = c.Shutdown(sctx)
+	<-done
+}
