@@ -14,6 +14,7 @@ type dedup struct {
 	ids   map[string]dedupRec
 	order []dedupOrder // claims in time order, for pruning
 	head  int
+	peak  int // most ids since ids was last copied
 }
 
 type dedupRec struct {
@@ -43,8 +44,16 @@ func (d *dedup) claim(dedupID, id string, now time.Time, window time.Duration) (
 	}
 	exp := now.Add(window)
 	d.ids[dedupID] = dedupRec{id: id, exp: exp}
+	d.peak = max(d.peak, len(d.ids))
 	d.order = append(d.order, dedupOrder{dedupID, exp})
 	return "", false
+}
+
+// expire forgets claims whose window ended.
+func (d *dedup) expire(now time.Time) {
+	d.mu.Lock()
+	d.prune(now)
+	d.mu.Unlock()
 }
 
 // prune forgets claims whose window ended; d.mu is held.
@@ -60,7 +69,10 @@ func (d *dedup) prune(now time.Time) {
 	if d.head > 0 && d.head >= len(d.order)/2 {
 		n := copy(d.order, d.order[d.head:])
 		clear(d.order[n:])
-		d.order = d.order[:n]
+		d.order = shrink(d.order[:n])
 		d.head = 0
+	}
+	if len(d.ids) < d.peak/4 && d.peak > minShrink {
+		d.ids, d.peak = shrinkMap(d.ids), len(d.ids)
 	}
 }

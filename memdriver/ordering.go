@@ -18,6 +18,7 @@ func (s *subscription) waitKey(e *entry, due time.Time) bool {
 			s.keys = make(map[string]*keyState)
 		}
 		s.keys[e.key] = &keyState{}
+		s.keysPeak = max(s.keysPeak, len(s.keys))
 		return false
 	}
 	e.state = stKeyWait
@@ -46,6 +47,10 @@ func (s *subscription) releaseKey(e *entry, at *instant) {
 	n := ks.head
 	if n == nil {
 		delete(s.keys, e.key)
+		if len(s.keys) < s.keysPeak/4 && s.keysPeak > minShrink {
+			// A map never shrinks: copy it once it is mostly empty.
+			s.keys, s.keysPeak = shrinkMap(s.keys), len(s.keys)
+		}
 		return
 	}
 	ks.head = n.next
@@ -54,4 +59,13 @@ func (s *subscription) releaseKey(e *entry, at *instant) {
 	}
 	n.next = nil
 	s.makeAvailable(n, at, n.at)
+}
+
+// shrinkMap returns a copy of m sized for its entries.
+func shrinkMap[M ~map[K]V, K comparable, V any](m M) M {
+	n := make(M, len(m))
+	for k, v := range m {
+		n[k] = v
+	}
+	return n
 }

@@ -6,6 +6,10 @@ import (
 	"time"
 )
 
+// pruneMin is the number of retained entries at which the first prune
+// runs; later ones run when the list doubled since the last.
+const pruneMin = 64
+
 // prune frees retained entries published more than retention ago.
 func (s *subscription) prune(now time.Time) {
 	keep := s.retained[:0]
@@ -17,7 +21,7 @@ func (s *subscription) prune(now time.Time) {
 		}
 	}
 	clear(s.retained[len(keep):])
-	s.retained = keep
+	s.retained = shrink(keep)
 }
 
 // seek makes every retained entry published at or after t available again,

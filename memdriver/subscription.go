@@ -35,6 +35,7 @@ type subscription struct {
 	delayed  timeHeap
 	leased   leaseSet
 	keys     map[string]*keyState // busy keys of an ordered subscription
+	keysPeak int                  // most keys since keys was last copied
 	retained []*entry
 	pruneAt  int
 	waiters  []*waiter
@@ -57,7 +58,7 @@ func newSubscription(e *Engine, t *topic, name string, cfg driver.SubscriptionCo
 		dlq:         cfg.DeadLetterTopic,
 		ordered:     cfg.Ordered,
 		retention:   cfg.Retention,
-		pruneAt:     slabSize,
+		pruneAt:     pruneMin,
 	}
 	if s.lease == 0 {
 		s.lease = DefaultLease
@@ -235,7 +236,7 @@ func (s *subscription) ack(e *entry, at *instant) {
 		s.retained = append(s.retained, e)
 		if len(s.retained) >= s.pruneAt {
 			s.prune(at.now())
-			s.pruneAt = max(slabSize, 2*len(s.retained))
+			s.pruneAt = max(pruneMin, 2*len(s.retained))
 		}
 		return
 	}

@@ -88,10 +88,12 @@ func (t *topic) send(msgs []driver.Message, now time.Time) {
 func (t *topic) sendChunk(msgs []driver.Message, recs []sendRec, now time.Time) {
 	window := t.dedup.getWindow()
 	n := 0
+	claimed := false
 	for i := range msgs {
 		m := &msgs[i]
 		seq, id := t.eng.nextID()
 		if window > 0 && m.DedupID != "" {
+			claimed = true
 			if orig, dup := t.dedup.claim(m.DedupID, id, now, window); dup {
 				m.ID = orig
 				continue
@@ -106,6 +108,9 @@ func (t *topic) sendChunk(msgs []driver.Message, recs []sendRec, now time.Time) 
 		if len(m.Attributes) > 0 {
 			r.attrs = maps.Clone(m.Attributes)
 		}
+	}
+	if window > 0 && !claimed {
+		t.dedup.expire(now) // claim expires records; without one, do it here
 	}
 	for _, s := range *t.subs.Load() {
 		s.enqueue(recs[:n], now)

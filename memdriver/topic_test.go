@@ -215,7 +215,7 @@ func TestRetentionPrunesOldAckedMessages(t *testing.T) {
 	v := newEnv(t)
 	s := v.sub("t", "s", &driver.SubscriptionConfig{Retention: time.Minute}, nil)
 	tp := v.topic("t", nil)
-	for range 3 * slabSize {
+	for range 3 * pruneMin {
 		sendBodies(t, tp, "m")
 		ack(t, s, pollOne(t, s))
 		v.clk.Advance(time.Second)
@@ -224,7 +224,7 @@ func TestRetentionPrunesOldAckedMessages(t *testing.T) {
 	sub.mu.Lock()
 	n := len(sub.retained)
 	sub.mu.Unlock()
-	if n > 2*slabSize {
+	if n > 2*pruneMin {
 		t.Fatalf("%d retained, want pruning", n)
 	}
 }

@@ -347,9 +347,21 @@ func (c *Consumer) nextForKey(d *Delivery) *Delivery {
 
 func (c *Consumer) handle(ctx context.Context, d *Delivery) {
 	defer c.untrack(d)
+	if obs := c.sub.obs; obs != nil {
+		var done func(ProcessResult)
+		ctx, done = obs.StartProcess(ctx, d)
+		done(c.process(ctx, d))
+		return
+	}
+	c.process(ctx, d)
+}
+
+// process runs the handler over d (with the idempotency claim around it)
+// and settles d; it returns what it did, for the observer.
+func (c *Consumer) process(ctx context.Context, d *Delivery) ProcessResult {
 	if ctx.Err() != nil {
 		c.settle(d.Nack(0)) // stopping: hand it back at once
-		return
+		return ProcessResult{Outcome: OutcomeHandedBack}
 	}
 	var cl *heldClaim
 	if c.cfg.store != nil {
@@ -361,17 +373,18 @@ func (c *Consumer) handle(ctx context.Context, d *Delivery) {
 		switch {
 		case err != nil:
 			c.logf("idempotency claim failed", err)
-			c.settle(d.Nack(c.cfg.backoff.Delay(1)))
+			delay := c.cfg.backoff.Delay(1)
+			c.settle(d.Nack(delay))
 			c.stats.retried.Add(1)
-			return
+			return ProcessResult{Err: err, Outcome: OutcomeRetried, NextDelay: delay}
 		case res.Result == Done:
 			c.stats.duplicates.Add(1)
 			c.settle(d.Ack())
-			return
+			return ProcessResult{Outcome: OutcomeDuplicate}
 		case res.Result == Busy:
 			// Still claimed when the consumer stops: hand it back.
 			c.settle(d.Nack(0))
-			return
+			return ProcessResult{Outcome: OutcomeHandedBack}
 		}
 		cl = &heldClaim{Claim: res}
 		ctx = context.WithValue(ctx, claimKey{}, cl)
@@ -387,30 +400,66 @@ func (c *Consumer) handle(ctx context.Context, d *Delivery) {
 		if c.settle(d.Ack()) {
 			c.stats.acked.Add(1)
 		}
-		return
+		return ProcessResult{Outcome: OutcomeAcked}
 	}
 	if cl != nil && !cl.completed.Load() {
 		if rerr := c.cfg.store.Release(context.WithoutCancel(ctx), cl.Claim); rerr != nil {
 			c.logf("idempotency release failed", rerr)
 		}
 	}
+	res := ProcessResult{Err: err}
 	switch {
 	case ctx.Err() != nil:
 		// Canceled by Shutdown or Run's context: not the message's fault.
 		c.settle(d.Nack(0))
+		res.Outcome = OutcomeHandedBack
 	case IsPermanent(err):
 		if c.settle(d.DeadLetter("permanent error: " + err.Error())) {
 			c.stats.deadLettered.Add(1)
 		}
+		res.Outcome = OutcomeDeadLettered
 	case c.cfg.maxAttempts > 0 && d.Attempt >= c.cfg.maxAttempts:
 		if c.settle(d.DeadLetter("max attempts (" + strconv.Itoa(c.cfg.maxAttempts) + ") reached; last error: " + err.Error())) {
 			c.stats.deadLettered.Add(1)
 		}
+		res.Outcome = OutcomeDeadLettered
 	default:
-		if c.settle(d.Nack(c.cfg.backoff.Delay(d.Attempt))) {
+		res.Outcome, res.NextDelay = OutcomeRetried, c.cfg.backoff.Delay(d.Attempt)
+		if c.settle(d.Nack(res.NextDelay)) {
 			c.stats.retried.Add(1)
 		}
 	}
+	c.logFailure(ctx, d, res)
+	return res
+}
+
+// logFailure logs a failed handler run once, with what happens next.
+func (c *Consumer) logFailure(ctx context.Context, d *Delivery, res ProcessResult) {
+	l := c.cfg.logger
+	if l == nil {
+		return
+	}
+	level := slog.LevelWarn
+	if res.Outcome == OutcomeDeadLettered {
+		level = slog.LevelError
+	}
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("subscription", c.sub.info.Name),
+		slog.String("message_id", d.ID),
+		slog.Int("attempt", d.Attempt),
+		slog.String("outcome", res.Outcome.String()),
+		slog.Any("err", res.Err),
+	}
+	if res.Outcome == OutcomeRetried {
+		attrs = append(attrs, slog.Duration("next_delay", res.NextDelay))
+	}
+	if c.cfg.maxAttempts > 0 {
+		attrs = append(attrs, slog.Int("max_attempts", c.cfg.maxAttempts))
+	}
+	l.LogAttrs(ctx, level, "portmq consumer: handler failed", attrs...)
 }
 
 // claim claims key, waiting while a duplicate holds the claim: the

@@ -105,6 +105,16 @@ func (d *Delivery) settle(op string) *Error {
 // Ack acknowledges the delivery: the message is not delivered again. Acks
 // from many goroutines are batched into few driver calls.
 func (d *Delivery) Ack() error {
+	if d != nil && d.sub != nil && d.sub.obs != nil {
+		start := d.sub.now()
+		err := d.ack()
+		d.sub.obs.Settled(d, Settlement{Op: SettleAck, Err: err, Start: start})
+		return err
+	}
+	return d.ack()
+}
+
+func (d *Delivery) ack() error {
 	s, err := d.begin("mq.Delivery.Ack")
 	if err != nil {
 		return err
@@ -153,6 +163,14 @@ func (s *Subscription) AckBatch(ds []*Delivery) error {
 			errs[i] = res[j]
 		}
 	}
+	if s.obs != nil {
+		now := s.now()
+		for i, d := range ds {
+			if d != nil && d.sub == s {
+				s.obs.Settled(d, Settlement{Op: SettleAck, Err: errs[i], Start: now})
+			}
+		}
+	}
 	for _, err := range errs {
 		if err != nil {
 			return &BatchError{Errs: errs}
@@ -165,29 +183,55 @@ func (s *Subscription) AckBatch(ds []*Delivery) error {
 // than delay (0: promptly), with Attempt + 1. At the subscription's max
 // attempts the message is dead-lettered instead.
 func (d *Delivery) Nack(delay time.Duration) error {
+	if d != nil && d.sub != nil && d.sub.obs != nil {
+		start := d.sub.now()
+		st, err := d.nack(delay)
+		st.Err, st.Start = err, start
+		d.sub.obs.Settled(d, st)
+		return err
+	}
+	_, err := d.nack(delay)
+	return err
+}
+
+// nack nacks d and says how (for observers).
+func (d *Delivery) nack(delay time.Duration) (Settlement, error) {
 	const op = "mq.Delivery.Nack"
+	st := Settlement{Op: SettleNack, Delay: delay}
 	if delay < 0 {
-		return newError(InvalidArgument, op, "negative delay "+delay.String(), nil)
+		return st, newError(InvalidArgument, op, "negative delay "+delay.String(), nil)
 	}
 	s, err := d.begin(op)
 	if err != nil {
-		return err
+		return st, err
 	}
 	defer s.gate.leave()
 	s.untrackLease(d)
 	if !s.caps.DeadLetter.Has() && s.info.MaxAttempts > 0 && d.Attempt >= s.info.MaxAttempts {
-		return s.deadLetter(op, d, "max attempts ("+strconv.Itoa(s.info.MaxAttempts)+") reached")
+		st = Settlement{Op: SettleDeadLetter, Reason: "max attempts (" + strconv.Itoa(s.info.MaxAttempts) + ") reached", Emulated: true}
+		return st, s.deadLetter(op, d, st.Reason)
 	}
 	if delay > 0 && (!s.caps.NackDelay.Has() || (s.caps.NackDelayLimit() > 0 && delay > s.caps.NackDelayLimit())) {
-		return s.emulator().holdNack(d.ackID, d.Attempt, s.now().Add(delay))
+		st.Emulated = true
+		return st, s.emulator().holdNack(d.ackID, d.Attempt, s.now().Add(delay))
 	}
-	return wrapDriver(s.d, op, s.d.Nack(s.opCtx, []driver.AckID{d.ackID}, delay))
+	return st, wrapDriver(s.d, op, s.d.Nack(s.opCtx, []driver.AckID{d.ackID}, delay))
 }
 
 // Extend sets the delivery's lease to end lease from now. It fails with
 // ErrLeaseExpired if the lease already ended, and with InvalidArgument if
 // lease is outside the backend's range.
 func (d *Delivery) Extend(lease time.Duration) error {
+	if d != nil && d.sub != nil && d.sub.obs != nil {
+		start := d.sub.now()
+		err := d.extend(lease)
+		d.sub.obs.Settled(d, Settlement{Op: SettleExtend, Delay: lease, Err: err, Start: start, Emulated: !d.sub.caps.Lease.Has()})
+		return err
+	}
+	return d.extend(lease)
+}
+
+func (d *Delivery) extend(lease time.Duration) error {
 	const op = "mq.Delivery.Extend"
 	if d == nil || d.sub == nil {
 		return newError(InvalidArgument, op, "not a received delivery", nil)
@@ -226,6 +270,16 @@ func (d *Delivery) Extend(lease time.Duration) error {
 // DeadLetter moves the message to the subscription's dead-letter
 // destination now, with reason recorded in AttrDeadLetterReason.
 func (d *Delivery) DeadLetter(reason string) error {
+	if d != nil && d.sub != nil && d.sub.obs != nil {
+		start := d.sub.now()
+		err := d.deadLetter(reason)
+		d.sub.obs.Settled(d, Settlement{Op: SettleDeadLetter, Reason: reason, Err: err, Start: start, Emulated: !d.sub.caps.DeadLetter.Has()})
+		return err
+	}
+	return d.deadLetter(reason)
+}
+
+func (d *Delivery) deadLetter(reason string) error {
 	const op = "mq.Delivery.DeadLetter"
 	s, err := d.begin(op)
 	if err != nil {

@@ -51,6 +51,25 @@
 // What cannot be emulated (replay, producer-side deduplication) returns an
 // error matching ErrUnsupported, and errors.ErrUnsupported.
 //
+// # Faults
+//
+// A network cut or a broker restart is normal. Drivers report a lost or
+// refused connection as Unavailable and dial again on their next call; mq
+// waits the outage out once, for every driver: Send and SendBatch try the
+// messages that failed Unavailable again, and Receive and ReceiveBatch
+// fetch again, pausing 50 ms doubling to 2 s (jittered) between tries,
+// until their context ends or Shutdown begins. Then they return an
+// Unavailable error, for which IsRetryable is true. A send whose confirm
+// was lost in the cut may be delivered twice (give it a DedupID where that
+// matters); a delivery held when the connection dropped comes back with
+// one more attempt; a Consumer keeps running through any outage and stops
+// only on Shutdown. Where mq keeps the lease itself, a delivery it could
+// not hand back during an outage is handed back when the backend returns.
+// Shutdown hands held deliveries back at once even when its context has
+// ended, and closes the driver only after every call on it returned.
+// IdempotencyStore claims hold across processes only with a shared store
+// (drivers/redis, drivers/postgres).
+//
 // # Errors
 //
 // Every error is an *Error. Code classifies it (NotFound, InvalidArgument,

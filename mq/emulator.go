@@ -200,6 +200,7 @@ func (e *emulator) step() time.Duration {
 	s := e.s
 	now := s.now()
 	var expired, nacks, extend []driver.AckID
+	var expiredD []*Delivery // for the observer
 	var ready []driver.Message
 	var wake []func()
 	next := time.Hour
@@ -223,6 +224,9 @@ func (e *emulator) step() time.Duration {
 		d.leaseIdx = -1
 		if d.state.CompareAndSwap(stateOutstanding, stateExpired) {
 			expired = append(expired, d.ackID)
+			if s.obs != nil {
+				expiredD = append(expiredD, d)
+			}
 		}
 	}
 	if e.fifoHead == len(e.fifo) {
@@ -242,6 +246,9 @@ func (e *emulator) step() time.Duration {
 		heap.Pop(&e.leases)
 		if d.state.CompareAndSwap(stateOutstanding, stateExpired) {
 			expired = append(expired, d.ackID)
+			if s.obs != nil {
+				expiredD = append(expiredD, d)
+			}
 		}
 	}
 	for len(e.holds) > 0 {
@@ -268,6 +275,9 @@ func (e *emulator) step() time.Duration {
 
 	if len(expired) > 0 {
 		e.nackOrRetry(expired, now)
+		for _, d := range expiredD {
+			s.obs.Settled(d, Settlement{Op: SettleExpired, Emulated: true, Start: now})
+		}
 	}
 	if len(nacks) > 0 {
 		e.nackOrRetry(nacks, now)

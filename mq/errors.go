@@ -134,7 +134,13 @@ func Code(err error) ErrorCode {
 	if e, ok := errors.AsType[*Error](err); ok {
 		return e.Code
 	}
-	return ctxCode(err, Unknown)
+	if c := ctxCode(err, Unknown); c != Unknown {
+		return c
+	}
+	if c, ok := driver.NetworkCode(err); ok {
+		return c // a raw native error: a lost or refused connection, say
+	}
+	return Unknown
 }
 
 func ctxCode(err error, def ErrorCode) ErrorCode {

@@ -116,6 +116,9 @@ func TestErrorTextHasOpMessageAndCause(t *testing.T) {
 func TestRedactRawRemovesUserinfo(t *testing.T) {
 	for in, want := range map[string]string{
 		"amqp://u:pw@bad host/%zz": "amqp://xxxxx@bad host/%zz",
+		"amqp://u:pa#ss@h/%zz":     "amqp://xxxxx@h/%zz", // found by FuzzOpenURL: '#' in the password
+		"://:#000@":                "://xxxxx@",
+		"amqp://u:p/w?x@h":         "amqp://xxxxx@h",
 		"mem://x/%zz":              "mem://x/%zz",
 		"no scheme":                "no scheme",
 	} {

@@ -18,14 +18,36 @@ type Producer struct {
 	// stopping is closed when Shutdown begins: sends waiting to retry
 	// after a connection loss give up.
 	stopping chan struct{}
-	pool     sync.Pool // *[]driver.Message scratch buffers
+	obs      ProducerObserver // nil: not observed
+	pool     sync.Pool        // *[]driver.Message scratch buffers
 	now      func() time.Time
 }
 
 // ProducerOption configures a Producer.
 type ProducerOption func(*producerConfig) error
 
-type producerConfig struct{}
+type producerConfig struct {
+	obs          Observer
+	obsSet       bool
+	system, dest string
+}
+
+// WithProducerObserver makes o observe the Producer (default: the one
+// SetDefaultObserver installed, if any); nil turns observing off.
+func WithProducerObserver(o Observer) ProducerOption {
+	return func(c *producerConfig) error {
+		c.obs, c.obsSet = o, true
+		return nil
+	}
+}
+
+// withProducerNames tells the observer the URL's scheme and topic.
+func withProducerNames(system, dest string) ProducerOption {
+	return func(c *producerConfig) error {
+		c.system, c.dest = system, dest
+		return nil
+	}
+}
 
 // NewProducer wraps a driver topic. Most programs use OpenProducer.
 func NewProducer(t driver.Topic, opts ...ProducerOption) (*Producer, error) {
@@ -42,6 +64,12 @@ func NewProducer(t driver.Topic, opts ...ProducerOption) (*Producer, error) {
 		}
 	}
 	p := &Producer{d: t, caps: t.Capabilities(), now: time.Now, stopping: make(chan struct{})}
+	if !cfg.obsSet {
+		cfg.obs = defaultObs()
+	}
+	if cfg.obs != nil {
+		p.obs = cfg.obs.ObserveProducer(HandleInfo{System: cfg.system, Destination: cfg.dest, Capabilities: p.caps})
+	}
 	p.pool.New = func() any { s := make([]driver.Message, 0, 1); return &s }
 	return p, nil
 }
@@ -65,9 +93,17 @@ func (p *Producer) Send(ctx context.Context, m *Message) error {
 		return newError(Closed, op, "producer is shut down", nil)
 	}
 	defer p.gate.leave()
+	var inject map[string]string
+	var end func(error)
+	if p.obs != nil {
+		ctx, inject, end = p.obs.StartSend(ctx, MessageList{one: m})
+	}
 	bp := p.pool.Get().(*[]driver.Message)
 	buf := append((*bp)[:0], driver.Message{})
 	p.toDriver(&buf[0], m)
+	if len(inject) > 0 {
+		buf[0].Attributes = withAttrs(buf[0].Attributes, inject)
+	}
 	var err error
 	for try := 1; ; try++ {
 		err = p.d.SendBatch(ctx, buf)
@@ -76,7 +112,7 @@ func (p *Producer) Send(ctx context.Context, m *Message) error {
 			break
 		}
 		err = wrapDriver(p.d, op, driver.ItemError(err, 0))
-		if !isConnectionLoss(err) {
+		if !isOutage(ctx, err) {
 			break
 		}
 		if why := pauseRetry(ctx, p.stopping, try); why != nil {
@@ -87,7 +123,27 @@ func (p *Producer) Send(ctx context.Context, m *Message) error {
 	buf[0] = driver.Message{}
 	*bp = buf[:0]
 	p.pool.Put(bp)
+	if end != nil {
+		end(err)
+	}
 	return err
+}
+
+// withAttrs returns attrs with extra added where attrs lacks the key, in
+// a new map (attrs is the caller's), or extra itself (the observer's, now
+// mq's) when attrs is empty.
+func withAttrs(attrs, extra map[string]string) map[string]string {
+	if len(attrs) == 0 {
+		return extra
+	}
+	out := make(map[string]string, len(attrs)+len(extra))
+	for k, v := range extra {
+		out[k] = v
+	}
+	for k, v := range attrs {
+		out[k] = v
+	}
+	return out
 }
 
 // SendBatch sends every message, in batches as large as the backend takes.
@@ -106,6 +162,11 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []*Message) error {
 		return newError(Closed, op, "producer is shut down", nil)
 	}
 	defer p.gate.leave()
+	var inject map[string]string
+	var end func(error)
+	if p.obs != nil {
+		ctx, inject, end = p.obs.StartSend(ctx, MessageList{many: msgs})
+	}
 	max := p.caps.MaxBatch
 	if max <= 0 {
 		max = len(msgs)
@@ -118,6 +179,9 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []*Message) error {
 		for i, m := range chunk {
 			buf[i] = driver.Message{}
 			p.toDriver(&buf[i], m)
+			if len(inject) > 0 {
+				buf[i].Attributes = withAttrs(buf[i].Attributes, inject)
+			}
 		}
 		if cerrs := p.sendChunk(ctx, op, chunk, buf); cerrs != nil {
 			if errs == nil {
@@ -126,10 +190,14 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []*Message) error {
 			copy(errs[start:], cerrs)
 		}
 	}
+	var err error
 	if errs != nil {
-		return &BatchError{Errs: errs}
+		err = &BatchError{Errs: errs}
 	}
-	return nil
+	if end != nil {
+		end(err)
+	}
+	return err
 }
 
 // toDriver fills dm from m, emulating Delay when the backend lacks it.
@@ -160,7 +228,7 @@ func (p *Producer) sendChunk(ctx context.Context, op string, chunk []*Message, b
 				errs = make([]error, len(chunk))
 			}
 			errs[idx[i]] = wrapDriver(p.d, op, ierr)
-			if isConnectionLoss(errs[idx[i]]) {
+			if isOutage(ctx, errs[idx[i]]) {
 				retry = append(retry, buf[i])
 				rIdx = append(rIdx, idx[i])
 				rPending = append(rPending, m)
@@ -215,6 +283,9 @@ func (p *Producer) Shutdown(ctx context.Context) error {
 	close(p.stopping)
 	werr := p.gate.wait(ctx)
 	cerr := p.d.Close()
+	if p.obs != nil {
+		closeObserver(p.obs)
+	}
 	if werr != nil {
 		return newError(ctxCode(werr, DeadlineExceeded), "mq.Producer.Shutdown", "sends still in progress", werr)
 	}

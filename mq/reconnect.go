@@ -22,6 +22,19 @@ var reconnectBackoff = Backoff{Min: 50 * time.Millisecond, Max: 2 * time.Second}
 // backend could not be reached, so that the same call may succeed later.
 func isConnectionLoss(err error) bool { return Code(err) == Unavailable }
 
+// isOutage is isConnectionLoss for a call made with ctx: a deadline that
+// was not ctx's (a dial or request timeout of the driver's own, while the
+// caller's context is alive) is an outage too.
+func isOutage(ctx context.Context, err error) bool {
+	switch Code(err) {
+	case Unavailable:
+		return true
+	case DeadlineExceeded:
+		return ctx.Err() == nil
+	}
+	return false
+}
+
 // pauseRetry waits before try number try (1-based) of an operation that
 // failed Unavailable. It returns nil when the operation should be tried
 // again; otherwise stop's or ctx's reason.

@@ -30,7 +30,8 @@ type Subscription struct {
 	emu         *emulator
 	dlqMu       sync.Mutex
 	dlq         driver.Topic
-	emulateRecv bool // deliveries may need holding (emulated delay)
+	emulateRecv bool                 // deliveries may need holding (emulated delay)
+	obs         SubscriptionObserver // nil: not observed
 
 	mu    sync.Mutex
 	buf   []driver.Message // buf[head:] fetched, not yet handed out
@@ -54,7 +55,28 @@ type Subscription struct {
 type SubscriptionOption func(*subscriptionConfig) error
 
 type subscriptionConfig struct {
-	prefetch int
+	prefetch     int
+	obs          Observer
+	obsSet       bool
+	system, dest string
+}
+
+// WithSubscriptionObserver makes o observe the Subscription and the
+// Consumers over it (default: the one SetDefaultObserver installed, if
+// any); nil turns observing off.
+func WithSubscriptionObserver(o Observer) SubscriptionOption {
+	return func(c *subscriptionConfig) error {
+		c.obs, c.obsSet = o, true
+		return nil
+	}
+}
+
+// withSubscriptionNames tells the observer the URL's scheme and topic.
+func withSubscriptionNames(system, dest string) SubscriptionOption {
+	return func(c *subscriptionConfig) error {
+		c.system, c.dest = system, dest
+		return nil
+	}
 }
 
 // WithPrefetch sets how many messages one driver call may fetch ahead of
@@ -104,7 +126,36 @@ func NewSubscription(ds driver.Subscription, opts ...SubscriptionOption) (*Subsc
 	s.recvCtx, s.stopRecv = context.WithCancel(context.Background())
 	s.wake, s.wakeFetchers = context.WithCancel(s.recvCtx)
 	s.opCtx, s.stopOps = context.WithCancel(context.Background())
+	if !cfg.obsSet {
+		cfg.obs = defaultObs()
+	}
+	if cfg.obs != nil {
+		info := HandleInfo{System: cfg.system, Destination: cfg.dest, Subscription: s.info.Name, Capabilities: s.caps, MaxAttempts: s.info.MaxAttempts}
+		if _, ok := ds.(driver.Backlogger); ok {
+			info.Backlog = s.Backlog
+		}
+		s.obs = cfg.obs.ObserveSubscription(info)
+	}
 	return s, nil
+}
+
+// Backlog reports how many messages wait in the subscription, as the
+// backend counts them (SQS ApproximateNumberOfMessages, a RabbitMQ
+// queue's depth, a Kafka group's lag, ...). It returns an error matching
+// ErrUnsupported where the backend cannot tell (Pub/Sub's API has no
+// such count).
+func (s *Subscription) Backlog(ctx context.Context) (int64, error) {
+	const op = "mq.Subscription.Backlog"
+	b, ok := s.d.(driver.Backlogger)
+	if !ok {
+		return 0, newError(Unsupported, op, "the backend cannot report a backlog", nil)
+	}
+	if !s.gate.enter() {
+		return 0, s.closedError(op)
+	}
+	defer s.gate.leave()
+	n, err := b.Backlog(ctx)
+	return n, wrapDriver(s.d, op, err)
 }
 
 // Capabilities reports what the backend does natively.
@@ -121,11 +172,28 @@ func (s *Subscription) Receive(ctx context.Context) (*Delivery, error) {
 		return nil, s.closedError(op)
 	}
 	defer s.gate.leave()
+	if s.obs != nil {
+		return s.observedReceive(ctx, op)
+	}
 	for try := 0; ; {
 		if d := s.pop(); d != nil {
 			return d, nil
 		}
 		if err := s.fetchOrWait(ctx, op, s.prefetch, &try); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (s *Subscription) observedReceive(ctx context.Context, op string) (*Delivery, error) {
+	start := s.now()
+	for try := 0; ; {
+		if d := s.pop(); d != nil {
+			s.obs.Received(ctx, start, DeliveryList{one: d}, nil)
+			return d, nil
+		}
+		if err := s.fetchOrWait(ctx, op, s.prefetch, &try); err != nil {
+			s.obs.Received(ctx, start, DeliveryList{}, err)
 			return nil, err
 		}
 	}
@@ -137,7 +205,7 @@ func (s *Subscription) Receive(ctx context.Context) (*Delivery, error) {
 // loss.
 func (s *Subscription) fetchOrWait(ctx context.Context, op string, n int, try *int) error {
 	err := s.fetch(ctx, op, n)
-	if err == nil || !isConnectionLoss(err) {
+	if err == nil || !isOutage(ctx, err) {
 		*try = 0
 		return err
 	}
@@ -168,12 +236,22 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, n int) ([]*Delivery, er
 	defer s.gate.leave()
 	var out []*Delivery
 	var ms [popChunk]driver.Message
+	var start time.Time
+	if s.obs != nil {
+		start = s.now()
+	}
 	for try := 0; ; {
 		out = s.popBatch(out, n, ms[:])
 		if len(out) > 0 {
+			if s.obs != nil {
+				s.obs.Received(ctx, start, DeliveryList{many: out}, nil)
+			}
 			return out, nil
 		}
 		if err := s.fetchOrWait(ctx, op, max(n, s.prefetch), &try); err != nil {
+			if s.obs != nil {
+				s.obs.Received(ctx, start, DeliveryList{}, err)
+			}
 			return nil, err
 		}
 	}
@@ -478,6 +556,9 @@ func (s *Subscription) Shutdown(ctx context.Context) error {
 	s.dlqMu.Unlock()
 	cerr := s.d.Close()
 	s.stopOps()
+	if s.obs != nil {
+		closeObserver(s.obs)
+	}
 	switch {
 	case werr != nil:
 		return newError(ctxCode(werr, DeadlineExceeded), op, "operations still in progress", werr)

@@ -97,7 +97,7 @@ func (m *URLMux) OpenProducer(ctx context.Context, rawURL string, opts ...Produc
 	if err != nil {
 		return nil, openError(op, u, err)
 	}
-	p, err := NewProducer(t, opts...)
+	p, err := NewProducer(t, append([]ProducerOption{withProducerNames(u.Scheme, destinationOf(u))}, opts...)...)
 	if err != nil {
 		_ = t.Close()
 		return nil, err
@@ -117,7 +117,7 @@ func (m *URLMux) OpenSubscription(ctx context.Context, rawURL string, opts ...Su
 	if err != nil {
 		return nil, openError(op, u, err)
 	}
-	sub, err := NewSubscription(s, opts...)
+	sub, err := NewSubscription(s, append([]SubscriptionOption{withSubscriptionNames(u.Scheme, destinationOf(u))}, opts...)...)
 	if err != nil {
 		_ = s.Close()
 		return nil, err
@@ -255,15 +255,14 @@ func redactValue(name, v string) string {
 	return v
 }
 
-// redactRaw removes the userinfo of a URL that url.Parse rejected.
+// redactRaw removes the userinfo of a URL that url.Parse rejected. Such a
+// URL's password may hold an unescaped '/', '?' or '#' (which is perhaps
+// why it did not parse), so everything up to the last '@' goes: an '@'
+// later in the URL costs some of the error's detail, never the secret.
 func redactRaw(s string) string {
 	if i := strings.Index(s, "://"); i >= 0 {
 		rest := s[i+3:]
-		end := strings.IndexAny(rest, "/?#")
-		if end < 0 {
-			end = len(rest)
-		}
-		if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
 			return s[:i+3] + "xxxxx@" + rest[at+1:]
 		}
 	}

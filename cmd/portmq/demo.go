@@ -23,10 +23,12 @@ order that can be paid was paid exactly once and every poison order was read
 back from the dead-letter destination. The URLs pick the backend; the
 defaults use mem://.`,
 	example: `  portmq demo
-  portmq demo -orders 2000 -rate 1000 -fail-rate 0.3 -seed 7`,
+  portmq demo -orders 2000 -rate 1000 -fail-rate 0.3 -seed 7
+  portmq demo -orders 1000 -otel stdout`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		cfg := scenario.DefaultConfig()
 		cfg.RegisterFlags(fs)
+		otelOut := fs.String("otel", "", "`stdout`: after the run, trace two orders (one retried, one dead-lettered) with OpenTelemetry and print their spans")
 		return func(ctx context.Context, e *env, args []string) int {
 			if len(args) > 0 {
 				return e.usageError("unexpected argument %q", args[0])
@@ -34,8 +36,16 @@ defaults use mem://.`,
 			if err := cfg.Validate(); err != nil {
 				return e.usageError("%v", err)
 			}
+			if *otelOut != "" && *otelOut != "stdout" {
+				return e.usageError("-otel takes stdout, not %q", *otelOut)
+			}
 			if _, err := scenario.Run(ctx, cfg, e.stdout); err != nil {
 				return e.fail(err)
+			}
+			if *otelOut == "stdout" {
+				if err := traceOrders(ctx, cfg, e.stdout); err != nil {
+					return e.fail(err)
+				}
 			}
 			return exitOK
 		}

@@ -277,3 +277,27 @@ func TestDriversReportsEachURLAndRedactsPasswords(t *testing.T) {
 		t.Errorf("password in output:\n%s\n%s", out, errs)
 	}
 }
+
+// demo -otel stdout prints the trace of a retried and a dead-lettered
+// order: sends in the order service's trace, process spans in traces of
+// their own that link back, with the retry and the dead letter.
+func TestDemoOtelStdoutPrintsTheTraces(t *testing.T) {
+	code, out, errs := runCmd(t, "", "demo", "-orders", "200", "-burst", "20ms", "-rate", "0",
+		"-producer-url", "mem://cli-otel",
+		"-subscription-url", "mem://cli-otel/payments?max_attempts=3&dead_letter=cli-otel.dlq",
+		"-dlq-url", "mem://cli-otel.dlq/dlq", "-otel", "stdout")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s\nstdout:\n%s", code, errs, out)
+	}
+	_, traces, _ := strings.Cut(out, "Traces of two orders")
+	for _, want := range []string{"order service: POST /orders (traced-retry)", "send cli-otel [producer]", "process cli-otel [consumer]",
+		"portmq.outcome=retried", "portmq.outcome=acked", "portmq.outcome=dead_lettered", "nack cli-otel [client]",
+		"dead_letter cli-otel [client]", `links to "send cli-otel"`} {
+		if !strings.Contains(traces, want) {
+			t.Errorf("the traces lack %q:\n%s", want, traces)
+		}
+	}
+	if code, _, _ := runCmd(t, "", "demo", "-otel", "jaeger"); code != 2 {
+		t.Errorf("-otel jaeger: exit %d, want 2 (usage)", code)
+	}
+}

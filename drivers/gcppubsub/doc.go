@@ -165,6 +165,17 @@
 // publisher role on the dead-letter topic and the subscriber role on the
 // subscription for the policy to forward messages.
 //
+// # Faults
+//
+// A cut: gRPC calls fail Unavailable and the client dials again; a
+// publish the client retries backs off to at most 2 s (the client's
+// default multiplies its pause by 4 up to a minute), and mq waits the
+// outage out for sends and receives whose context outlasts it. Ack
+// deadlines are the server's and keep running, so a received message whose
+// deadline ends during the fault gains one delivery attempt. Pub/Sub does
+// not restart; pstest and the emulator lose their state when they do, so
+// the tests cut the connection through a fault proxy instead.
+//
 // # As
 //
 // With pubsub for cloud.google.com/go/pubsub/v2, vkit for its apiv1

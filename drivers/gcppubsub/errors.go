@@ -37,6 +37,10 @@ func errorCode(err error) driver.ErrorCode {
 	}
 	st, ok := status.FromError(err)
 	if !ok {
+		// Not a gRPC status: a network error the client passed through.
+		if c, ok := driver.NetworkCode(err); ok {
+			return c
+		}
 		return driver.Unknown
 	}
 	return grpcCode(st.Code())

@@ -170,7 +170,7 @@ func fromAttributes(attrs map[string]string) (map[string]string, string) {
 		delete(attrs, attrDedupID)
 	}
 	delete(attrs, attrEmpty)
-	if n, ok := attrs[nativeDLQCount]; ok {
+	if n, ok := attrs[nativeDLQCount]; ok && positiveInt(n) {
 		if _, has := attrs[driver.AttrDeadLetterReason]; !has {
 			attrs[driver.AttrDeadLetterReason] = "max delivery attempts reached (Pub/Sub dead-letter policy)"
 			attrs[driver.AttrAttempts] = n
@@ -183,4 +183,11 @@ func fromAttributes(attrs map[string]string) (map[string]string, string) {
 		return nil, dedup
 	}
 	return attrs, dedup
+}
+
+// positiveInt reports whether s is a decimal integer above 0: a delivery
+// count that is anything else was not set by Pub/Sub.
+func positiveInt(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n > 0
 }

@@ -40,7 +40,11 @@ func memProvision(ctx context.Context, spec conformance.Spec) (*conformance.Reso
 		}
 	}
 	for i := range spec.Subscriptions {
-		u := "gocloud+mem://" + topic + "?name=" + fmt.Sprintf("sub-%d", i) + "&" + q.Encode()
+		name := fmt.Sprintf("sub-%d", i)
+		if i == 0 && spec.SubscriptionName != "" {
+			name = spec.SubscriptionName
+		}
+		u := "gocloud+mem://" + topic + "?name=" + name + "&" + q.Encode()
 		if err := create(ctx, u); err != nil {
 			return nil, err
 		}

@@ -150,6 +150,15 @@
 // no later Receive takes (it blocks on an unbuffered channel), which can
 // happen when a subscription is shut down while receiving.
 //
+// # Faults
+//
+// rabbit: a Go CDK subscription or topic whose connection broke is opened
+// again on the next call; connection loss is Unavailable; held messages
+// come back with one more attempt, as on the rabbitmq driver. mem: nothing
+// to cut. mq waits an outage out for sends and receives whose context
+// outlasts it. What the Go CDK driver of another backend does is that
+// driver's: its errors map through gcerrors.Unavailable.
+//
 // # As
 //
 // Producer.As and Subscription.As accept **pubsub.Topic and

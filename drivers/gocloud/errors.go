@@ -2,13 +2,10 @@ package gocloud
 
 import (
 	"errors"
-	"io"
-	"net"
 	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
-	"syscall"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"gocloud.dev/gcerrors"
@@ -47,8 +44,8 @@ func errorCode(err error) driver.ErrorCode {
 	if c, ok := amqpCode(err); ok {
 		return c
 	}
-	if isNetErr(err) {
-		return driver.Unavailable
+	if c, ok := driver.NetworkCode(err); ok {
+		return c
 	}
 	if c, ok := codeFromCDK[gcerrors.Code(err)]; ok {
 		return c
@@ -81,12 +78,6 @@ func amqpCode(err error) (driver.ErrorCode, bool) {
 		return driver.Unsupported, true
 	}
 	return 0, false
-}
-
-func isNetErr(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // rabbitDialCode classifies an error of amqp.Dial(rawURL).

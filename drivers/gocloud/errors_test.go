@@ -6,15 +6,20 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"gocloud.dev/gcerrors"
 	"gocloud.dev/pubsub"
 	"gocloud.dev/pubsub/mempubsub"
+	"gocloud.dev/pubsub/rabbitpubsub"
 
+	"github.com/portmq/portmq/internal/testenv"
+	"github.com/portmq/portmq/mq"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -131,5 +136,75 @@ func TestDialRabbitErrorsCarryNoPassword(t *testing.T) {
 		if got := driver.CodeOf(err); got != c.want {
 			t.Errorf("dialRabbit(%q) error %v has code %v, want %v", redactURL(c.raw), err, got, c.want)
 		}
+	}
+}
+
+// lossTopic is a topic whose every send fails with err, classified by this
+// driver: it shows what mq makes of a native error.
+type lossTopic struct{ err error }
+
+func (t lossTopic) SendBatch(context.Context, []driver.Message) error { return t.err }
+func (lossTopic) Capabilities() driver.Capabilities                   { return driver.Capabilities{} }
+func (lossTopic) As(any) bool                                         { return false }
+func (lossTopic) ErrorAs(err error, i any) bool                       { return errorAs(err, i, nil) }
+func (lossTopic) ErrorCode(err error) driver.ErrorCode                { return errorCode(err) }
+func (lossTopic) Close() error                                        { return nil }
+
+// closedRabbitSendError is what the Go CDK's rabbitpubsub really returns
+// for a Send over a connection that is gone.
+func closedRabbitSendError(t *testing.T) error {
+	t.Helper()
+	conn, err := amqp.Dial(testenv.RabbitMQURL())
+	if err != nil {
+		testenv.Unavailable(t, "RabbitMQ", err, testenv.RabbitMQHowToStart)
+	}
+	top := rabbitpubsub.OpenTopic(conn, "amq.fanout", nil)
+	_ = conn.Close()
+	err = top.Send(context.Background(), &pubsub.Message{Body: []byte("x")})
+	_ = top.Shutdown(context.Background())
+	if err == nil {
+		t.Fatal("Send over a closed connection succeeded")
+	}
+	return err
+}
+
+// TestConnectionLossIsUnavailable lists what a Go CDK call returns when
+// the network under it is cut, refuses connections or times out: the
+// Go CDK passes its driver's native error through (for rabbitpubsub,
+// amqp091-go's FRAME_ERROR of a cut connection, ErrClosed, CONNECTION_FORCED)
+// or the network error itself, inside its own *gcerr.Error. Each must be
+// Unavailable and retryable through mq.
+func TestConnectionLossIsUnavailable(t *testing.T) {
+	op := func(o string, err error) error { return &net.OpError{Op: o, Net: "tcp", Err: err} }
+	cases := map[string]error{
+		"AMQP reader EOF":              &amqp.Error{Code: amqp.FrameError, Reason: "EOF"},
+		"AMQP reader reset":            &amqp.Error{Code: amqp.FrameError, Reason: "read tcp 127.0.0.1:1->127.0.0.1:5672: read: connection reset by peer"},
+		"AMQP closed":                  amqp.ErrClosed,
+		"AMQP broker shutdown":         &amqp.Error{Code: amqp.ConnectionForced, Server: true},
+		"refused dial":                 op("dial", os.NewSyscallError("connect", syscall.ECONNREFUSED)),
+		"read reset":                   op("read", os.NewSyscallError("read", syscall.ECONNRESET)),
+		"write broken pipe":            op("write", os.NewSyscallError("write", syscall.EPIPE)),
+		"read timeout":                 op("read", os.ErrDeadlineExceeded),
+		"EOF":                          io.EOF,
+		"unexpected EOF":               io.ErrUnexpectedEOF,
+		"rabbitpubsub send, conn gone": closedRabbitSendError(t),
+	}
+	for name, native := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := errorCode(native); got != driver.Unavailable {
+				t.Errorf("errorCode(%v) = %v, want Unavailable", native, got)
+			}
+			p, err := mq.NewProducer(lossTopic{native})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Shutdown(context.Background())
+			ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
+			defer cancel()
+			err = p.Send(ctx, &mq.Message{Body: []byte("x")})
+			if mq.Code(err) != mq.Unavailable || !mq.IsRetryable(err) || !errors.Is(err, native) {
+				t.Errorf("Send failing with %v: %v (code %v, retryable %v), want Unavailable, retryable, wrapping the native error", native, err, mq.Code(err), mq.IsRetryable(err))
+			}
+		})
 	}
 }

@@ -93,19 +93,19 @@ func cdkURL(u *url.URL, what string, params []string, own []string) (*url.URL, u
 		// No Go CDK pubsub driver takes credentials from the URL: each
 		// reads them from its environment (RABBIT_SERVER_URL, AWS and
 		// Google default credentials, ...).
-		return nil, nil, urlError(what + " " + strconv.Quote(u.Redacted()) + " has user info; the Go CDK drivers take credentials from their environment, not from URLs")
+		return nil, nil, urlError(what + " " + shown(u) + " has user info; the Go CDK drivers take credentials from their environment, not from URLs")
 	case u.Opaque != "":
-		return nil, nil, urlError(what + " " + strconv.Quote(u.Redacted()) + " is not of the form SCHEME://NAME")
+		return nil, nil, urlError(what + " " + shown(u) + " is not of the form SCHEME://NAME")
 	case u.Fragment != "":
-		return nil, nil, urlError(what + " " + strconv.Quote(u.Redacted()) + " has a fragment")
+		return nil, nil, urlError(what + " " + shown(u) + " has a fragment")
 	}
 	s := strings.TrimPrefix(u.Scheme, Prefix)
 	if s == "" {
-		return nil, nil, urlError(what + " " + strconv.Quote(u.Redacted()) + " names no Go CDK scheme")
+		return nil, nil, urlError(what + " " + shown(u) + " names no Go CDK scheme")
 	}
 	vals, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return nil, nil, urlError(what + " " + strconv.Quote(u.Redacted()) + " has a malformed query")
+		return nil, nil, urlError(what + " " + shown(u) + " has a malformed query")
 	}
 	pass := url.Values{}
 	mine := url.Values{}
@@ -130,6 +130,13 @@ func cdkURL(u *url.URL, what string, params []string, own []string) (*url.URL, u
 	}
 	out := &url.URL{Scheme: s, Host: u.Host, Path: u.Path, RawPath: u.RawPath, RawQuery: pass.Encode()}
 	return out, mine, nil
+}
+
+// shown is u as error messages show it: without user info, query and
+// fragment, any of which may hold a password (the query holds the topic
+// URLs of retry_topic and dead_letter).
+func shown(u *url.URL) string {
+	return strconv.Quote((&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}).String())
 }
 
 // parseTopicURL returns the Go CDK topic URL of a producer URL.

@@ -206,6 +206,19 @@
 // headers named portmq-*. MaxBodySize is described above; Capabilities
 // report it. Delays and due times have millisecond granularity.
 //
+// # Faults
+//
+// A cut or a broker restart: franz-go keeps retrying the brokers;
+// SendBatch returns when its context ends (DeadlineExceeded or Unavailable,
+// both retryable; the records in flight may still be written), and mq
+// waits the outage out for sends and receives whose context outlasts it.
+// Fetches resume once a broker answers. A record held through the fault
+// gains at most one attempt (its share lock or group assignment lapsed); a
+// record acked just before the fault may come again if its offset commit
+// was lost (commits are asynchronous, every commit_interval). Connection
+// loss is Unavailable (franz-go's retriable errors, and driver.NetworkCode
+// for the network's own).
+//
 // # As
 //
 // Producer.As and Subscription.As accept **kgo.Client (the client that

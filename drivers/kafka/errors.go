@@ -1,12 +1,8 @@
 package kafka
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -47,10 +43,6 @@ func errorCode(err error) driver.ErrorCode {
 	switch {
 	case errors.Is(err, driver.ErrInvalidURL):
 		return driver.InvalidArgument
-	case errors.Is(err, context.Canceled):
-		return driver.Canceled
-	case errors.Is(err, context.DeadlineExceeded):
-		return driver.DeadlineExceeded
 	case errors.Is(err, kgo.ErrClientClosed):
 		return driver.Closed
 	case errors.Is(err, kgo.ErrMaxBuffered):
@@ -61,12 +53,8 @@ func errorCode(err error) driver.ErrorCode {
 	if ke, ok := errors.AsType[*kerr.Error](err); ok {
 		return kerrCode(ke)
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed) {
-		return driver.Unavailable
-	}
-	if _, ok := errors.AsType[net.Error](err); ok {
-		return driver.Unavailable
+	if c, ok := driver.NetworkCode(err); ok {
+		return c
 	}
 	if _, ok := errors.AsType[*kgo.ErrFirstReadEOF](err); ok {
 		return driver.Unavailable

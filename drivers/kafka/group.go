@@ -225,7 +225,7 @@ func parseMetadata(md string) (off int64, n int, ok bool) {
 	if err1 != nil || err2 != nil || n < 0 {
 		return 0, 0, false
 	}
-	return off, n, true
+	return off, min(n, maxDeliveries), true
 }
 
 // frontiersLocked returns what to commit for ps (all live partitions when

@@ -135,6 +135,10 @@ func parseMillis(v []byte) (time.Time, bool) {
 	return time.UnixMilli(ms), true
 }
 
+// maxDeliveries caps the delivery counts read from headers and commit
+// metadata, so that a damaged one cannot overflow an attempt count.
+const maxDeliveries = 1 << 30
+
 // meta is what the driver reads from a fetched record's headers.
 type meta struct {
 	delivered int   // deliveries before this record was written
@@ -147,7 +151,7 @@ func readMeta(r *kgo.Record) meta {
 		switch h.Key {
 		case hdrDelivered:
 			if n, err := strconv.Atoi(string(h.Value)); err == nil && n > 0 {
-				m.delivered = n
+				m.delivered = min(n, maxDeliveries)
 			}
 		case hdrDue:
 			if t, ok := parseMillis(h.Value); ok {

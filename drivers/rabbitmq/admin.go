@@ -90,6 +90,10 @@ func (a *admin) CreateSubscription(ctx context.Context, topic, name string, cfg 
 	case err != nil:
 		return err
 	case ok:
+		// Name the topic it belongs to if it is another one.
+		if err := a.l.withChannel(ctx, func(ch *amqp.Channel) error { return claimQueue(ch, name, topic) }); driver.CodeOf(err) == driver.FailedPrecondition {
+			return err
+		}
 		return exists("subscription", name)
 	}
 	o := SubscriptionOptions{MaxAttempts: cfg.MaxAttempts, DeadLetterTopic: cfg.DeadLetterTopic, Ordered: cfg.Ordered}
@@ -121,10 +125,20 @@ func (a *admin) DeleteTopic(ctx context.Context, name string) error {
 	return a.deleteHolding(ctx, name, delayQueue)
 }
 
-// DeleteSubscription deletes the queue and its wait queues. Its
+// DeleteSubscription deletes the queue, its claim for its topic and its
+// wait queues. Its
 // dead-letter topic and queue stay (they may hold dead letters); delete
 // them as a topic and a subscription of their own.
 func (a *admin) DeleteSubscription(ctx context.Context, topic, name string) error {
+	// The claim goes first, even if the queue is gone: the name is free
+	// for any topic again.
+	if err := a.l.withChannel(ctx, func(ch *amqp.Channel) error {
+		return ch.ExchangeDelete(claimExchange(name), false, false)
+	}); err != nil {
+		if ae, ok := errors.AsType[*amqp.Error](err); !ok || ae.Code != amqp.NotFound {
+			return err
+		}
+	}
 	switch ok, err := a.exists(ctx, name, true); {
 	case err != nil:
 		return err

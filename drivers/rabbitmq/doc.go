@@ -58,7 +58,8 @@
 //     absent.
 //   - topic: the exchange the queue is bound to (declared if absent).
 //     Without it the queue is not bound, for example to read a dead-letter
-//     queue.
+//     queue. A queue belongs to the one topic it was first opened or
+//     created with (see "Subscriptions belong to one topic").
 //   - visibility: the lease of a delivery. Default 30s.
 //   - max_attempts: failed deliveries after which a message is
 //     dead-lettered; 0 (default) means never.
@@ -87,7 +88,28 @@
 // An admin URL is just amqp://HOST/VHOST with the connection parameters.
 // Its CreateSubscription declares the queue with the same arguments as a
 // subscription URL with those settings; DeleteSubscription deletes the
-// queue and its wait queues but not its dead-letter queue.
+// queue, its claim for its topic and its wait queues but not its
+// dead-letter queue.
+//
+// # Subscriptions belong to one topic
+//
+// A subscription is a queue, and RabbitMQ's queue names are global to the
+// vhost: subscription=S on topic A and on topic B would be one queue bound
+// to both exchanges, each handle getting both topics' messages. The driver
+// refuses that instead (rule 9 allows a refusal where names are global):
+// a queue opened or created with a topic is claimed for it, by an internal
+// exchange QUEUE.portmq-topic whose alternate-exchange argument names the
+// topic (RabbitMQ compares that argument on every declare; the exchange
+// routes nothing). Opening or creating S on another topic then fails, before
+// the queue is touched, with code FailedPrecondition and an error naming
+// the topic S belongs to; use another name on the other topic, or delete S
+// first (Admin.DeleteSubscription frees the name). The queue keeps the
+// name you gave it: the alternative, a queue named after topic and
+// subscription, would have orphaned every existing queue and its messages
+// and made names ambiguous ("a.b" + "c" against "a" + "b.c"). A queue
+// created by an earlier version of the driver has no claim until it is
+// first opened with a topic, and one already bound to two exchanges stays
+// so: unbind it by hand (rabbitmqctl, the management UI).
 //
 // # Semantics
 //
@@ -113,19 +135,24 @@
 //     basic.reject, which every RabbitMQ version counts as a failed
 //     delivery (from 4.3 on, basic.nack is not counted). A delayed retry
 //     republishes the message, so the driver carries the attempts made so
-//     far in a header.
+//     far in a header. See "Faults" for what a cut or a restart counts.
 //   - Dead-letter: native. max_attempts sets the quorum queue's
 //     x-delivery-limit (to max_attempts-1: the broker dead-letters after
 //     limit+1 failed deliveries), always together with a dead-letter
 //     exchange and at-least-once dead-lettering; without a dead-letter
 //     exchange RabbitMQ would drop the message. A message nacked at
-//     max_attempts, and DeadLetter(reason), are moved by the driver:
-//     published to the dead-letter topic with the attributes
+//     max_attempts is dead-lettered through the broker: the driver rejects
+//     it without requeue, and the queue's dead-letter exchange moves it in
+//     one step (a fault cannot leave both the message and its dead letter).
+//     DeadLetter(reason), which carries its own reason, is moved by the
+//     driver: published to the dead-letter topic with the attributes
 //     portmq-dead-letter-reason, portmq-attempts and portmq-source, then
-//     acked. Messages the broker dead-letters by itself (the last failure
-//     was a crash or a closed channel) get the same attributes when they
-//     are read, from the x-death header (reason "max attempts (N)
-//     reached"; N travels in the dead-letter routing key).
+//     acked. Messages the broker dead-lettered (a nack at max_attempts, or
+//     a last failure that was a crash or a closed channel) get the same
+//     attributes when they are read, from the x-death header (reason "max
+//     attempts (N) reached"; N travels in the dead-letter routing key); a
+//     message some other client rejected without requeue from a queue with
+//     max_attempts reads the same way.
 //   - Nack with delay: done by the driver. The message is republished to
 //     a wait queue of the subscription, QUEUE.portmq-wait-<ms>ms, whose
 //     message TTL dead-letters it back to the queue, and the delivery is
@@ -182,26 +209,71 @@
 // # Reconnecting
 //
 // amqp091-go does not reconnect. Each handle has its own connection; when
-// it or the channel is lost (broker restart, network failure,
+// it or the channel is lost (a network cut, a broker restart,
 // consumer_timeout, the queue deleted under a consumer), the next call
-// redials with backoff (100 ms doubling to 3 s, with jitter), declares the
-// topology again (re-creating a deleted queue) and resumes: a
-// blocked Receive keeps waiting across the outage, a Send fails with code
-// Unavailable only if it cannot reconnect within its context or a message
-// was unconfirmed when the channel broke. Settling a delivery of a lost
-// channel fails with an error matching mq.ErrLeaseExpired (code
-// FailedPrecondition) that says the channel is gone; the broker delivers
-// the message again. Handles made with NewTopic or NewSubscription
-// reconnect only through Options.Redial.
+// dials again, once, within the call's context (callers that need the
+// connection while a dial runs share its outcome), declares the topology
+// again (re-creating a deleted queue) and resumes. The driver does not
+// retry by itself: a failed dial or a lost channel is an Unavailable
+// error, and mq waits the outage out (see mq's "Faults"): a Send or a
+// Receive whose context outlasts the outage succeeds after it, and one
+// whose context ends first fails with code Unavailable (IsRetryable). A
+// message that was unconfirmed when the channel broke fails Unavailable
+// too and is sent again by mq's retry: it may be stored twice. Opening a
+// handle and Admin calls dial once and fail Unavailable during an outage;
+// retry them. Settling a delivery of a lost channel fails with an error
+// matching mq.ErrLeaseExpired (code FailedPrecondition) that says the
+// channel is gone; the broker delivers the message again. Handles made
+// with NewTopic or NewSubscription reconnect only through Options.Redial:
+// without it, their calls after the connection is lost fail at once with
+// code FailedPrecondition (not retryable: nothing will give the handle a
+// connection).
+//
+// # Faults
+//
+// A network cut (every connection reset) and a broker restart
+// (rabbitmqctl stop_app/start_app, or a crash) do the same to a handle:
+// its connection is gone, and the next call dials again as above. Both
+// are tested by the conformance suite, through a fault proxy and by
+// restarting the broker. No confirmed send is lost. What a fault counts
+// as an attempt, exactly:
+//
+//   - A delivery the handle held when its channel closed, handed out or
+//     only prefetched (up to prefetch messages, which the handle keeps
+//     until they are received), goes back to the queue counting one
+//     attempt: RabbitMQ counts every return and cannot tell a fault from
+//     a failure. So a fault adds at most one attempt to a message, and
+//     none to a message waiting in the queue. With max_attempts that
+//     attempt brings the message closer to its dead letter: a message that
+//     failed max_attempts-1 times and was then held through a fault is
+//     dead-lettered. Keep prefetch modest where faults are frequent.
+//   - A nack, a dead-letter or a lease end of a delivery whose channel is
+//     gone does nothing but fail with ErrLeaseExpired: the return above
+//     counted already.
+//   - A delayed nack and DeadLetter(reason) publish a copy, then ack the
+//     original; a fault between the copy's confirm and the ack leaves
+//     both. The handle remembers the original and drops it when it comes
+//     back to this handle (the usual case: the handle reconnects and gets
+//     it first); if another handle gets it first, that one delivers it
+//     once more, with one more attempt, besides the copy. A nack at
+//     max_attempts cannot be duplicated: the broker dead-letters it in one
+//     step (see Dead-letter above).
+//   - Attempts the handle counts itself on an ordered subscription are
+//     lost when its channel closes; the broker counts the fault.
 //
 // # Errors
 //
 // AMQP reply codes map to portmq codes: ACCESS_REFUSED to PermissionDenied
 // (Unauthenticated for a refused login), NOT_FOUND to NotFound (also an
 // unknown vhost), PRECONDITION_FAILED and RESOURCE_LOCKED to
-// FailedPrecondition, CONNECTION_FORCED, a closed channel and network
-// errors to Unavailable, RESOURCE_ERROR to ResourceExhausted,
-// NOT_IMPLEMENTED to Unsupported, protocol errors to Internal.
+// FailedPrecondition, RESOURCE_ERROR to ResourceExhausted,
+// NOT_IMPLEMENTED to Unsupported, protocol errors the broker sends to
+// Internal. Every error of a lost connection is Unavailable and retryable:
+// CONNECTION_FORCED (a broker shutting down), a closed channel or
+// connection (amqp091-go's ErrClosed), the FRAME_ERROR amqp091-go reports
+// itself when the connection fails under it (an EOF, a reset, a broken
+// pipe, a heartbeat timeout; its Server field is false), and network
+// errors (classified by driver.NetworkCode, as in every driver).
 //
 // # As
 //

@@ -1,14 +1,11 @@
 package rabbitmq
 
 import (
-	"context"
 	"errors"
-	"io"
 	"net"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -46,20 +43,11 @@ func classify(err error) driver.ErrorCode {
 	if c := driver.CodeOf(err); c != driver.Unknown {
 		return c
 	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		return driver.Canceled
-	case errors.Is(err, context.DeadlineExceeded):
-		return driver.DeadlineExceeded
-	}
 	if ae, ok := errors.AsType[*amqp.Error](err); ok {
 		return amqpCode(ae)
 	}
-	var ne net.Error
-	switch {
-	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, net.ErrClosed):
-		return driver.Unavailable
+	if c, ok := driver.NetworkCode(err); ok {
+		return c
 	}
 	return driver.Unknown
 }
@@ -75,6 +63,15 @@ func amqpCode(e *amqp.Error) driver.ErrorCode {
 		// ChannelError is also amqp.ErrClosed: the channel or connection
 		// is gone; a new one may work.
 		return driver.Unavailable
+	case amqp.FrameError:
+		// amqp091-go reports a connection that failed under it (EOF, a
+		// reset, a failed write: a network cut) as a FRAME_ERROR of its
+		// own (Server false) whose Reason is the network error's text.
+		// A FRAME_ERROR the broker sent is a protocol error.
+		if !e.Server {
+			return driver.Unavailable
+		}
+		return driver.Internal
 	case amqp.InvalidPath:
 		return driver.InvalidArgument
 	case amqp.AccessRefused:
@@ -94,7 +91,7 @@ func amqpCode(e *amqp.Error) driver.ErrorCode {
 		return driver.ResourceExhausted
 	case amqp.NotImplemented:
 		return driver.Unsupported
-	case amqp.FrameError, amqp.SyntaxError, amqp.CommandInvalid, amqp.UnexpectedFrame, amqp.InternalError:
+	case amqp.SyntaxError, amqp.CommandInvalid, amqp.UnexpectedFrame, amqp.InternalError:
 		return driver.Internal
 	}
 	return driver.Unknown
@@ -171,6 +168,9 @@ var settingOf = map[string]string{
 // declareError explains a failed declare: a PRECONDITION_FAILED names the
 // setting that differs from the existing queue or exchange.
 func declareError(what string, err error) error {
+	if _, explained := err.(*driver.Error); explained {
+		return err // a refused claim (topology.go)
+	}
 	ae, ok := errors.AsType[*amqp.Error](err)
 	if !ok || ae.Code != amqp.PreconditionFailed {
 		return err

@@ -3,31 +3,39 @@ package rabbitmq
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/portmq/portmq/mq/driver"
 )
 
 // errNoRedial: the connection is gone and the handle cannot dial.
 var errNoRedial = errors.New("the handle was made without Options.Redial, so it does not reconnect")
 
 // link is a handle's connection to the broker. amqp091-go does not
-// reconnect by itself; link redials (with backoff) when a caller needs a
-// connection and the last one is gone.
+// reconnect by itself; link dials again when a caller needs a connection
+// and the last one is gone: one dial per call, bounded by the caller's
+// context. It does not retry a failed dial: mq paces the retries of a
+// call that failed Unavailable (rule 15), once for every driver.
 type link struct {
 	redial func(ctx context.Context) (*amqp.Connection, error) // nil: never redial
 	secret string                                              // redacted from dial errors
 
-	mu       sync.Mutex
-	conn     *amqp.Connection
-	owned    bool // conn was dialed by the link (Close closes it)
-	closed   bool
-	dialing  chan struct{} // non-nil while a dial runs; closed when it ends
-	failures int
-	nextTry  time.Time
+	mu      sync.Mutex
+	conn    *amqp.Connection
+	owned   bool // conn was dialed by the link (Close closes it)
+	closed  bool
+	dialing *dialCall // non-nil while a dial runs
+}
+
+// dialCall is a dial in progress; callers that need a connection meanwhile
+// wait for it and share its outcome.
+type dialCall struct {
+	done chan struct{} // closed when the dial ended
+	err  error
 }
 
 // dialLink dials ep once and returns a link that redials it.
@@ -95,8 +103,10 @@ func unavailableIfNet(err error, what string) error {
 	return err
 }
 
-// get returns a live connection, redialing (at most one dial at a time,
-// spaced by backoff, within ctx) when the last one is gone.
+// get returns a live connection, dialing once (one dial at a time; the
+// callers that arrive meanwhile share its outcome) when the last one is
+// gone. A failed dial's error is Unavailable for a network failure; the
+// next call dials again.
 func (l *link) get(ctx context.Context) (*amqp.Connection, error) {
 	l.mu.Lock()
 	for {
@@ -110,65 +120,50 @@ func (l *link) get(ctx context.Context) (*amqp.Connection, error) {
 			return c, nil
 		case l.redial == nil:
 			l.mu.Unlock()
-			return nil, unavailable("connection lost", errNoRedial)
+			return nil, &driver.Error{Code: driver.FailedPrecondition, Msg: "rabbitmq: connection lost", Err: errNoRedial}
 		case l.dialing != nil:
-			wait := l.dialing
+			d := l.dialing
 			l.mu.Unlock()
 			select {
-			case <-wait:
+			case <-d.done:
 			case <-ctx.Done():
 				return nil, ctx.Err()
+			}
+			// The dial of another caller whose context ended says nothing
+			// about this one's: dial again.
+			if d.err != nil && !isContextError(d.err) {
+				return nil, d.err
 			}
 			l.mu.Lock()
 			continue
 		}
-		wait := time.Until(l.nextTry)
-		done := make(chan struct{})
-		l.dialing = done
-		l.mu.Unlock()
-		conn, err := l.dialAfter(ctx, wait)
-		l.mu.Lock()
-		l.dialing = nil
-		close(done)
-		if err != nil {
-			if ctx.Err() == nil {
-				l.failures++
-				l.nextTry = time.Now().Add(backoff(l.failures))
-			}
-			l.mu.Unlock()
-			return nil, err
-		}
-		if l.closed {
-			l.mu.Unlock()
-			_ = conn.Close()
-			return nil, errClosed
-		}
+		break
+	}
+	d := &dialCall{done: make(chan struct{})}
+	l.dialing = d
+	l.mu.Unlock()
+	conn, err := l.redial(ctx)
+	l.mu.Lock()
+	l.dialing = nil
+	switch {
+	case err != nil:
+	case l.closed:
+		_ = conn.Close()
+		conn, err = nil, errClosed
+	default:
 		if l.owned && l.conn != nil {
 			_ = l.conn.Close()
 		}
-		l.conn, l.owned, l.failures = conn, true, 0
+		l.conn, l.owned = conn, true
 	}
+	d.err = err
+	close(d.done)
+	l.mu.Unlock()
+	return conn, err
 }
 
-func (l *link) dialAfter(ctx context.Context, wait time.Duration) (*amqp.Connection, error) {
-	if wait > 0 {
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		}
-	}
-	return l.redial(ctx)
-}
-
-// backoff is the pause before redial number n+1 after n failures: 100 ms
-// doubling to 3 s, with ±20 % jitter.
-func backoff(n int) time.Duration {
-	d := 100 * time.Millisecond << min(n-1, 5)
-	d = min(d, 3*time.Second)
-	return d - d/5 + time.Duration(rand.Int64N(int64(d/5)*2+1))
+func isContextError(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // withChannel runs f on a channel of its own (a failed declare closes

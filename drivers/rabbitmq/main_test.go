@@ -108,6 +108,12 @@ func deleteAll(t testing.TB, queues, exchanges []string) {
 			t.Logf("cleanup: delete queue %s: %v", q, err)
 			return
 		}
+		// Its claim for its topic, if it had one (RabbitMQ 3 ignores a
+		// missing exchange).
+		if err := ch.ExchangeDelete(q+".portmq-topic", false, false); err != nil {
+			t.Logf("cleanup: delete the claim of %s: %v", q, err)
+			return
+		}
 	}
 	for _, x := range exchanges {
 		if err := ch.ExchangeDelete(x, false, false); err != nil {

@@ -117,7 +117,7 @@ func newEntry(d *amqp.Delivery, queue string) *entry {
 			e.dedupID, _ = v.(string)
 			continue
 		case hdrDeliveryCount:
-			e.attempt += int(toInt(v))
+			e.attempt += count(toInt(v))
 			continue
 		case hdrPrior:
 			e.attempt += priorAttempts(v, queue)
@@ -169,12 +169,20 @@ func (e *entry) translateDeath(deaths []any, h amqp.Table) {
 		switch reason {
 		case "delivery_limit":
 			desc := "delivery limit reached"
-			if n, err := strconv.Atoi(strings.TrimPrefix(e.d.RoutingKey, dlKeyPrefix)); err == nil && strings.HasPrefix(e.d.RoutingKey, dlKeyPrefix) {
+			if n, ok := maxAttemptsOf(e.d.RoutingKey); ok {
 				desc = "max attempts (" + strconv.Itoa(n) + ") reached"
 				e.attrs[driver.AttrAttempts] = strconv.Itoa(n + priorAttempts(h[hdrPrior], queue))
 			}
 			e.attrs[driver.AttrDeadLetterReason] = desc
 		case "rejected":
+			// The driver rejects without requeue a message at max
+			// attempts (retry.go: rejectToDeadLetter), which it does
+			// exactly when the message's attempt reached max.
+			if n, ok := maxAttemptsOf(e.d.RoutingKey); ok {
+				e.attrs[driver.AttrDeadLetterReason] = "max attempts (" + strconv.Itoa(n) + ") reached"
+				e.attrs[driver.AttrAttempts] = strconv.Itoa(n)
+				break
+			}
 			e.attrs[driver.AttrDeadLetterReason] = "rejected by a consumer without requeue"
 		case "expired":
 			e.attrs[driver.AttrDeadLetterReason] = "message TTL expired"
@@ -187,6 +195,20 @@ func (e *entry) translateDeath(deaths []any, h amqp.Table) {
 	}
 }
 
+// maxAttemptsOf reads the max attempts a dead letter's routing key
+// records (dlRoutingKey).
+func maxAttemptsOf(routingKey string) (int, bool) {
+	rest, ok := strings.CutPrefix(routingKey, dlKeyPrefix)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return count(n), true
+}
+
 // priorAttempts reads a hdrPrior value; it counts only for queue.
 func priorAttempts(v any, queue string) int {
 	s, ok := v.(string)
@@ -197,12 +219,19 @@ func priorAttempts(v any, queue string) int {
 	if !ok || q != queue {
 		return 0
 	}
-	k, err := strconv.Atoi(n)
-	if err != nil || k < 0 {
+	k, err := strconv.ParseInt(n, 10, 64)
+	if err != nil {
 		return 0
 	}
-	return k
+	return count(k)
 }
+
+// maxCount caps the counts read from headers, so that a damaged or
+// foreign header cannot make an attempt count overflow.
+const maxCount = 1 << 30
+
+// count returns a count read from a header within [0, maxCount].
+func count(n int64) int { return int(min(max(n, 0), maxCount)) }
 
 func priorValue(attempts int, queue string) string {
 	return strconv.Itoa(attempts) + " " + queue

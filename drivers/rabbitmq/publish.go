@@ -180,7 +180,7 @@ func (p *publisher) publish(ctx context.Context, n int, next func(i int) (target
 		case !o.dc.Acked() && p.ch.IsClosed():
 			fail(oldest, p.closedError())
 		case !o.dc.Acked():
-			fail(oldest, &driver.Error{Code: driver.Unavailable, Msg: "rabbitmq: the broker refused the message (basic.nack); it was not stored"})
+			fail(oldest, &driver.Error{Code: driver.Unavailable, Msg: "rabbitmq: the broker refused the message; it was not stored", Err: errPublishNacked})
 		case o.mandatory:
 			if r := p.wasReturned(o.id); r != nil {
 				fail(oldest, returnError(r))
@@ -252,3 +252,7 @@ func (p *publisher) acquire(ctx context.Context, out []sent, oldest *int, publis
 
 // close closes the channel.
 func (p *publisher) close() { _ = p.ch.Close() }
+
+// errPublishNacked is the cause of a publish the broker answered with
+// basic.nack: nothing was stored, so publishing again cannot duplicate.
+var errPublishNacked = errors.New("basic.nack")

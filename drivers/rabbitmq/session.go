@@ -2,7 +2,6 @@ package rabbitmq
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -323,15 +322,24 @@ func (ss *session) take(dst []driver.Message) int {
 }
 
 // admit takes in a delivery and returns it to hand out, or nil when the
-// session keeps it: parked behind its key on an ordered subscription, or
-// dead-lettered because it is over max attempts (possible when attempts
+// session keeps it: parked behind its key on an ordered subscription,
+// dropped as an orphaned original (see moved), or dead-lettered because
+// it is over max attempts (possible when attempts
 // were made before a delayed retry, which the broker's delivery limit does
 // not see).
 func (ss *session) admit(ctx context.Context, d *amqp.Delivery) *entry {
 	s := ss.sub
+	if s.orphans.take(d) {
+		// Its copy is on its way (a delayed retry or a dead letter): this
+		// is the original whose ack a fault lost.
+		if err := ss.ch.Ack(d.DeliveryTag, false); err != nil {
+			ss.kill()
+		}
+		return nil
+	}
 	e := newEntry(d, s.queue)
 	if s.opts.MaxAttempts > 0 && e.attempt > s.opts.MaxAttempts {
-		_ = s.deadLetter(ctx, ss, e, "max attempts ("+strconv.Itoa(s.opts.MaxAttempts)+") reached", s.opts.MaxAttempts)
+		_ = s.maxAttemptsReached(ctx, ss, e)
 		return nil
 	}
 	ss.mu.Lock()

@@ -14,8 +14,8 @@ import (
 
 // subscription is a driver.Subscription on one quorum queue. It consumes
 // through one AMQP channel at a time (a session); when the channel or the
-// connection is lost, the next receive reconnects with backoff, declares
-// the queue again and resumes consuming. Deliveries of a lost channel can
+// connection is lost, the next receive reconnects (one try per call: mq
+// paces the retries), declares the queue again and resumes consuming. Deliveries of a lost channel can
 // no longer be settled: the broker has put them back.
 type subscription struct {
 	native
@@ -28,11 +28,13 @@ type subscription struct {
 	mu         sync.Mutex
 	cur        *session
 	closed     bool
-	connecting chan struct{} // non-nil while (re)connecting; closed when done
+	connecting *dialCall // non-nil while (re)connecting
 
 	pubs pubSlot // republishes: delayed nacks, dead letters
 
 	waits holdings // the wait queues this handle declared
+
+	orphans orphans // originals whose ack was lost after they were copied
 }
 
 var (
@@ -118,8 +120,7 @@ func (s *subscription) openOn(conn *amqp.Connection) (*session, error) {
 	return newSession(s, ch), nil
 }
 
-// session returns the live session, reconnecting (with backoff, until ctx
-// ends or a non-retryable error) when it is gone.
+// session returns the live session, reconnecting once when it is gone.
 func (s *subscription) session(ctx context.Context) (*session, error) {
 	s.mu.Lock()
 	for {
@@ -135,16 +136,21 @@ func (s *subscription) session(ctx context.Context) (*session, error) {
 			w := s.connecting
 			s.mu.Unlock()
 			select {
-			case <-w:
+			case <-w.done:
 			case <-ctx.Done():
 				return nil, ctx.Err()
+			}
+			// Share the outcome of the reconnect (one try per round of
+			// mq's retries), unless it ended with its caller's context.
+			if w.err != nil && !isContextError(w.err) {
+				return nil, w.err
 			}
 			s.mu.Lock()
 			continue
 		}
 		break
 	}
-	done := make(chan struct{})
+	done := &dialCall{done: make(chan struct{})}
 	s.connecting = done
 	old := s.cur
 	s.mu.Unlock()
@@ -154,7 +160,6 @@ func (s *subscription) session(ctx context.Context) (*session, error) {
 	ss, err := s.reconnect(ctx)
 	s.mu.Lock()
 	s.connecting = nil
-	close(done)
 	if err == nil {
 		if s.closed {
 			ss.kill()
@@ -163,33 +168,25 @@ func (s *subscription) session(ctx context.Context) (*session, error) {
 			s.cur = ss
 		}
 	}
+	done.err = err
+	close(done.done)
 	s.mu.Unlock()
 	return ss, err
 }
 
+// reconnect opens a new session: one try (the link dials once if the
+// connection is gone). On failure mq waits and receives again (rule 15).
 func (s *subscription) reconnect(ctx context.Context) (*session, error) {
-	for failures := 0; ; {
-		conn, err := s.l.get(ctx)
-		var ss *session
-		if err == nil {
-			ss, err = s.openOn(conn)
-		}
-		if err == nil {
-			s.waits.forget("") // the broker may have lost them
-			return ss, nil
-		}
-		if !retryable(err) || errors.Is(err, errNoRedial) || ctx.Err() != nil {
-			return nil, err
-		}
-		failures++
-		t := time.NewTimer(backoff(failures))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		}
+	conn, err := s.l.get(ctx)
+	if err != nil {
+		return nil, err
 	}
+	ss, err := s.openOn(conn)
+	if err != nil {
+		return nil, err
+	}
+	s.waits.forget("") // the broker may have lost them
+	return ss, nil
 }
 
 // errSessionDead makes ReceiveBatch reconnect.
@@ -280,7 +277,7 @@ func (s *subscription) Nack(ctx context.Context, ids []driver.AckID, delay time.
 	return s.each(ids, func(_ int, ss *session, e *entry) error {
 		switch {
 		case s.opts.MaxAttempts > 0 && e.attempt >= s.opts.MaxAttempts:
-			return s.deadLetter(ctx, ss, e, "max attempts ("+strconv.Itoa(s.opts.MaxAttempts)+") reached", e.attempt)
+			return s.maxAttemptsReached(ctx, ss, e)
 		case s.opts.Ordered && delay > 0:
 			ss.redeliverAfter(e, delay)
 			return nil

@@ -70,7 +70,7 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 	for i := range msgs {
 		if d := msgs[i].Delay; d > 0 {
 			b := bucket(d)
-			if err := t.delays.ensure(ctx, t.l, delayQueue(t.name, b), b, t.name, ""); err != nil {
+			if _, err := t.delays.ensure(ctx, t.l, delayQueue(t.name, b), b, t.name, ""); err != nil {
 				return err
 			}
 		}

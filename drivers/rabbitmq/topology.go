@@ -1,11 +1,17 @@
 package rabbitmq
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/portmq/portmq/mq/driver"
 )
 
 // The broker objects the driver declares. A topic is a durable fanout
@@ -184,11 +190,68 @@ func declareTopic(ch *amqp.Channel, name string) error {
 	return ch.ExchangeDeclare(name, exchangeKind, true, false, false, false, nil)
 }
 
+// A subscription belongs to one topic (rule 9), but a queue name is global
+// to the vhost. So that a name reused on another topic is refused rather
+// than merged (one queue bound to both exchanges), each queue declared
+// with a topic is claimed for it: an internal exchange QUEUE.portmq-topic
+// whose alternate-exchange argument names the topic. RabbitMQ checks that
+// argument on every declare: declaring the claim with another topic fails
+// with PRECONDITION_FAILED, before the queue is touched. The claim
+// exchange routes nothing (no client may publish to an internal exchange,
+// and nothing is bound to it). Deleting the subscription deletes it.
+
+const (
+	claimSuffix          = ".portmq-topic"
+	argAlternateExchange = "alternate-exchange"
+)
+
+// claimExchange names the exchange that records the topic of queue.
+func claimExchange(queue string) string {
+	if name := queue + claimSuffix; len(name) <= 255 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(queue))
+	return "portmq-topic-" + hex.EncodeToString(sum[:16])
+}
+
+// claimQueue records that queue belongs to topic, or fails with code
+// FailedPrecondition if it belongs to another.
+func claimQueue(ch *amqp.Channel, queue, topic string) error {
+	err := ch.ExchangeDeclare(claimExchange(queue), amqp.ExchangeFanout, true, false, true, false, amqp.Table{argAlternateExchange: topic})
+	return claimError(queue, topic, err)
+}
+
+// claimedBy reads the topic a refused claim names.
+var claimedBy = regexp.MustCompile(`inequivalent arg 'alternate-exchange' for exchange '[^']*' in vhost '[^']*': received '[^']*' but current is '([^']*)'`)
+
+func claimError(queue, topic string, err error) error {
+	ae, ok := errors.AsType[*amqp.Error](err)
+	if !ok || ae.Code != amqp.PreconditionFailed {
+		return err
+	}
+	owner := "another topic"
+	if m := claimedBy.FindStringSubmatch(ae.Reason); m != nil {
+		owner = "topic " + strconv.Quote(m[1])
+	}
+	return &driver.Error{
+		Code: driver.FailedPrecondition,
+		Msg: "rabbitmq: subscription " + strconv.Quote(queue) + " belongs to " + owner + ", not to topic " + strconv.Quote(topic) +
+			": on RabbitMQ a subscription is a queue and queue names are global to the vhost, so one name cannot serve two topics; give this one another name, or delete " +
+			strconv.Quote(queue) + " first",
+		Err: err,
+	}
+}
+
 // declareQueue declares a subscription's queue, its dead-letter topic (and
-// the default dead-letter queue), and unless topic is empty, the topic and
-// the binding of the queue to it (so subscribers may start before
-// producers).
+// the default dead-letter queue), and unless topic is empty, the queue's
+// claim for the topic (first), the topic and the binding of the queue to
+// it (so subscribers may start before producers).
 func declareQueue(ch *amqp.Channel, major int, topic string, q *queueSpec) error {
+	if topic != "" {
+		if err := claimQueue(ch, q.name, topic); err != nil {
+			return err
+		}
+	}
 	if q.deadLetter != "" {
 		if err := declareTopic(ch, q.deadLetter); err != nil {
 			return err

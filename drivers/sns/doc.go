@@ -59,6 +59,13 @@
 // emulates Delay (the consumer holds the delivery until it is due, waking
 // a Receive waiting in a long poll). Not possible: Seek.
 //
+// # Faults
+//
+// Publishing is an SNS HTTP call and each subscription an SQS queue, so a
+// cut does what it does to the sqs driver: calls fail Unavailable after
+// the SDK's retries, mq waits the outage out, and a received message whose
+// visibility timeout ends during the fault gains one attempt.
+//
 // # As
 //
 // Producer As accepts a **sns.Client of the AWS SDK

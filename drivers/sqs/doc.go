@@ -132,6 +132,18 @@
 // receive several groups at once. Not possible on SQS: Seek (replay), and
 // fan-out from one queue to several subscriptions (use sns).
 //
+// # Faults
+//
+// A cut: each HTTP call fails after the AWS SDK's own retries, as
+// Unavailable (transport errors and 5xx; driver.NetworkCode for the
+// network's own), and mq waits the outage out for sends and receives whose
+// context outlasts it. Leases are SQS visibility timeouts and keep running
+// on the server, so a received message (handed out or buffered) whose
+// visibility timeout ends during the fault gains one attempt
+// (ApproximateReceiveCount); nothing else does. SQS does not restart; the
+// tests cut the connection to moto instead (moto loses its state when it
+// restarts).
+//
 // # As
 //
 // Producer, Subscription and Admin As accept a **sqs.Client of the AWS

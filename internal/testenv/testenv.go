@@ -8,12 +8,17 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portmq/portmq/mq/driver"
 )
 
 // RequireServersEnv is the variable that turns a skip for a missing server
@@ -122,4 +127,22 @@ func (l *BrokerLock) Shared() error { return l.set(false) }
 // Unlock releases the lock.
 func (l *BrokerLock) Unlock() error {
 	return l.f.Close()
+}
+
+// CheckURLError is what the URL parsers' fuzz targets assert about an
+// error from parsing u (raw as given): nil, or an error wrapping
+// driver.ErrInvalidURL whose text does not repeat u's password (of four
+// bytes or more, so that a one-letter password found elsewhere in the text
+// is no false alarm).
+func CheckURLError(tb testing.TB, raw string, u *url.URL, err error) {
+	tb.Helper()
+	if err == nil {
+		return
+	}
+	if !errors.Is(err, driver.ErrInvalidURL) {
+		tb.Fatalf("%q: %v does not wrap ErrInvalidURL", raw, err)
+	}
+	if pw, ok := u.User.Password(); ok && len(pw) >= 4 && strings.Contains(err.Error(), pw) {
+		tb.Fatalf("%q: error repeats the password: %v", raw, err)
+	}
 }

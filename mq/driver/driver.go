@@ -234,6 +234,15 @@ type DeadLetterer interface {
 	DeadLetter(ctx context.Context, items []DeadLetter) error
 }
 
+// Backlogger is implemented by subscriptions whose backend can count the
+// messages waiting in them.
+type Backlogger interface {
+	// Backlog must return how many messages wait to be delivered (or, for
+	// a log, how far the subscription lags its end), as the backend counts
+	// them; an estimate is fine.
+	Backlog(ctx context.Context) (int64, error)
+}
+
 // DeadLetter is one request to DeadLetterer.
 type DeadLetter struct {
 	AckID  AckID

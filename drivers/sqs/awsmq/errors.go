@@ -2,7 +2,6 @@ package awsmq
 
 import (
 	"errors"
-	"net"
 	"reflect"
 	"strings"
 
@@ -124,8 +123,8 @@ func ErrorCode(err error) driver.ErrorCode {
 	if _, ok := errors.AsType[*smithyhttp.RequestSendError](err); ok {
 		return driver.Unavailable
 	}
-	if _, ok := errors.AsType[net.Error](err); ok {
-		return driver.Unavailable
+	if c, ok := driver.NetworkCode(err); ok {
+		return c
 	}
 	return driver.Unknown
 }

@@ -4,17 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/portmq/portmq/mq"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -157,5 +165,143 @@ func TestLoad(t *testing.T) {
 	defer c2.Close()
 	if c2.Config.HTTPClient == nil || c2.tr == nil {
 		t.Errorf("Load without an HTTP client did not give the handle its own")
+	}
+}
+
+// lossTopic is a topic whose every send fails with err, classified by
+// this package: it shows what mq makes of a native error.
+type lossTopic struct{ err error }
+
+func (t lossTopic) SendBatch(context.Context, []driver.Message) error { return t.err }
+func (lossTopic) Capabilities() driver.Capabilities                   { return driver.Capabilities{} }
+func (lossTopic) As(any) bool                                         { return false }
+func (lossTopic) Close() error                                        { return nil }
+func (lossTopic) ErrorAs(err error, i any) bool                       { return ErrorAs(err, i) }
+func (lossTopic) ErrorCode(err error) driver.ErrorCode                { return ErrorCode(err) }
+
+// sdkErrors returns what the AWS SDK really returns (after its retries)
+// for a call to an endpoint that refuses connections, resets them, closes
+// them before answering, or answers 503.
+func sdkErrors(t *testing.T) map[string]error {
+	t.Helper()
+	call := func(endpoint string) error {
+		c := awssqs.New(awssqs.Options{
+			Region:       "us-east-1",
+			BaseEndpoint: aws.String(endpoint),
+			Credentials:  aws.AnonymousCredentials{},
+			Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 2
+				o.MaxBackoff = 10 * time.Millisecond
+			}),
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := c.ListQueues(ctx, &awssqs.ListQueuesInput{})
+		if err == nil || ctx.Err() != nil {
+			t.Fatalf("ListQueues at %s: %v (ctx %v)", endpoint, err, ctx.Err())
+		}
+		return err
+	}
+	out := map[string]error{}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String()
+	ln.Close()
+	out["refused connection"] = call(refused)
+
+	// A server that resets every connection, one that closes it without
+	// an answer, and one that answers 503.
+	for name, handle := range map[string]func(net.Conn){
+		"reset connection": func(c net.Conn) {
+			_ = c.(*net.TCPConn).SetLinger(0)
+			_ = c.Close()
+		},
+		"connection closed before the answer": func(c net.Conn) {
+			_, _ = c.Read(make([]byte, 4096))
+			_ = c.Close()
+		},
+		"503 Service Unavailable": func(c net.Conn) {
+			_, _ = c.Read(make([]byte, 4096))
+			_, _ = io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+			_ = c.Close()
+		},
+	} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				handle(c)
+			}
+		}()
+		out[name] = call("http://" + ln.Addr().String())
+		ln.Close()
+		<-done
+	}
+	return out
+}
+
+// TestConnectionLossIsUnavailable lists what the AWS SDK returns when SQS
+// or SNS is cut, refuses connections or fails: a *smithy.OperationError
+// around a retry.MaxAttemptsError around a *smithyhttp.RequestSendError
+// around a *url.Error around the *net.OpError, or an
+// *awshttp.ResponseError with a 5xx status; both as the SDK really
+// returns them and as built here. Each must be Unavailable and retryable
+// through mq.
+func TestConnectionLossIsUnavailable(t *testing.T) {
+	opErr := func(o string, err error) error { return &net.OpError{Op: o, Net: "tcp", Err: err} }
+	sendErr := func(err error) error {
+		return &smithy.OperationError{ServiceID: "SQS", OperationName: "SendMessageBatch", Err: &retry.MaxAttemptsError{Attempt: 3,
+			Err: &smithyhttp.RequestSendError{Err: &url.Error{Op: "Post", URL: "https://sqs.us-east-1.amazonaws.com/", Err: err}}}}
+	}
+	status := func(code int) error {
+		return &smithy.OperationError{ServiceID: "SQS", OperationName: "ReceiveMessage", Err: &awshttp.ResponseError{RequestID: "r",
+			ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: code}}, Err: errors.New("api error")}}}
+	}
+	cases := map[string]error{
+		"dial refused":        sendErr(opErr("dial", os.NewSyscallError("connect", syscall.ECONNREFUSED))),
+		"read reset":          sendErr(opErr("read", os.NewSyscallError("read", syscall.ECONNRESET))),
+		"write broken pipe":   sendErr(opErr("write", os.NewSyscallError("write", syscall.EPIPE))),
+		"EOF":                 sendErr(io.EOF),
+		"read timeout":        sendErr(opErr("read", os.ErrDeadlineExceeded)),
+		"url.Error only":      &url.Error{Op: "Post", URL: "http://x", Err: opErr("dial", os.NewSyscallError("connect", syscall.ECONNREFUSED))},
+		"500":                 status(500),
+		"502":                 status(502),
+		"503":                 status(503),
+		"504":                 status(504),
+		"ServiceUnavailable":  &smithy.GenericAPIError{Code: "ServiceUnavailable"},
+		"InternalFailure":     &smithy.GenericAPIError{Code: "InternalFailure"},
+		"unreachable network": sendErr(opErr("dial", os.NewSyscallError("connect", syscall.ENETUNREACH))),
+	}
+	for name, err := range sdkErrors(t) {
+		cases["SDK: "+name] = err
+	}
+	for name, native := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := ErrorCode(native); got != driver.Unavailable {
+				t.Errorf("ErrorCode(%v) = %v, want Unavailable", native, got)
+			}
+			p, err := mq.NewProducer(lossTopic{native})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Shutdown(context.Background())
+			ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
+			defer cancel()
+			err = p.Send(ctx, &mq.Message{Body: []byte("x")})
+			if mq.Code(err) != mq.Unavailable || !mq.IsRetryable(err) || !errors.Is(err, native) {
+				t.Errorf("Send failing with %v: %v (code %v, retryable %v), want Unavailable, retryable, wrapping the native error", native, err, mq.Code(err), mq.IsRetryable(err))
+			}
+		})
 	}
 }
