@@ -1,12 +1,9 @@
 package postgres
 
 import (
-	"context"
 	"errors"
-	"io"
 	"net"
 	"strings"
-	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,10 +25,6 @@ func classify(err error) driver.ErrorCode {
 		return c
 	}
 	switch {
-	case errors.Is(err, context.Canceled):
-		return driver.Canceled
-	case errors.Is(err, context.DeadlineExceeded):
-		return driver.DeadlineExceeded
 	case errors.Is(err, pgx.ErrNoRows):
 		return driver.NotFound
 	case errors.Is(err, pgx.ErrTxClosed):
@@ -40,20 +33,18 @@ func classify(err error) driver.ErrorCode {
 	if pe, ok := errors.AsType[*pgconn.PgError](err); ok {
 		return sqlStateCode(pe.Code)
 	}
-	var ne net.Error
-	switch {
-	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, net.ErrClosed), pgconn.Timeout(err):
+	// pgconn's own errors: a timeout of its context watcher, a connect
+	// error, or an error pgconn knows a retry is safe for.
+	if pgconn.Timeout(err) {
 		return driver.Unavailable
+	}
+	if c, ok := driver.NetworkCode(err); ok {
+		return c
 	}
 	if _, ok := errors.AsType[*pgconn.ConnectError](err); ok {
 		return driver.Unavailable
 	}
-	if pgconn.SafeToRetry(err) {
-		return driver.Unavailable
-	}
-	if strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "closed pool") {
+	if pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "closed pool") {
 		return driver.Unavailable
 	}
 	return driver.Unknown

@@ -30,6 +30,9 @@ func TestTransactionalSendIsDeliveredAtCommit(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if n, err := sub.Backlog(ctx); err != nil || n != 2 {
+		t.Errorf("Backlog after the commit = %d, %v; want 2", n, err)
+	}
 	// The commit's notification wakes the waiting Receive.
 	for _, want := range []string{"order 7 placed", "second"} {
 		d, err := sub.Receive(ctx)

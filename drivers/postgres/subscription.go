@@ -88,6 +88,7 @@ var (
 	_ driver.Subscription = (*Subscription)(nil)
 	_ driver.Seeker       = (*Subscription)(nil)
 	_ driver.DeadLetterer = (*Subscription)(nil)
+	_ driver.Backlogger   = (*Subscription)(nil)
 )
 
 // NewSubscription returns subscription name of topic on pool, creating the
@@ -582,6 +583,18 @@ func (s *Subscription) Seek(ctx context.Context, t time.Time) error {
 	var unused any
 	err := s.db.QueryRow(ctx, s.st.seek, s.id, t, s.st.channel).Scan(&n, &unused)
 	return redacted(err, s.secret)
+}
+
+// Backlog implements driver.Backlogger: the messages of the subscription
+// that are not settled and not leased (delayed ones included).
+func (s *Subscription) Backlog(ctx context.Context) (int64, error) {
+	if s.closed.Load() {
+		return 0, errClosed
+	}
+	var n int64
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM `+s.st.schema+`.queue WHERE sub_id = $1 AND acked_at IS NULL
+		AND (locked_until IS NULL OR locked_until <= now())`, s.id).Scan(&n)
+	return n, redacted(err, s.secret)
 }
 
 // Info implements driver.Subscription.
