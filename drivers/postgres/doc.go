@@ -168,6 +168,27 @@
 //     NotFound; 42501 PermissionDenied; 28000/28P01 Unauthenticated;
 //     40001/40P01/55P03 Unavailable; class 53 ResourceExhausted.
 //
+// # Faults
+//
+// A cut resets the pool's connections: the statement in progress fails
+// Unavailable (retryable) and mq waits the outage out; pgxpool drops the
+// broken connections and dials again on the next call. The LISTEN
+// connection of each subscription handle reconnects with backoff (100 ms
+// steps up to poll_interval) and wakes the waiting receives once it
+// listens again, since notifications sent meanwhile are lost. A server
+// restart (or a backend killed with pg_terminate_backend) looks the same
+// to the client; committed rows are durable. Leases are columns on the
+// server and keep running through a fault, so a fault adds at most one
+// attempt to a message: one handed out whose lease ends before it can be
+// extended or settled, or one whose pick committed but whose reply was
+// lost in the cut (leased to nobody until the lease ends); messages
+// waiting in the table get none. A send whose commit reply was lost may
+// have been stored; sending it again stores it twice unless it has a
+// DedupID and the topic a dedup window. The conformance test cuts through
+// conformance/faultproxy and "restarts" by terminating every server
+// connection of the test run (the server is shared, so it is not
+// restarted).
+//
 // # Cleanup and autovacuum
 //
 // Acked rows are deleted at once, or kept for retention and then deleted
