@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -151,4 +152,44 @@ func TestOutboxForwardsToAnotherBroker(t *testing.T) {
 		_ = d.Ack()
 	}
 	receiveNone(t, outbox, 500*time.Millisecond, "forwarded outbox rows are acked")
+}
+
+// TestBatchKeepsSendOrderInEverySubscription sends batches to a topic
+// with several subscriptions and checks that each receives them in send
+// order (the send statement numbers each subscription's copies in batch
+// order).
+func TestBatchKeepsSendOrderInEverySubscription(t *testing.T) {
+	pool := newPool(t)
+	ctx := ctxFor(t, 30*time.Second)
+	topic := uniqueName("order")
+	var subs []*mq.Subscription
+	for _, name := range []string{"a", "b", "c"} {
+		subs = append(subs, openSub(t, pool, topic, name, nil))
+	}
+	p := openProducer(t, pool, topic)
+	const n = 300
+	msgs := make([]*mq.Message, n)
+	for i := range msgs {
+		msgs[i] = &mq.Message{Body: []byte(strconv.Itoa(i))}
+	}
+	if err := p.SendBatch(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	for si, s := range subs {
+		for i := 0; i < n; {
+			ds, err := s.ReceiveBatch(ctx, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range ds {
+				if string(d.Body) != strconv.Itoa(i) {
+					t.Fatalf("subscription %d: message %d is %q", si, i, d.Body)
+				}
+				i++
+			}
+			if err := s.AckBatch(ds); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }

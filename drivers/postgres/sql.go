@@ -76,14 +76,18 @@ ins AS (INSERT INTO {s}.queue (sub_id, msg_id, body, attrs, key, dedup_id, publi
 SELECT EXISTS (SELECT 1 FROM t), (SELECT count(pg_notify($8, n.sub_id::text)) FROM (SELECT DISTINCT sub_id FROM ins) n)`
 
 // sendPlainSQL is sendSQL for a batch without DedupIDs ($6 is unused but
-// kept so both take the same arguments).
+// kept so both take the same arguments). It needs no sort to keep send
+// order: the subscriptions are the outer side of a nested loop over the
+// batch (LATERAL with a reference to the subscription, and OFFSET 0 so
+// the subquery is not flattened), so each subscription's rows are
+// inserted, and numbered, in batch order.
 const sendPlainSQL = `WITH t AS (SELECT id FROM {s}.topics WHERE name = $1),
 ins AS (INSERT INTO {s}.queue (sub_id, msg_id, body, attrs, key, published_at, available_at)
-	SELECT s.id, m.msg_id, m.body, m.attrs, m.key, now(), now() + m.delay_us * interval '1 microsecond'
-	FROM unnest($2::text[], $3::bytea[], $4::bytea[], $5::bytea[], $7::bigint[]) WITH ORDINALITY AS m(msg_id, body, attrs, key, delay_us, ord)
-	CROSS JOIN t JOIN {s}.subscriptions s ON s.topic_id = t.id
+	SELECT x.sid, x.msg_id, x.body, x.attrs, x.key, now(), now() + x.delay_us * interval '1 microsecond'
+	FROM t JOIN {s}.subscriptions s ON s.topic_id = t.id
+	CROSS JOIN LATERAL (SELECT s.id AS sid, m.* FROM unnest($2::text[], $3::bytea[], $4::bytea[], $5::bytea[], $7::bigint[])
+		AS m(msg_id, body, attrs, key, delay_us) OFFSET 0) x
 	WHERE $6::bytea[] IS NULL
-	ORDER BY m.ord, s.id
 	RETURNING sub_id)
 SELECT EXISTS (SELECT 1 FROM t), (SELECT count(pg_notify($8, n.sub_id::text)) FROM (SELECT DISTINCT sub_id FROM ins) n)`
 
