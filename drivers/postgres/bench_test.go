@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/portmq/portmq/drivers/postgres"
@@ -41,6 +42,10 @@ type benchSide interface {
 //     they took in one statement (portmq: Subscription.ReceiveBatch(100)
 //     and AckBatch on one Subscription with prefetch 100).
 //   - pipeline/N: one sender and N consumers at once.
+//
+// Neither side polls busily: a raw consumer that finds nothing waits for
+// a NOTIFY on its channel (sent by each raw insert) or a second, as
+// portmq's receives do.
 //
 // The sides take turns in rounds of 1000 messages, each going first in
 // every other round, on tables of their own; ns/op is not meaningful, the
@@ -109,6 +114,46 @@ var benchPayload = bytes.Repeat([]byte("0123456789abcdef"), benchBody/16)
 type rawSide struct {
 	pool  *pgxpool.Pool
 	table string
+
+	mu   sync.Mutex
+	wake chan struct{} // closed and replaced on each notification
+}
+
+// listen wakes idle consumers on each notification of the raw channel:
+// a hand-written queue without busy polling, as portmq's.
+func (r *rawSide) listen(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := pgx.Connect(ctx, baseURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, "LISTEN raw_bench"); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if _, err := c.WaitForNotification(ctx); err != nil {
+				return
+			}
+			r.mu.Lock()
+			close(r.wake)
+			r.wake = make(chan struct{})
+			r.mu.Unlock()
+		}
+	}()
+	b.Cleanup(func() {
+		cancel()
+		<-done
+		_ = c.Close(context.Background())
+	})
+}
+
+func (r *rawSide) woken() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.wake
 }
 
 func benchPool(b *testing.B) *pgxpool.Pool {
@@ -126,7 +171,8 @@ func benchPool(b *testing.B) *pgxpool.Pool {
 }
 
 func newRawSide(b *testing.B, admin *pgxpool.Pool) *rawSide {
-	r := &rawSide{pool: benchPool(b), table: testSchema + ".raw_queue_" + fmt.Sprint(time.Now().UnixNano()%1e9)}
+	r := &rawSide{pool: benchPool(b), table: testSchema + ".raw_queue_" + fmt.Sprint(time.Now().UnixNano()%1e9), wake: make(chan struct{})}
+	r.listen(b)
 	if _, err := admin.Exec(context.Background(), `CREATE TABLE `+r.table+` (LIKE `+testSchema+`.queue INCLUDING ALL)`); err != nil {
 		b.Fatal(err)
 	}
@@ -157,9 +203,17 @@ func (r *rawSide) consume(b *testing.B, n, workers int) {
 	ctx := context.Background()
 	var got atomic.Int64
 	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var once sync.Once
 	for range workers {
 		wg.Go(func() {
+			defer func() {
+				if got.Load() >= int64(n) {
+					once.Do(func() { close(stop) })
+				}
+			}()
 			for got.Load() < int64(n) {
+				woken := r.woken()
 				rows, err := r.pool.Query(ctx, `WITH c AS (SELECT q.id FROM `+r.table+` q
 						WHERE q.sub_id = 1 AND q.acked_at IS NULL AND q.available_at <= now()
 						AND (q.locked_until IS NULL OR q.locked_until <= now())
@@ -191,6 +245,15 @@ func (r *rawSide) consume(b *testing.B, n, workers int) {
 					return
 				}
 				if len(ids) == 0 {
+					// Wait for a notification (or a second, as a lost
+					// one would cost), not spinning.
+					t := time.NewTimer(time.Second)
+					select {
+					case <-woken:
+					case <-t.C:
+					case <-stop:
+					}
+					t.Stop()
 					continue
 				}
 				if _, err := r.pool.Exec(ctx, `DELETE FROM `+r.table+` q USING unnest($1::bigint[], $2::int[]) AS a(id, leases)
@@ -198,7 +261,9 @@ func (r *rawSide) consume(b *testing.B, n, workers int) {
 					b.Error(err)
 					return
 				}
-				got.Add(int64(len(ids)))
+				if got.Add(int64(len(ids))) >= int64(n) {
+					once.Do(func() { close(stop) })
+				}
 			}
 		})
 	}
