@@ -148,6 +148,16 @@
 // Each subscription uses a single timer, armed for the earliest due delayed
 // message or lease end; nothing polls.
 //
+// # Faults
+//
+// There is no network to cut: the engine lives in the process, and a
+// process restart loses its messages (use a server-backed driver for
+// durability across restarts). To test what a cut or a broker restart
+// does to an application, wrap the engine's Opener so that its calls fail
+// with an Unavailable *driver.Error for a while; mq then waits the outage
+// out as it does on every driver (the conformance package's own tests do
+// this to run the fault cases on mem).
+//
 // # As
 //
 // memdriver has no native client or error types. The As methods of every

@@ -188,8 +188,14 @@ func driverPackage(scheme string) string {
 		return base + "drivers/rabbitmq"
 	case scheme == "kafka" || scheme == "sqs" || scheme == "sns" || scheme == "gcppubsub":
 		return base + "drivers/" + scheme
+	case scheme == "redis" || scheme == "rediss":
+		return base + "drivers/redis"
+	case scheme == "postgres" || scheme == "postgresql":
+		return base + "drivers/postgres"
 	case strings.HasPrefix(scheme, "gocloud+"):
 		return base + "drivers/gocloud"
+	case strings.HasPrefix(scheme, "watermill+"):
+		return base + "drivers/watermill"
 	}
 	return ""
 }
