@@ -38,7 +38,7 @@ func provision(base, handles string) func(ctx context.Context, spec conformance.
 			return nil, err
 		}
 		res := &conformance.Resources{TopicURL: withQuery(handles, "topic", topic)}
-		var subs, dlqs []string
+		var dlqs []string
 		for i := range spec.Subscriptions {
 			name := topic + ".s" + strconv.Itoa(i)
 			if i == 0 && spec.SubscriptionName != "" {
@@ -47,12 +47,13 @@ func provision(base, handles string) func(ctx context.Context, spec conformance.
 			cfg := mq.SubscriptionConfig{MaxAttempts: spec.MaxAttempts, Ordered: spec.Ordered, Retention: spec.Retention, Lease: spec.Lease}
 			if spec.DeadLetter {
 				cfg.DeadLetterTopic = name + ".dlq"
-				dlqs = append(dlqs, cfg.DeadLetterTopic)
+			}
+			if spec.DeadLetter || spec.MaxAttempts > 0 {
+				dlqs = append(dlqs, name+".dlq") // also the default of max_attempts
 			}
 			if err := a.CreateSubscription(ctx, topic, name, cfg); err != nil {
 				return nil, err
 			}
-			subs = append(subs, name)
 			res.SubscriptionURLs = append(res.SubscriptionURLs, withQuery(handles, "topic", topic, "subscription", name,
 				"visibility", spec.Lease.String(), "poll_interval", "1s"))
 		}
