@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -191,5 +192,45 @@ func TestBatchKeepsSendOrderInEverySubscription(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+	}
+}
+
+// TestAckedRowsAreCleanedAfterRetention checks that idle receives delete
+// acked rows once the subscription's retention has passed.
+func TestAckedRowsAreCleanedAfterRetention(t *testing.T) {
+	pool := newPool(t)
+	ctx := ctxFor(t, 30*time.Second)
+	topic := uniqueName("retain")
+	sub := openSub(t, pool, topic, "s", &postgres.SubscriptionOptions{Retention: 300 * time.Millisecond, PollInterval: 50 * time.Millisecond})
+	p := openProducer(t, pool, topic)
+	m := &mq.Message{Body: []byte("kept a while")}
+	if err := p.Send(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	d, err := sub.Receive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+testSchema+`.queue WHERE msg_id = $1`, m.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d rows right after the ack, want the retained one", n)
+	}
+	// An idle receive (nothing to deliver) cleans up every poll interval.
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if d, err := sub.Receive(rctx); err == nil {
+		t.Fatalf("received %q after the ack", d.Body)
+	}
+	if n := count(); n != 0 {
+		t.Errorf("%d rows 2 s after the ack with a 300 ms retention, want 0", n)
 	}
 }

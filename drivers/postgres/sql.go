@@ -11,7 +11,7 @@ type stmts struct {
 	schema  string
 	channel string // the LISTEN/NOTIFY channel of the schema
 
-	send, sendPlain, ack, ackRetain, extend, nack, deadLetter, reap, nextDue, cleanAcked, cleanDedup, seek string
+	send, sendPlain, sendBodies, ack, ackRetain, extend, nack, deadLetter, reap, nextDue, cleanAcked, cleanDedup, seek string
 }
 
 // channelOf is the notification channel of a schema.
@@ -22,6 +22,7 @@ func newStmts(schema string) *stmts {
 	s := &stmts{schema: schema, channel: channelOf(schema)}
 	s.send = r.Replace(sendSQL)
 	s.sendPlain = r.Replace(sendPlainSQL)
+	s.sendBodies = r.Replace(sendBodiesSQL)
 	s.ack = r.Replace(ackSQL)
 	s.ackRetain = r.Replace(ackRetainSQL)
 	s.extend = r.Replace(extendSQL)
@@ -90,6 +91,17 @@ ins AS (INSERT INTO {s}.queue (sub_id, msg_id, body, attrs, key, published_at, a
 	WHERE $6::bytea[] IS NULL
 	RETURNING sub_id)
 SELECT EXISTS (SELECT 1 FROM t), (SELECT count(pg_notify($8, n.sub_id::text)) FROM (SELECT DISTINCT sub_id FROM ins) n)`
+
+// sendBodiesSQL is sendPlainSQL for a batch of bodies alone (no
+// attributes, keys, DedupIDs or delays): $2 the IDs, $3 the bodies, $4 the
+// channel.
+const sendBodiesSQL = `WITH t AS (SELECT id FROM {s}.topics WHERE name = $1),
+ins AS (INSERT INTO {s}.queue (sub_id, msg_id, body, published_at, available_at)
+	SELECT x.sid, x.msg_id, x.body, now(), now()
+	FROM t JOIN {s}.subscriptions s ON s.topic_id = t.id
+	CROSS JOIN LATERAL (SELECT s.id AS sid, m.* FROM unnest($2::text[], $3::bytea[]) AS m(msg_id, body) OFFSET 0) x
+	RETURNING sub_id)
+SELECT EXISTS (SELECT 1 FROM t), (SELECT count(pg_notify($4, n.sub_id::text)) FROM (SELECT DISTINCT sub_id FROM ins) n)`
 
 const returning = `q.id, q.leases, q.msg_id, q.body, q.attrs, q.key, q.dedup_id, q.published_at, q.attempts, q.locked_until, q.dl_reason, q.dl_attempts, q.dl_source`
 

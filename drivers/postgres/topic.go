@@ -131,10 +131,7 @@ func sendBatch(ctx context.Context, db Querier, st *stmts, topic string, msgs []
 	}
 	a.ids = make([]string, n)
 	a.bodies = make([][]byte, n)
-	a.attrs = make([][]byte, n)
-	a.keys = make([][]byte, n)
-	a.dedupIDs = make([][]byte, n)
-	a.delays = make([]int64, n)
+	bare := true // bodies alone: no attributes, keys, DedupIDs or delays
 	for i := range msgs {
 		m := &msgs[i]
 		a.ids[i] = newID()
@@ -142,28 +139,33 @@ func sendBatch(ctx context.Context, db Querier, st *stmts, topic string, msgs []
 		if a.bodies[i] == nil {
 			a.bodies[i] = []byte{}
 		}
-		a.attrs[i] = encodeAttrs(m.Attributes)
-		if m.Key != "" {
-			a.keys[i] = []byte(m.Key)
-		}
-		if m.DedupID != "" {
-			a.dedupIDs[i] = []byte(m.DedupID)
-		}
-		a.delays[i] = m.Delay.Microseconds()
-	}
-	q, dedup := st.sendPlain, a.dedupIDs
-	for _, d := range a.dedupIDs {
-		if d != nil {
-			q = st.send
-			break
-		}
-	}
-	if q == st.sendPlain {
-		dedup = nil
+		bare = bare && len(m.Attributes) == 0 && m.Key == "" && m.DedupID == "" && m.Delay <= 0
 	}
 	var exists bool
 	var notified int64
-	err := db.QueryRow(ctx, q, topic, a.ids, a.bodies, a.attrs, a.keys, dedup, a.delays, st.channel).Scan(&exists, &notified)
+	var err error
+	if bare {
+		err = db.QueryRow(ctx, st.sendBodies, topic, a.ids, a.bodies, st.channel).Scan(&exists, &notified)
+	} else {
+		a.attrs = make([][]byte, n)
+		a.keys = make([][]byte, n)
+		a.dedupIDs = make([][]byte, n)
+		a.delays = make([]int64, n)
+		q, dedup := st.sendPlain, [][]byte(nil)
+		for i := range msgs {
+			m := &msgs[i]
+			a.attrs[i] = encodeAttrs(m.Attributes)
+			if m.Key != "" {
+				a.keys[i] = []byte(m.Key)
+			}
+			if m.DedupID != "" {
+				a.dedupIDs[i] = []byte(m.DedupID)
+				q, dedup = st.send, a.dedupIDs
+			}
+			a.delays[i] = m.Delay.Microseconds()
+		}
+		err = db.QueryRow(ctx, q, topic, a.ids, a.bodies, a.attrs, a.keys, dedup, a.delays, st.channel).Scan(&exists, &notified)
+	}
 	if err != nil {
 		return err
 	}
