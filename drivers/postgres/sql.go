@@ -11,7 +11,7 @@ type stmts struct {
 	schema  string
 	channel string // the LISTEN/NOTIFY channel of the schema
 
-	send, sendPlain, sendBodies, ack, ackRetain, extend, nack, deadLetter, reap, nextDue, cleanAcked, cleanDedup, seek string
+	send, sendPlain, sendBodies, ack, ackRetain, extend, nack, deadLetter, reap, cleanAcked, cleanDedup, seek string
 }
 
 // channelOf is the notification channel of a schema.
@@ -29,7 +29,6 @@ func newStmts(schema string) *stmts {
 	s.nack = r.Replace(nackSQL)
 	s.deadLetter = r.Replace(deadLetterSQL)
 	s.reap = r.Replace(reapSQL)
-	s.nextDue = r.Replace(nextDueSQL)
 	s.cleanAcked = r.Replace(cleanAckedSQL)
 	s.cleanDedup = r.Replace(cleanDedupSQL)
 	s.seek = r.Replace(seekSQL)
@@ -112,10 +111,22 @@ const returning = `q.id, q.leases, q.msg_id, q.body, q.attrs, q.key, q.dedup_id,
 const pickSQL = `WITH c AS (SELECT q.id FROM {s}.queue q
 	WHERE q.sub_id = $1 AND q.acked_at IS NULL AND q.available_at <= now()
 	AND (q.locked_until IS NULL OR q.locked_until <= now()){cond}
-	ORDER BY q.id LIMIT $2 FOR UPDATE SKIP LOCKED)
-UPDATE {s}.queue q SET attempts = q.attempts + 1, leases = q.leases + 1, locked_until = now() + $3 * interval '1 microsecond'
-FROM c WHERE q.id = c.id
-RETURNING ` + returning
+	ORDER BY q.id LIMIT $2 FOR UPDATE SKIP LOCKED),
+u AS (UPDATE {s}.queue q SET attempts = q.attempts + 1, leases = q.leases + 1, locked_until = now() + $3 * interval '1 microsecond'
+	FROM c WHERE q.id = c.id
+	RETURNING ` + returning + `)
+SELECT u.*, NULL::float8 FROM u
+UNION ALL
+SELECT 0::bigint, 0, '', ''::bytea, NULL::bytea, NULL::bytea, NULL::bytea, now(), 0, now(), NULL::text, NULL::int, NULL::text, ` + nextDue + `
+WHERE NOT EXISTS (SELECT 1 FROM u)`
+
+// nextDue is the seconds until the next delayed message of subscription
+// $1 is due or the next lease ends (NULL for none). pickSQL returns it in
+// a row of its own (id 0) when it leased nothing, saving an idle receive
+// a round trip.
+const nextDue = `extract(epoch FROM least(
+	(SELECT min(available_at) FROM {s}.queue WHERE sub_id = $1 AND acked_at IS NULL AND available_at > now()),
+	(SELECT min(locked_until) FROM {s}.queue WHERE sub_id = $1 AND acked_at IS NULL AND locked_until > now())) - now())::float8`
 
 // orderedSQL keeps all but the oldest unsettled message of each key back:
 // one in flight per key, in send order, with no lock beyond the rows.
@@ -182,12 +193,6 @@ var reapSQL = `WITH moved AS (DELETE FROM {s}.queue q WHERE q.id IN (SELECT r.id
 		'lease expired on attempt ' || q.attempts::text || ' of ' || ($2::int)::text || ' (max attempts)' AS reason),
 ` + strings.NewReplacer("$SRC", "$4", "$DLQ", "$3").Replace(dlInsert) + `
 SELECT (SELECT count(*) FROM moved), (SELECT count(pg_notify($5, n.x::text)) FROM (SELECT DISTINCT sub_id AS x FROM dl) n)`
-
-// nextDueSQL returns the seconds until the next delayed message of
-// subscription $1 is due or the next lease ends (NULL for none).
-const nextDueSQL = `SELECT extract(epoch FROM least(
-	(SELECT min(available_at) FROM {s}.queue WHERE sub_id = $1 AND acked_at IS NULL AND available_at > now()),
-	(SELECT min(locked_until) FROM {s}.queue WHERE sub_id = $1 AND acked_at IS NULL AND locked_until > now())) - now())::float8`
 
 // cleanAckedSQL deletes up to $3 acked messages of subscription $1 older
 // than its retention ($2 microseconds).

@@ -263,12 +263,12 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 		// is canceled. mq cancels waiting receives often (to wake them),
 		// so ctx is only watched while waiting.
 		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statementTimeout)
-		n, err := s.pick(qctx, dst)
+		n, due, err := s.pick(qctx, dst)
 		if err != nil || n > 0 {
 			cancel()
 			return n, redacted(err, s.secret)
 		}
-		wait, err := s.idle(qctx)
+		wait, err := s.idle(qctx, due)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -291,13 +291,14 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 	}
 }
 
-func (s *Subscription) pick(ctx context.Context, dst []driver.Message) (int, error) {
+// pick leases up to len(dst) messages; when it leased none, due is the
+// seconds until the next delayed message or lease end (nil for none).
+func (s *Subscription) pick(ctx context.Context, dst []driver.Message) (n int, due *float64, err error) {
 	rows, err := s.db.Query(ctx, s.pickSQL, s.id, len(dst), s.lease.Microseconds())
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer rows.Close()
-	n := 0
 	for rows.Next() && n < len(dst) {
 		var (
 			id                    int64
@@ -308,9 +309,14 @@ func (s *Subscription) pick(ctx context.Context, dst []driver.Message) (int, err
 			attempts              int32
 			dlReason, dlSource    *string
 			dlAttempts            *int32
+			next                  *float64
 		)
-		if err := rows.Scan(&id, &leases, &msgID, &body, &attrs, &key, &ddp, &published, &attempts, &until, &dlReason, &dlAttempts, &dlSource); err != nil {
-			return n, err
+		if err := rows.Scan(&id, &leases, &msgID, &body, &attrs, &key, &ddp, &published, &attempts, &until, &dlReason, &dlAttempts, &dlSource, &next); err != nil {
+			return 0, nil, err
+		}
+		if id == 0 { // nothing leased: the next due time
+			due = next
+			continue
 		}
 		extra := 0
 		if dlReason != nil {
@@ -318,7 +324,7 @@ func (s *Subscription) pick(ctx context.Context, dst []driver.Message) (int, err
 		}
 		m, err := decodeAttrs(attrs, extra)
 		if err != nil {
-			return n, err
+			return 0, nil, err
 		}
 		if dlReason != nil {
 			m[driver.AttrDeadLetterReason] = *dlReason
@@ -337,7 +343,7 @@ func (s *Subscription) pick(ctx context.Context, dst []driver.Message) (int, err
 		n++
 	}
 	if err := rows.Err(); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	s.heldMu.Lock()
 	for i := range dst[:n] {
@@ -346,13 +352,14 @@ func (s *Subscription) pick(ctx context.Context, dst []driver.Message) (int, err
 	s.heldMu.Unlock()
 	// UPDATE ... RETURNING does not keep the order of the picked rows.
 	slices.SortFunc(dst[:n], func(a, b driver.Message) int { return cmp.Compare(a.AckID.Seq, b.AckID.Seq) })
-	return n, nil
+	return n, nil, nil
 }
 
 // idle runs when a receive found nothing: it dead-letters messages whose
 // lease ended on their last attempt, cleans up at most once per poll
-// interval, and returns how long to wait.
-func (s *Subscription) idle(ctx context.Context) (time.Duration, error) {
+// interval, and returns how long to wait: until due (seconds, from pick)
+// or the poll interval, whichever is first.
+func (s *Subscription) idle(ctx context.Context, due *float64) (time.Duration, error) {
 	if s.maxAttempts > 0 {
 		var moved, notified int64
 		if err := s.db.QueryRow(ctx, s.st.reap, s.id, s.maxAttempts, s.dlq, s.name, s.st.channel, cleanBatch).Scan(&moved, &notified); err != nil {
@@ -373,14 +380,10 @@ func (s *Subscription) idle(ctx context.Context) (time.Duration, error) {
 			return 0, err
 		}
 	}
-	var secs *float64
-	if err := s.db.QueryRow(ctx, s.st.nextDue, s.id).Scan(&secs); err != nil {
-		return 0, err
-	}
 	wait := s.poll
-	if secs != nil {
+	if due != nil {
 		// A little past the due time, so the row is due when we look.
-		wait = min(wait, time.Duration(*secs*float64(time.Second))+time.Millisecond)
+		wait = min(wait, time.Duration(*due*float64(time.Second))+time.Millisecond)
 	}
 	return max(wait, time.Millisecond), nil
 }
