@@ -22,8 +22,9 @@
 // Each case becomes a subtest named for the behaviour it checks, for example
 // TestConformance/NackWithDelayIsNotRedeliveredEarly; [Cases] lists them
 // with their rule and a one-sentence description. [Check] runs the same
-// cases without package testing and returns a [Report]; the portmq CLI's
-// conformance command uses it.
+// cases without package testing and returns a [Report]; the CLI command
+// `portmq conformance URL` (cmd/portmq) runs it against a live backend,
+// provisioning each case through the driver's admin under a name prefix.
 //
 // Cases run one after another. Each case asks the harness for fresh
 // resources through Provision, with a [Spec] naming what it needs (how many

@@ -1,11 +1,13 @@
 // Command portmq sends and receives messages through any portmq backend,
-// chosen by URL, lists the registered backends and their capabilities, and
-// runs the order → payment spike demo.
+// chosen by URL, lists the registered backends and their capabilities,
+// runs the conformance suite against a live backend, and runs the order →
+// payment spike demo.
 //
 //	portmq demo                              # the spike scenario on mem://
 //	portmq send URL [-body text | -file path | stdin] [-attr k=v ...]
 //	portmq recv URL [-n count] [-ack=true] [-timeout d] [-json]
 //	portmq drivers [URL ...]
+//	portmq conformance [flags] URL... | -container NAME
 //	portmq help [command]
 //
 // Errors go to standard error with exit status 1; usage errors exit 2.
@@ -55,7 +57,7 @@ type command struct {
 	flags func(fs *flag.FlagSet) func(ctx context.Context, e *env, args []string) int
 }
 
-var commands = []*command{demoCmd, sendCmd, recvCmd, driversCmd}
+var commands = []*command{demoCmd, sendCmd, recvCmd, driversCmd, conformanceCmd}
 
 func lookup(name string) *command {
 	for _, c := range commands {
@@ -105,9 +107,9 @@ Usage:
 Commands:
 `)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, `  help     show help for a command
+	fmt.Fprint(w, `  help        show help for a command
 
 Examples:
   portmq demo
@@ -115,6 +117,7 @@ Examples:
   portmq send 'mem://orders' -body '{"order":1}' -attr type=order.created
   portmq recv 'mem://orders/payments' -n 10 -timeout 5s -json
   portmq drivers
+  portmq conformance 'amqp://guest:guest@127.0.0.1:5672/' -run DeadLetter
 
 Run 'portmq help <command>' or 'portmq <command> -h' for a command's flags.
 A mem:// backend lives inside one process: separate runs of portmq do not

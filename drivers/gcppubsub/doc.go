@@ -176,6 +176,42 @@
 // not restart; pstest and the emulator lose their state when they do, so
 // the tests cut the connection through a fault proxy instead.
 //
+// # Testing: pstest and the gcloud emulator
+//
+// The conformance suite runs twice: on pstest (cloud.google.com/go's
+// in-process fake, in every go test, with a 1 s minimum ack deadline and a
+// fault proxy for the restart and cut cases) and, in CI, on Google's
+// Pub/Sub emulator (gcloud beta emulators pubsub start, a Java server,
+// with a 2 s lease; TestConformanceExternal). Where the two differ the
+// test trusts the emulator: Google ships it as the stand-in for the
+// service and it implements the service's delivery machinery, while
+// pstest is a fake written for the client library's own tests. pstest
+// stays because it needs no JVM and runs in seconds. Rule by rule:
+//
+//   - Seek: pstest crashes on a Seek that replays messages (nil pointer in
+//     its maintainMessages), so its harness skips the replay case; the
+//     emulator runs it and is what proves seeking back.
+//   - Dead-letter policy: both forward after max_delivery_attempts and
+//     both pass the dead-letter cases; the emulator's delivery attempt
+//     counting is the one trusted, as it is the service's.
+//   - Retry policy: the driver sets none (a nack's delay is a
+//     ModifyAckDeadline, native on both), so the two cannot differ here.
+//   - Ordering: both pass the ordering cases; pstest pushes about one
+//     message per 10 ms per stream, so its ordering runs are slow but not
+//     different.
+//   - Shutdown hand-back: the emulator fails the case where Close hands
+//     unsettled messages back at once (they return only after their
+//     deadline), pstest passes it. The emulator is trusted: the likely
+//     cause is a Pull that Close cancels after the emulator gave it
+//     messages, which then stay leased to nobody, as the service may do
+//     too. Its harness skips the case, with that reason, until Close
+//     hands back what its last Pull calls got.
+//   - A Consumer through a cut and a restart: in about half the runs on
+//     the emulator, the message nacked around the faults is not delivered
+//     again within the case's time; pstest always passes. Not yet known
+//     to be the driver's or the emulator's; the emulator harness skips the
+//     case, with that reason, until it is.
+//
 // # As
 //
 // With pubsub for cloud.google.com/go/pubsub/v2, vkit for its apiv1
