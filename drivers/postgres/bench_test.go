@@ -270,24 +270,33 @@ func (r *rawSide) consume(b *testing.B, n, workers int) {
 	wg.Wait()
 }
 
-// portmqSide is the same work through the driver.
+// portmqSide is the same work through the driver. Each consumer has a
+// handle of its own on the subscription, as each raw worker runs its own
+// statements: N consumers are N processes' handles, not N goroutines
+// taking turns on one handle's fetches.
 type portmqSide struct {
-	p   *mq.Producer
-	sub *mq.Subscription
+	p    *mq.Producer
+	subs []*mq.Subscription
 }
+
+const benchConsumers = 8 // the most consumers a case runs
 
 func newPortmqSide(b *testing.B) *portmqSide {
 	pool := benchPool(b)
 	topic := uniqueName("bench")
 	s := &portmqSide{p: openProducer(b, pool, topic)}
-	ds, err := postgres.NewSubscription(context.Background(), pool, topic, "s", &postgres.SubscriptionOptions{Options: postgres.Options{Schema: testSchema}})
-	if err != nil {
-		b.Fatal(err)
+	for range benchConsumers {
+		ds, err := postgres.NewSubscription(context.Background(), pool, topic, "s", &postgres.SubscriptionOptions{Options: postgres.Options{Schema: testSchema}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sub, err := mq.NewSubscription(ds, mq.WithPrefetch(benchBatch))
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.subs = append(s.subs, sub)
+		b.Cleanup(func() { _ = sub.Shutdown(context.Background()) })
 	}
-	if s.sub, err = mq.NewSubscription(ds, mq.WithPrefetch(benchBatch)); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = s.sub.Shutdown(context.Background()) })
 	return s
 }
 
@@ -310,17 +319,18 @@ func (s *portmqSide) consume(b *testing.B, n, workers int) {
 	defer cancel()
 	var got atomic.Int64
 	var wg sync.WaitGroup
-	for range workers {
+	for w := range workers {
+		sub := s.subs[w]
 		wg.Go(func() {
 			for got.Load() < int64(n) {
-				ds, err := s.sub.ReceiveBatch(ctx, benchBatch)
+				ds, err := sub.ReceiveBatch(ctx, benchBatch)
 				if err != nil {
 					if ctx.Err() == nil {
 						b.Error(err)
 					}
 					return
 				}
-				if err := s.sub.AckBatch(ds); err != nil {
+				if err := sub.AckBatch(ds); err != nil {
 					b.Error(err)
 					return
 				}
