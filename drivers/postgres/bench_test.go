@@ -114,6 +114,11 @@ var benchPayload = bytes.Repeat([]byte("0123456789abcdef"), benchBody/16)
 type rawSide struct {
 	pool  *pgxpool.Pool
 	table string
+	// A hand-written fan-out queue routes by topic too: the raw send looks
+	// up the topic's subscriptions, as portmq's does, in routing tables of
+	// the same shape (the driver's own, with a topic of the raw side's).
+	topic string
+	subID int64
 
 	mu   sync.Mutex
 	wake chan struct{} // closed and replaced on each notification
@@ -173,7 +178,13 @@ func benchPool(b *testing.B) *pgxpool.Pool {
 func newRawSide(b *testing.B, admin *pgxpool.Pool) *rawSide {
 	r := &rawSide{pool: benchPool(b), table: testSchema + ".raw_queue_" + fmt.Sprint(time.Now().UnixNano()%1e9), wake: make(chan struct{})}
 	r.listen(b)
-	if _, err := admin.Exec(context.Background(), `CREATE TABLE `+r.table+` (LIKE `+testSchema+`.queue INCLUDING ALL)`); err != nil {
+	ctx := context.Background()
+	if _, err := admin.Exec(ctx, `CREATE TABLE `+r.table+` (LIKE `+testSchema+`.queue INCLUDING ALL)`); err != nil {
+		b.Fatal(err)
+	}
+	r.topic = uniqueName("raw")
+	if err := admin.QueryRow(ctx, `WITH t AS (INSERT INTO `+testSchema+`.topics (name) VALUES ($1) RETURNING id)
+		INSERT INTO `+testSchema+`.subscriptions (topic_id, name) SELECT id, 's' FROM t RETURNING id`, r.topic).Scan(&r.subID); err != nil {
 		b.Fatal(err)
 	}
 	return r
@@ -190,9 +201,10 @@ func (r *rawSide) send(b *testing.B, n int) {
 			bodies[i] = benchPayload
 		}
 		// A queue whose consumers are woken by NOTIFY, as portmq's are.
-		if _, err := r.pool.Exec(ctx, `WITH i AS (INSERT INTO `+r.table+` (sub_id, msg_id, body, published_at, available_at)
-			SELECT 1, m.id, m.body, now(), now() FROM unnest($1::text[], $2::bytea[]) AS m(id, body) RETURNING 1)
-			SELECT pg_notify('raw_bench', (SELECT count(*) FROM i)::text)`, ids, bodies); err != nil {
+		if _, err := r.pool.Exec(ctx, `WITH s AS (SELECT s.id FROM `+testSchema+`.topics t JOIN `+testSchema+`.subscriptions s ON s.topic_id = t.id WHERE t.name = $3),
+			i AS (INSERT INTO `+r.table+` (sub_id, msg_id, body, published_at, available_at)
+			SELECT s.id, m.id, m.body, now(), now() FROM s CROSS JOIN unnest($1::text[], $2::bytea[]) AS m(id, body) RETURNING 1)
+			SELECT pg_notify('raw_bench', (SELECT count(*) FROM i)::text)`, ids, bodies, r.topic); err != nil {
 			b.Fatal(err)
 		}
 		sent += k
@@ -215,12 +227,12 @@ func (r *rawSide) consume(b *testing.B, n, workers int) {
 			for got.Load() < int64(n) {
 				woken := r.woken()
 				rows, err := r.pool.Query(ctx, `WITH c AS (SELECT q.id FROM `+r.table+` q
-						WHERE q.sub_id = 1 AND q.acked_at IS NULL AND q.available_at <= now()
+						WHERE q.sub_id = $2 AND q.acked_at IS NULL AND q.available_at <= now()
 						AND (q.locked_until IS NULL OR q.locked_until <= now())
 						ORDER BY q.id LIMIT $1 FOR UPDATE SKIP LOCKED)
 					UPDATE `+r.table+` q SET attempts = q.attempts + 1, leases = q.leases + 1, locked_until = now() + interval '30 s'
 					FROM c WHERE q.id = c.id
-					RETURNING q.id, q.leases, q.msg_id, q.body, q.attrs, q.key, q.dedup_id, q.published_at, q.attempts, q.locked_until`, benchBatch)
+					RETURNING q.id, q.leases, q.msg_id, q.body, q.attrs, q.key, q.dedup_id, q.published_at, q.attempts, q.locked_until`, benchBatch, r.subID)
 				if err != nil {
 					b.Error(err)
 					return
