@@ -5,6 +5,7 @@ import (
 	_ "github.com/portmq/portmq/drivers/gcppubsub"
 	_ "github.com/portmq/portmq/drivers/gocloud"
 	_ "github.com/portmq/portmq/drivers/kafka"
+	_ "github.com/portmq/portmq/drivers/postgres"
 	_ "github.com/portmq/portmq/drivers/rabbitmq"
 	_ "github.com/portmq/portmq/drivers/redis"
 	_ "github.com/portmq/portmq/drivers/sns"

@@ -127,7 +127,8 @@
 //     reclaimed entry the reaper reads the count with XPENDING.
 //   - Nack with delay (driver): one script XACKs the entry and adds its
 //     copy, with n = the attempts made, to the subscription's delay set, a
-//     sorted set scored by the due time (the server's clock); a mover loop
+//     sorted set scored by the due time (the server's clock, in whole
+//     milliseconds: Capabilities.Granularity is 1 ms); a mover loop
 //     (one per delay set per process) moves due copies into the retry
 //     stream with one script, sleeping until the earliest due time (at
 //     most 2 s, so that entries other processes add are not missed; it is

@@ -160,6 +160,9 @@ func capabilities(lease time.Duration) driver.Capabilities {
 		MaxBodySize: DefaultMaxBodySize,
 		MaxBatch:    1000,
 		MaxLease:    lease,
+		// Due times are the server's clock in whole milliseconds, so a
+		// delay may end up to 1 ms early by the client's clock.
+		Granularity: time.Millisecond,
 	}
 }
 

@@ -65,8 +65,11 @@ func (s *Server) Harness(name string, mode Mode) (conformance.Harness, func(), e
 		h.Restart = func(ctx context.Context) error {
 			// Down for one lease, and for another one after Restart
 			// returns, as clients reconnect after a restart.
-			p.Cut(2 * Lease)
-			return wait(ctx, Lease)
+			if err := p.Outage(ctx, Lease); err != nil {
+				return err
+			}
+			p.Cut(Lease)
+			return nil
 		}
 		h.Cut = p.CutContext
 	}
@@ -159,18 +162,6 @@ func (s *Server) provision(ctx context.Context, spec conformance.Spec, mode Mode
 	}
 	res.Cleanup = cleanup
 	return res, nil
-}
-
-// wait waits d or until ctx ends.
-func wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // withAdmin runs f with an admin of scheme (sqs or sns) on the server.
