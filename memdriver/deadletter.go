@@ -16,7 +16,7 @@ func (s *subscription) deadLetter(e *entry, at *instant, reason string) {
 	attrs[driver.AttrDeadLetterReason] = reason
 	attrs[driver.AttrAttempts] = strconv.Itoa(e.attempts)
 	attrs[driver.AttrSource] = s.full
-	s.dead = append(s.dead, driver.Message{Body: e.body, Attributes: attrs, Key: e.key})
+	s.dead = append(s.dead, driver.Message{Body: e.body, Attributes: attrs, Key: e.key, DedupID: e.dedupID})
 	s.releaseKey(e, at)
 	s.pool.put(e)
 }

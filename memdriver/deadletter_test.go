@@ -123,3 +123,21 @@ func TestDeadLetterToOwnTopicDoesNotDeadlock(t *testing.T) {
 		t.Fatalf("dead letter %+v", d)
 	}
 }
+
+// A dead letter keeps the message's Key and DedupID, as mq's emulated
+// dead-lettering does.
+func TestDeadLetterKeepsKeyAndDedupID(t *testing.T) {
+	v := newEnv(t)
+	s := v.sub("t", "s", &driver.SubscriptionConfig{DeadLetterTopic: "graveyard"}, nil)
+	dlq := v.sub("graveyard", DeadLetterSubscription, nil, nil)
+	if err := v.topic("t", nil).SendBatch(context.Background(), []driver.Message{{Body: []byte("a"), Key: "k", DedupID: "order-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	ms := poll(t, s, 1)
+	if err := s.(driver.DeadLetterer).DeadLetter(context.Background(), []driver.DeadLetter{{AckID: ms[0].AckID, Reason: "bad"}}); err != nil {
+		t.Fatal(err)
+	}
+	if d := pollOne(t, dlq); d.Key != "k" || d.DedupID != "order-1" {
+		t.Fatalf("dead letter key %q, DedupID %q; want k, order-1", d.Key, d.DedupID)
+	}
+}
