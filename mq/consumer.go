@@ -122,6 +122,11 @@ func WithMaxAttempts(n int) ConsumerOption {
 
 // WithIdempotency makes the handler run to success at most once per key
 // (the DedupID, else the message ID) as recorded by store (default: none).
+// A claim is taken for the longest a handler may hold its delivery
+// (WithMaxExtension, 1 h by default, plus one lease): if a process dies
+// mid-handler, a shared store keeps the key claimed that long, and the
+// redelivered message waits (its lease kept) until the claim expires. Set
+// WithMaxExtension to what your handlers need to bound that wait.
 func WithIdempotency(store IdempotencyStore) ConsumerOption {
 	return func(c *consumerConfig) error {
 		c.store = store
