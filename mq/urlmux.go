@@ -216,6 +216,13 @@ func Redact(rawURL string) string {
 // its name says so (password, secret, token, credential, key) or when it is
 // itself a URL with userinfo.
 func redactURL(u *url.URL) string {
+	if u.Fragment != "" || u.RawFragment != "" {
+		// No portmq URL has a fragment; an unescaped '#' in a password
+		// puts the rest of the password there ("amqp://u:#pw@h").
+		c := *u
+		c.Fragment, c.RawFragment = "", ""
+		u = &c
+	}
 	if u.RawQuery == "" {
 		return u.Redacted()
 	}
