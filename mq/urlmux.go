@@ -216,6 +216,14 @@ func Redact(rawURL string) string {
 // its name says so (password, secret, token, credential, key) or when it is
 // itself a URL with userinfo.
 func redactURL(u *url.URL) string {
+	if strings.Contains(u.Path, "@") || strings.Contains(u.Opaque, "@") {
+		// A password with an unescaped '/' makes the rest of it look like
+		// a path ("amqp://u:1/2@h": host u, port 1, path /2@h): redact
+		// as for a URL that did not parse, up to the last '@'.
+		c := *u
+		c.RawQuery, c.Fragment, c.RawFragment = "", "", ""
+		return redactRaw(c.String())
+	}
 	if u.Fragment != "" || u.RawFragment != "" {
 		// No portmq URL has a fragment; an unescaped '#' in a password
 		// puts the rest of the password there ("amqp://u:#pw@h").
