@@ -19,7 +19,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/url"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -247,4 +249,22 @@ func reset(c net.Conn) {
 		_ = tc.SetLinger(0)
 	}
 	_ = c.Close()
+}
+
+// InFront starts a proxy in front of the host of rawURL for a test and
+// returns rawURL pointed at the proxy, and the proxy. The proxy is closed
+// when the test ends; a URL without a host:port fails the test.
+func InFront(tb testing.TB, rawURL string) (string, *Proxy) {
+	tb.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		tb.Fatalf("faultproxy: %v", err)
+	}
+	p, err := Start(u.Host)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = p.Close() })
+	u.Host = p.Addr()
+	return u.String(), p
 }

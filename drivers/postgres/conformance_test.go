@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"net/url"
 	"strconv"
 	"testing"
 	"time"
@@ -90,26 +89,10 @@ func cutConnections(ctx context.Context) error {
 	return err
 }
 
-// proxied returns u with its host replaced by a fault proxy's, and the
-// proxy's Cut.
-func proxied(t *testing.T, u string) (string, func(context.Context, time.Duration) error) {
-	t.Helper()
-	pu, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := faultproxy.Start(pu.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	pu.Host = p.Addr()
-	return pu.String(), p.CutContext
-}
-
 func TestConformance(t *testing.T) {
 	base := serverURL(t)
-	handles, cut := proxied(t, base)
+	handles, px := faultproxy.InFront(t, base)
+	cut := px.CutContext
 	conformance.Run(t, conformance.Harness{
 		Name:      "postgres",
 		Provision: provision(base, handles),

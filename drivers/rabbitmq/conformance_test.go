@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -136,7 +135,8 @@ func restartBroker(ctx context.Context) error {
 
 func TestConformance(t *testing.T) {
 	base := serverURL(t)
-	proxied, cut := viaFaultProxy(t, base)
+	proxied, px := faultproxy.InFront(t, base)
+	cut := px.CutContext
 	conformance.Run(t, conformance.Harness{
 		Name:      "rabbitmq",
 		Provision: provision(base, proxied),
@@ -144,21 +144,4 @@ func TestConformance(t *testing.T) {
 		Restart:   restartBroker,
 		Cut:       cut,
 	})
-}
-
-// viaFaultProxy starts a fault proxy in front of the server of the AMQP
-// URL base and returns base pointed at the proxy, and the proxy's Cut.
-func viaFaultProxy(t *testing.T, base string) (string, func(context.Context, time.Duration) error) {
-	t.Helper()
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := faultproxy.Start(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	u.Host = p.Addr()
-	return u.String(), p.CutContext
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"testing"
 	"time"
 
@@ -80,7 +79,8 @@ func provision(base, handles string) func(ctx context.Context, spec conformance.
 
 func TestConformance(t *testing.T) {
 	base := serverURL(t)
-	proxied, cut := viaFaultProxy(t, base)
+	proxied, px := faultproxy.InFront(t, base)
+	cut := px.CutContext
 	conformance.Run(t, conformance.Harness{
 		Name:      "redis",
 		Provision: provision(base, proxied),
@@ -95,21 +95,4 @@ func TestConformance(t *testing.T) {
 			"ConsumerSurvivesBrokerRestart": "run by TestConformanceRestart on a persistent (AOF) server: the shared one keeps nothing on disk",
 		},
 	})
-}
-
-// viaFaultProxy starts a fault proxy in front of the server of base and
-// returns base pointed at the proxy, and the proxy's Cut.
-func viaFaultProxy(t *testing.T, base string) (string, func(context.Context, time.Duration) error) {
-	t.Helper()
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := faultproxy.Start(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	u.Host = p.Addr()
-	return u.String(), p.CutContext
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/portmq/portmq/conformance"
 	"github.com/portmq/portmq/conformance/containers"
+	"github.com/portmq/portmq/conformance/faultproxy"
 )
 
 // TestConformanceContainer runs the suite against Redis in a Docker
@@ -14,7 +15,8 @@ import (
 func TestConformanceContainer(t *testing.T) {
 	srv := containers.ForTest(t, "redis")
 	base := withQuery(srv.URL("redis"), "prefix", newPrefix())
-	proxied, cut := viaFaultProxy(t, base)
+	proxied, px := faultproxy.InFront(t, base)
+	cut := px.CutContext
 	conformance.Run(t, conformance.Harness{
 		Name:      "redis-container",
 		Provision: provision(base, proxied),

@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/portmq/portmq/conformance"
+	"github.com/portmq/portmq/conformance/faultproxy"
 )
 
 // persistentServer is a redis-server of the test's own, on a free port,
@@ -112,7 +113,8 @@ func TestConformanceRestart(t *testing.T) {
 	serverURL(t) // skips or fails as the shared server's tests do
 	srv := startPersistentServer(t)
 	base := "redis://" + srv.addr() + "/0?prefix=portmq-restart"
-	proxied, cut := viaFaultProxy(t, base)
+	proxied, px := faultproxy.InFront(t, base)
+	cut := px.CutContext
 	skip := map[string]string{}
 	for _, c := range conformance.Cases() {
 		if c.Name != "ConsumerSurvivesBrokerRestart" && c.Name != "ConsumerRidesOutCutAndRestart" {
