@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"gocloud.dev/gcerrors"
@@ -19,7 +18,6 @@ import (
 	"gocloud.dev/pubsub/rabbitpubsub"
 
 	"github.com/portmq/portmq/internal/testenv"
-	"github.com/portmq/portmq/mq"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -139,17 +137,6 @@ func TestDialRabbitErrorsCarryNoPassword(t *testing.T) {
 	}
 }
 
-// lossTopic is a topic whose every send fails with err, classified by this
-// driver: it shows what mq makes of a native error.
-type lossTopic struct{ err error }
-
-func (t lossTopic) SendBatch(context.Context, []driver.Message) error { return t.err }
-func (lossTopic) Capabilities() driver.Capabilities                   { return driver.Capabilities{} }
-func (lossTopic) As(any) bool                                         { return false }
-func (lossTopic) ErrorAs(err error, i any) bool                       { return errorAs(err, i, nil) }
-func (lossTopic) ErrorCode(err error) driver.ErrorCode                { return errorCode(err) }
-func (lossTopic) Close() error                                        { return nil }
-
 // closedRabbitSendError is what the Go CDK's rabbitpubsub really returns
 // for a Send over a connection that is gone.
 func closedRabbitSendError(t *testing.T) error {
@@ -190,21 +177,6 @@ func TestConnectionLossIsUnavailable(t *testing.T) {
 		"rabbitpubsub send, conn gone": closedRabbitSendError(t),
 	}
 	for name, native := range cases {
-		t.Run(name, func(t *testing.T) {
-			if got := errorCode(native); got != driver.Unavailable {
-				t.Errorf("errorCode(%v) = %v, want Unavailable", native, got)
-			}
-			p, err := mq.NewProducer(lossTopic{native})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Shutdown(context.Background())
-			ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
-			defer cancel()
-			err = p.Send(ctx, &mq.Message{Body: []byte("x")})
-			if mq.Code(err) != mq.Unavailable || !mq.IsRetryable(err) || !errors.Is(err, native) {
-				t.Errorf("Send failing with %v: %v (code %v, retryable %v), want Unavailable, retryable, wrapping the native error", native, err, mq.Code(err), mq.IsRetryable(err))
-			}
-		})
+		t.Run(name, func(t *testing.T) { testenv.CheckConnectionLoss(t, native, errorCode) })
 	}
 }

@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,20 +14,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/portmq/portmq/mq"
+	"github.com/portmq/portmq/internal/testenv"
 	"github.com/portmq/portmq/mq/driver"
 )
-
-// lossTopic is a topic whose every send fails with err, classified by this
-// driver: it shows what mq makes of a native error.
-type lossTopic struct{ err error }
-
-func (t lossTopic) SendBatch(context.Context, []driver.Message) error { return t.err }
-func (lossTopic) Capabilities() driver.Capabilities                   { return driver.Capabilities{} }
-func (lossTopic) As(any) bool                                         { return false }
-func (lossTopic) ErrorAs(err error, i any) bool                       { return errorAs(err, i) }
-func (lossTopic) ErrorCode(err error) driver.ErrorCode                { return errorCode(err) }
-func (lossTopic) Close() error                                        { return nil }
 
 // refusedClientErrors returns what franz-go really returns for a produce,
 // a request and a ping when the broker refuses connections.
@@ -90,22 +78,7 @@ func TestConnectionLossIsUnavailable(t *testing.T) {
 		cases[name] = err
 	}
 	for name, native := range cases {
-		t.Run(name, func(t *testing.T) {
-			if got := errorCode(native); got != driver.Unavailable {
-				t.Errorf("errorCode(%v) = %v, want Unavailable", native, got)
-			}
-			p, err := mq.NewProducer(lossTopic{native})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Shutdown(context.Background())
-			ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
-			defer cancel()
-			err = p.Send(ctx, &mq.Message{Body: []byte("x")})
-			if mq.Code(err) != mq.Unavailable || !mq.IsRetryable(err) || !errors.Is(err, native) {
-				t.Errorf("Send failing with %v: %v (code %v, retryable %v), want Unavailable, retryable, wrapping the native error", native, err, mq.Code(err), mq.IsRetryable(err))
-			}
-		})
+		t.Run(name, func(t *testing.T) { testenv.CheckConnectionLoss(t, native, errorCode) })
 	}
 	if got := errorCode(kgo.ErrClientClosed); got != driver.Closed {
 		t.Errorf("ErrClientClosed = %v, want Closed", got)

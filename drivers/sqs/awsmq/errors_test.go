@@ -22,7 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/portmq/portmq/mq"
+	"github.com/portmq/portmq/internal/testenv"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -168,17 +168,6 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-// lossTopic is a topic whose every send fails with err, classified by
-// this package: it shows what mq makes of a native error.
-type lossTopic struct{ err error }
-
-func (t lossTopic) SendBatch(context.Context, []driver.Message) error { return t.err }
-func (lossTopic) Capabilities() driver.Capabilities                   { return driver.Capabilities{} }
-func (lossTopic) As(any) bool                                         { return false }
-func (lossTopic) Close() error                                        { return nil }
-func (lossTopic) ErrorAs(err error, i any) bool                       { return ErrorAs(err, i) }
-func (lossTopic) ErrorCode(err error) driver.ErrorCode                { return ErrorCode(err) }
-
 // sdkErrors returns what the AWS SDK really returns (after its retries)
 // for a call to an endpoint that refuses connections, resets them, closes
 // them before answering, or answers 503.
@@ -287,21 +276,6 @@ func TestConnectionLossIsUnavailable(t *testing.T) {
 		cases["SDK: "+name] = err
 	}
 	for name, native := range cases {
-		t.Run(name, func(t *testing.T) {
-			if got := ErrorCode(native); got != driver.Unavailable {
-				t.Errorf("ErrorCode(%v) = %v, want Unavailable", native, got)
-			}
-			p, err := mq.NewProducer(lossTopic{native})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Shutdown(context.Background())
-			ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
-			defer cancel()
-			err = p.Send(ctx, &mq.Message{Body: []byte("x")})
-			if mq.Code(err) != mq.Unavailable || !mq.IsRetryable(err) || !errors.Is(err, native) {
-				t.Errorf("Send failing with %v: %v (code %v, retryable %v), want Unavailable, retryable, wrapping the native error", native, err, mq.Code(err), mq.IsRetryable(err))
-			}
-		})
+		t.Run(name, func(t *testing.T) { testenv.CheckConnectionLoss(t, native, ErrorCode) })
 	}
 }
