@@ -241,6 +241,15 @@ func redactURL(u *url.URL) string {
 		return c.Redacted()
 	}
 	changed := false
+	for k := range q {
+		if strings.Contains(k, "@") {
+			// A name with an '@' is a password's tail ("a://?:pw@" puts
+			// ":pw@" in the query): nothing of the query is shown.
+			c := *u
+			c.RawQuery = "xxxxx"
+			return c.Redacted()
+		}
+	}
 	for k, vs := range q {
 		for i, v := range vs {
 			if r := redactValue(k, v); r != v {
