@@ -105,7 +105,9 @@ func (t *topic) sendChunk(msgs []driver.Message, recs []sendRec, now time.Time) 
 		*r = sendRec{seq: seq, id: id, key: m.Key, dedupID: m.DedupID, delay: m.Delay}
 		r.body = make([]byte, len(m.Body))
 		copy(r.body, m.Body)
-		if len(m.Attributes) > 0 {
+		if m.AttributesOwned {
+			r.attrs = m.Attributes // mq's, made for this message (a trace context)
+		} else if len(m.Attributes) > 0 {
 			r.attrs = maps.Clone(m.Attributes)
 		}
 	}

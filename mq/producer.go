@@ -105,6 +105,7 @@ func (p *Producer) Send(ctx context.Context, m *Message) error {
 	p.toDriver(&buf[0], m)
 	if len(inject) > 0 {
 		buf[0].Attributes = withAttrs(buf[0].Attributes, inject)
+		buf[0].AttributesOwned = true // inject was made for this call, withAttrs's copy too
 	}
 	var err error
 	for try := 1; ; try++ {

@@ -22,8 +22,13 @@
 //     message may have: mq counts only the application's attributes
 //     against MaxAttributes. A message that sets those keys itself keeps
 //     its own values.
-//   - "receive DEST", kind CLIENT, for each Receive and ReceiveBatch that
-//     returned deliveries, with a link to each message's creation context.
+//   - "receive DEST", kind CLIENT, for a Receive or ReceiveBatch that
+//     returned deliveries, with a link to each message's creation context:
+//     by default only for one called inside a trace (its context carries
+//     a span), as that span's child; WithReceiveSpans(ReceiveSpansAlways)
+//     records one for every call, each outside a trace a trace of its
+//     own, and ReceiveSpansNever none. A Consumer's receives run outside
+//     any trace: its process spans carry the message's path.
 //   - "process DEST", kind CONSUMER, around the Consumer's handler: the
 //     handler's ctx carries it. It starts a trace of its own (the
 //     Consumer's context has no span) and links to the creation context,

@@ -30,10 +30,36 @@ const scope = "github.com/portmq/portmq/otelmq"
 type Option func(*config)
 
 type config struct {
-	tp   trace.TracerProvider
-	mp   metric.MeterProvider
-	prop propagation.TextMapPropagator
+	tp       trace.TracerProvider
+	mp       metric.MeterProvider
+	prop     propagation.TextMapPropagator
+	receives ReceiveSpans
 }
+
+// ReceiveSpans says which calls of Receive and ReceiveBatch record a
+// "receive" span.
+type ReceiveSpans uint8
+
+const (
+	// ReceiveSpansInTrace, the default: a receive whose context carries a
+	// span (a poll inside a traced job, say) records one, as its child.
+	// A receive outside any trace records none: it would start a trace of
+	// one span per call (the Consumer's loop, a bare polling loop), and
+	// the message's path is already in its process span, which links to
+	// the creation context. OpenTelemetry's Java instrumentation does
+	// likewise (receive telemetry off by default for pull APIs).
+	ReceiveSpansInTrace ReceiveSpans = iota
+	// ReceiveSpansAlways: every receive that returned deliveries or failed
+	// with Unavailable records one, each outside a trace starting its own,
+	// linked to every message's creation context.
+	ReceiveSpansAlways
+	// ReceiveSpansNever: no receive spans (metrics are still recorded).
+	ReceiveSpansNever
+)
+
+// WithReceiveSpans sets which receives record a "receive" span (default
+// ReceiveSpansInTrace). Settle and process spans do not depend on it.
+func WithReceiveSpans(r ReceiveSpans) Option { return func(c *config) { c.receives = r } }
 
 // WithTracerProvider sets where spans go (default: otel.GetTracerProvider
 // at New).
@@ -53,11 +79,12 @@ func WithPropagator(p propagation.TextMapPropagator) Option {
 // Observer is an mq.Observer that records OpenTelemetry traces and
 // metrics. It is safe for concurrent use.
 type Observer struct {
-	tracer  trace.Tracer
-	tracing bool
-	prop    propagation.TextMapPropagator
-	metered bool
-	m       instruments
+	tracer   trace.Tracer
+	tracing  bool
+	receives ReceiveSpans
+	prop     propagation.TextMapPropagator
+	metered  bool
+	m        instruments
 }
 
 var _ mq.Observer = (*Observer)(nil)
@@ -78,7 +105,7 @@ func New(opts ...Option) (*Observer, error) {
 	if c.prop == nil {
 		c.prop = otel.GetTextMapPropagator()
 	}
-	o := &Observer{prop: c.prop}
+	o := &Observer{prop: c.prop, receives: c.receives}
 	if _, noop := c.tp.(tracenoop.TracerProvider); !noop {
 		o.tracer = c.tp.Tracer(scope, trace.WithSchemaURL(semconv.SchemaURL))
 		o.tracing = true
@@ -377,8 +404,9 @@ func (h *subscription) Received(ctx context.Context, start time.Time, ds mq.Deli
 	if n == 0 && err != nil && mq.Code(err) != mq.Unavailable {
 		return // the caller's context ended or the handle closed: no operation to report
 	}
-	if o.tracing {
-		_, span := o.tracer.Start(ctx, h.recvName, trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(start))
+	if o.tracing && h.receiveSpan(ctx) {
+		opts := [...]trace.SpanStartOption{recvKind, trace.WithTimestamp(start)}
+		_, span := o.tracer.Start(ctx, h.recvName, opts[:]...)
 		if span.IsRecording() {
 			span.SetAttributes(h.base...)
 			span.SetAttributes(semconv.MessagingOperationName("receive"), semconv.MessagingOperationTypeReceive, semconv.MessagingBatchMessageCount(n))
@@ -404,6 +432,19 @@ func (h *subscription) Received(ctx context.Context, start time.Time, ds mq.Deli
 		o.m.opDuration.Record(ctx, d, h.recvRec...)
 		o.m.consumed.Add(ctx, int64(n), h.recvAdd...)
 	}
+}
+
+var recvKind = trace.WithSpanKind(trace.SpanKindClient)
+
+// receiveSpan reports whether a receive in ctx records a span.
+func (h *subscription) receiveSpan(ctx context.Context) bool {
+	switch h.o.receives {
+	case ReceiveSpansAlways:
+		return true
+	case ReceiveSpansNever:
+		return false
+	}
+	return trace.SpanContextFromContext(ctx).IsValid()
 }
 
 // nackBucket is a delay's bucket for the portmq.nacks metric.

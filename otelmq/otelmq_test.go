@@ -376,3 +376,95 @@ func TestTraceCrossesTheBroker(t *testing.T) {
 		})
 	}
 }
+
+// TestReceiveSpans checks which receives record a "receive" span under
+// each ReceiveSpans setting: by default only one whose context carries a
+// span (as its child), with Always every one (linked to the creation
+// context of what it returned), with Never none.
+func TestReceiveSpans(t *testing.T) {
+	for _, c := range []struct {
+		name                string
+		opts                []otelmq.Option
+		wantOutside, wantIn bool
+	}{
+		{"default", nil, false, true},
+		{"always", []otelmq.Option{otelmq.WithReceiveSpans(otelmq.ReceiveSpansAlways)}, true, true},
+		{"never", []otelmq.Option{otelmq.WithReceiveSpans(otelmq.ReceiveSpansNever)}, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			spans := tracetest.NewSpanRecorder()
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+			t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+			obs, err := otelmq.New(append([]otelmq.Option{otelmq.WithTracerProvider(tp), otelmq.WithPropagator(propagation.TraceContext{})}, c.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			topic := "otel-receive-" + c.name
+			sub, err := mq.OpenSubscription(ctx, "mem://"+topic+"/s", mq.WithSubscriptionObserver(obs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Shutdown(context.Background())
+			p, err := mq.OpenProducer(ctx, "mem://"+topic, mq.WithProducerObserver(obs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Shutdown(context.Background())
+			for _, body := range []string{"outside", "inside"} {
+				if err := p.Send(ctx, &mq.Message{Body: []byte(body)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			receive := func(ctx context.Context) {
+				d, err := sub.Receive(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := d.Ack(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			receive(ctx)
+			job, parent := tp.Tracer("test").Start(ctx, "job")
+			receive(job)
+			parent.End()
+
+			var sends, outside, inside []sdktrace.ReadOnlySpan
+			for _, s := range spans.Ended() {
+				switch {
+				case s.Name() == "send "+topic:
+					sends = append(sends, s)
+				case s.Name() != "receive "+topic:
+				case s.Parent().SpanID() == parent.SpanContext().SpanID():
+					inside = append(inside, s)
+				default:
+					outside = append(outside, s)
+				}
+			}
+			if len(sends) != 2 {
+				t.Fatalf("%d send spans, want 2", len(sends))
+			}
+			if got := len(outside) == 1; got != c.wantOutside || len(outside) > 1 {
+				t.Errorf("%d receive spans outside a trace, want %v", len(outside), c.wantOutside)
+			}
+			if got := len(inside) == 1; got != c.wantIn || len(inside) > 1 {
+				t.Errorf("%d receive spans in the job's trace, want %v", len(inside), c.wantIn)
+			}
+			// The message "outside" was sent first, so sends[0] is its
+			// creation context, sends[1] that of "inside".
+			check := func(rs []sdktrace.ReadOnlySpan, send sdktrace.ReadOnlySpan) {
+				for _, s := range rs {
+					if s.SpanKind() != trace.SpanKindClient {
+						t.Errorf("receive span kind %v, want client", s.SpanKind())
+					}
+					if len(s.Links()) != 1 || s.Links()[0].SpanContext.SpanID() != send.SpanContext().SpanID() {
+						t.Errorf("receive span links %v, want the send span of the message it returned", s.Links())
+					}
+				}
+			}
+			check(outside, sends[0])
+			check(inside, sends[1])
+		})
+	}
+}

@@ -47,6 +47,12 @@ type Message struct {
 	// Attributes are user metadata. Keys starting with "portmq-" carry
 	// portmq's own metadata (dead-letter reason, emulated delay).
 	Attributes map[string]string
+	// AttributesOwned is set on a send when Attributes is a map mq made
+	// for this message alone (to carry an observer's trace context) and
+	// will not touch again: a driver that keeps Attributes after SendBatch
+	// returns may keep this map rather than copy it. Otherwise Attributes
+	// is the caller's, who may change it once Send returns.
+	AttributesOwned bool
 	// Key is the ordering key; empty means unordered.
 	Key string
 	// DedupID is the producer-side deduplication ID; empty means none.
