@@ -29,19 +29,15 @@ func FuzzParseURL(f *testing.F) {
 		if err != nil {
 			return
 		}
-		check := func(err error) {
-			t.Helper()
-			testenv.CheckURLError(t, raw, u, err)
-		}
 		for _, k := range []struct {
 			kind    string
 			allowed []string
 		}{{kindTopic, topicParams}, {kindSubscription, subParams}} {
-			project, id, q, err := parseURL(u, k.kind, k.allowed)
-			check(err)
-			if err != nil {
+			parse := func(u *url.URL) error { _, _, _, err := parseURL(u, k.kind, k.allowed); return err }
+			if testenv.CheckURLError(t, raw, u, parse) != nil {
 				continue
 			}
+			project, id, q, _ := parseURL(u, k.kind, k.allowed)
 			if !validProject(project) || checkID(k.kind, id) != nil {
 				t.Fatalf("%q: accepted project %q, ID %q", raw, project, id)
 			}
@@ -51,10 +47,10 @@ func FuzzParseURL(f *testing.F) {
 				}
 			}
 		}
-		project, err := parseProject(u)
-		check(err)
-		if err == nil && !validProject(project) {
-			t.Fatalf("%q: accepted project %q", raw, project)
+		if testenv.CheckURLError(t, raw, u, func(u *url.URL) error { _, err := parseProject(u); return err }) == nil {
+			if project, _ := parseProject(u); !validProject(project) {
+				t.Fatalf("%q: accepted project %q", raw, project)
+			}
 		}
 	})
 }

@@ -221,18 +221,24 @@ func FuzzParseURL(f *testing.F) {
 			return
 		}
 		for _, allowed := range [][]string{topicParams, subParams, nil} {
-			q, err := parseURL(u, allowed)
-			testenv.CheckURLError(t, raw, u, err)
-			if err != nil {
+			parse := func(u *url.URL) error { _, err := parseURL(u, allowed); return err }
+			if testenv.CheckURLError(t, raw, u, parse) != nil {
 				continue
 			}
+			q, _ := parseURL(u, allowed)
 			if pw := q.opts.Password; len(pw) >= 4 && strings.Contains(q.redacted, ":"+pw+"@") {
 				t.Fatalf("%q: the redacted form %q has the password", raw, q.redacted)
 			}
 			for _, k := range []string{"topic", "subscription"} {
 				if _, ok := q.Query[k]; ok {
-					_, err := q.name(k)
-					testenv.CheckURLError(t, raw, u, err)
+					testenv.CheckURLError(t, raw, u, func(u *url.URL) error {
+						q, err := parseURL(u, allowed)
+						if err != nil {
+							return err
+						}
+						_, err = q.name(k)
+						return err
+					})
 				}
 			}
 		}

@@ -26,23 +26,27 @@ func FuzzParseURL(f *testing.F) {
 		if err != nil {
 			return
 		}
-		check := func(err error) {
-			t.Helper()
-			testenv.CheckURLError(t, raw, u, err)
-		}
 		for _, allowed := range [][]string{awsmq.ConnParams, subParams} {
-			topic, queue, q, err := parseURL(u, allowed)
-			check(err)
-			if err != nil {
+			// Each step parses from u again, so that CheckURLError can
+			// run it on u with another password.
+			step := func(then func(q awsmq.Query) error) func(*url.URL) error {
+				return func(u *url.URL) error {
+					_, _, q, err := parseURL(u, allowed)
+					if err != nil || then == nil {
+						return err
+					}
+					return then(q)
+				}
+			}
+			if testenv.CheckURLError(t, raw, u, step(nil)) != nil {
 				continue
 			}
+			topic, queue, _, _ := parseURL(u, allowed)
 			if !validTopicName(topic) || queue != "" && !validQueueName(queue) {
 				t.Fatalf("%q: accepted topic %q, queue %q", raw, topic, queue)
 			}
-			_, err = sqs.SubscriptionOptionsFromQuery(q)
-			check(err)
-			_, err = q.Params()
-			check(err)
+			testenv.CheckURLError(t, raw, u, step(func(q awsmq.Query) error { _, err := sqs.SubscriptionOptionsFromQuery(q); return err }))
+			testenv.CheckURLError(t, raw, u, step(func(q awsmq.Query) error { _, err := q.Params(); return err }))
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portmq/portmq/drivers/sqs/awsmq"
 	"github.com/portmq/portmq/internal/testenv"
 )
 
@@ -26,25 +27,29 @@ func FuzzParseURL(f *testing.F) {
 		if err != nil {
 			return
 		}
-		check := func(err error) {
-			t.Helper()
-			testenv.CheckURLError(t, raw, u, err)
-		}
 		for _, allowed := range [][]string{topicParams, subParams} {
-			_, q, err := parseURL(u, allowed)
-			check(err)
-			if err != nil {
+			// Each step parses from u again, so that CheckURLError can
+			// run it on u with another password.
+			step := func(then func(q awsmq.Query) error) func(*url.URL) error {
+				return func(u *url.URL) error {
+					_, q, err := parseURL(u, allowed)
+					if err != nil || then == nil {
+						return err
+					}
+					return then(q)
+				}
+			}
+			if testenv.CheckURLError(t, raw, u, step(nil)) != nil {
 				continue
 			}
-			_, err = ownerParam(q)
-			check(err)
+			_, q, _ := parseURL(u, allowed)
+			testenv.CheckURLError(t, raw, u, step(func(q awsmq.Query) error { _, err := ownerParam(q); return err }))
 			o, err := SubscriptionOptionsFromQuery(q)
-			check(err)
+			testenv.CheckURLError(t, raw, u, step(func(q awsmq.Query) error { _, err := SubscriptionOptionsFromQuery(q); return err }))
 			if err == nil && (o.Wait < 0 || o.Wait > MaxWait || o.Visibility < 0 || o.Visibility > MaxVisibility) {
 				t.Fatalf("%q: options out of range: %+v", raw, o)
 			}
-			_, err = q.Params()
-			check(err)
+			testenv.CheckURLError(t, raw, u, step(func(q awsmq.Query) error { _, err := q.Params(); return err }))
 		}
 	})
 }

@@ -129,20 +129,39 @@ func (l *BrokerLock) Unlock() error {
 	return l.f.Close()
 }
 
-// CheckURLError is what the URL parsers' fuzz targets assert about an
-// error from parsing u (raw as given): nil, or an error wrapping
+// CheckURLError is what the URL parsers' fuzz targets assert about the
+// error of parse(u) (raw as given): nil, or an error wrapping
 // driver.ErrInvalidURL whose text does not repeat u's password (of four
-// bytes or more, so that a one-letter password found elsewhere in the text
-// is no false alarm).
-func CheckURLError(tb testing.TB, raw string, u *url.URL, err error) {
+// bytes or more, so that a one-letter password found elsewhere in the
+// text is no false alarm). Where the text holds the password, parse runs
+// again on u with another password of the same length: occurrences that
+// come back then are the parser's own words ("tter" in "dead_letter"),
+// not a leak.
+func CheckURLError(tb testing.TB, raw string, u *url.URL, parse func(*url.URL) error) error {
 	tb.Helper()
+	err := parse(u)
 	if err == nil {
-		return
+		return nil
 	}
 	if !errors.Is(err, driver.ErrInvalidURL) {
 		tb.Fatalf("%q: %v does not wrap ErrInvalidURL", raw, err)
 	}
-	if pw, ok := u.User.Password(); ok && len(pw) >= 4 && strings.Contains(err.Error(), pw) {
+	pw, ok := u.User.Password()
+	if !ok || len(pw) < 4 || !strings.Contains(err.Error(), pw) {
+		return err
+	}
+	other := *u
+	fill := "\x00"
+	if strings.Contains(pw, fill) {
+		fill = "\x01" // then pw cannot be in a run of \x01
+	}
+	other.User = url.UserPassword(u.User.Username(), strings.Repeat(fill, len(pw)))
+	vocabulary := 0
+	if again := parse(&other); again != nil {
+		vocabulary = strings.Count(again.Error(), pw)
+	}
+	if strings.Count(err.Error(), pw) > vocabulary {
 		tb.Fatalf("%q: error repeats the password: %v", raw, err)
 	}
+	return err
 }
