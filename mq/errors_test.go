@@ -161,7 +161,7 @@ func TestRedactURLHidesSecretsInUserinfoAndQuery(t *testing.T) {
 		"kafka://b:9092/t?sasl_password=hunter2&subscription=g",
 		"gcppubsub://projects/p/topics/t?token=hunter2",
 		"x://h/p?endpoint=user:hunter2@host",
-		"x://?:hunter2@",      // the password's tail is a query name (FuzzOpenURL)
+		"x://?:hunter2@", // the password's tail is a query name (FuzzOpenURL)
 		"x://h?a:hunter2@=1&b=2",
 	} {
 		u, err := url.Parse(raw)
