@@ -83,6 +83,7 @@ type Observer struct {
 	tracing  bool
 	receives ReceiveSpans
 	prop     propagation.TextMapPropagator
+	w3c      bool // prop is propagation.TraceContext: StartSend formats it itself
 	metered  bool
 	m        instruments
 }
@@ -106,6 +107,7 @@ func New(opts ...Option) (*Observer, error) {
 		c.prop = otel.GetTextMapPropagator()
 	}
 	o := &Observer{prop: c.prop, receives: c.receives}
+	_, o.w3c = c.prop.(propagation.TraceContext)
 	if _, noop := c.tp.(tracenoop.TracerProvider); !noop {
 		o.tracer = c.tp.Tracer(scope, trace.WithSchemaURL(semconv.SchemaURL))
 		o.tracing = true
@@ -335,9 +337,13 @@ func (h *producer) StartSend(ctx context.Context, msgs mq.MessageList) (context.
 				span.SetAttributes(semconv.MessagingBatchMessageCount(n))
 			}
 		}
-		if span.SpanContext().IsValid() {
-			inject = make(map[string]string, 2)
-			o.prop.Inject(ctx, propagation.MapCarrier(inject))
+		if sc := span.SpanContext(); sc.IsValid() {
+			if o.w3c {
+				inject = traceContext(sc)
+			} else {
+				inject = make(map[string]string, 2)
+				o.prop.Inject(ctx, propagation.MapCarrier(inject))
+			}
 		}
 	}
 	return ctx, inject, func(err error) {
@@ -365,6 +371,29 @@ func (h *producer) StartSend(ctx context.Context, msgs mq.MessageList) (context.
 			o.m.sent.Add(ctx, int64(n), set)
 		}
 	}
+}
+
+// traceContext returns what propagation.TraceContext's Inject writes for
+// sc (traceparent, and tracestate when there is one), without its context
+// lookup and string builder: Send's cost with a sampler that drops
+// everything is mostly the span and this.
+func traceContext(sc trace.SpanContext) map[string]string {
+	const digits = "0123456789abcdef"
+	var b [55]byte // "00-" trace ID "-" span ID "-" flags
+	b[0], b[1], b[2], b[35], b[52] = '0', '0', '-', '-', '-'
+	tid, sid := sc.TraceID(), sc.SpanID()
+	for i, c := range tid {
+		b[3+2*i], b[4+2*i] = digits[c>>4], digits[c&15]
+	}
+	for i, c := range sid {
+		b[36+2*i], b[37+2*i] = digits[c>>4], digits[c&15]
+	}
+	f := byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom)) // the flags Inject keeps
+	b[53], b[54] = digits[f>>4], digits[f&15]
+	if sc.TraceState().Len() == 0 {
+		return map[string]string{"traceparent": string(b[:])}
+	}
+	return map[string]string{"traceparent": string(b[:]), "tracestate": sc.TraceState().String()}
 }
 
 // subscription observes one Subscription and its Consumers.
