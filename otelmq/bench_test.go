@@ -22,7 +22,9 @@ var benchSeq atomic.Int64
 
 // BenchmarkEndToEnd is memdriver's BenchmarkEndToEnd/p1c1 (publish →
 // receive → ack through the mq API, 256-byte bodies, one op a message)
-// four ways in one run: without an observer; with otelmq on the noop
+// five ways in one run: without an observer; without one but with one
+// span started and ended by the producer per message (the floor of any
+// per-message tracing); with otelmq on the noop
 // providers; with the trace SDK whose sampler drops every span (the
 // trace context is still made and carried in every message) and noop
 // metrics; and the same with the metric SDK too (a reader nobody
@@ -45,15 +47,26 @@ func BenchmarkEndToEnd(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// bare-plus-one-sdk-span is the floor of any instrumentation that
+	// gives each message a span of its own: bare, but the producer starts
+	// and ends one span per message itself (same provider, same sampler).
+	floor := tp.Tracer("floor")
 	for _, c := range []struct {
-		name string
-		obs  mq.Observer
-	}{{"bare", nil}, {"otel-noop", noop}, {"otel-sdk-drop-all", sdk}, {"otel-sdk-drop-all-with-metrics", sdkMetrics}} {
-		b.Run(c.name, func(b *testing.B) { endToEnd(b, c.obs) })
+		name   string
+		obs    mq.Observer
+		before func(ctx context.Context)
+	}{
+		{"bare", nil, nil},
+		{"bare-plus-one-sdk-span", nil, func(ctx context.Context) { _, s := floor.Start(ctx, "send"); s.End() }},
+		{"otel-noop", noop, nil},
+		{"otel-sdk-drop-all", sdk, nil},
+		{"otel-sdk-drop-all-with-metrics", sdkMetrics, nil},
+	} {
+		b.Run(c.name, func(b *testing.B) { endToEnd(b, c.obs, c.before) })
 	}
 }
 
-func endToEnd(b *testing.B, obs mq.Observer) {
+func endToEnd(b *testing.B, obs mq.Observer, before func(ctx context.Context)) {
 	ctx := context.Background()
 	name := fmt.Sprintf("otel-bench-%d", benchSeq.Add(1))
 	sub, err := mq.OpenSubscription(ctx, "mem://"+name+"/s", mq.WithSubscriptionObserver(obs))
@@ -76,6 +89,9 @@ func endToEnd(b *testing.B, obs mq.Observer) {
 	start := time.Now()
 	wg.Go(func() {
 		for range total {
+			if before != nil {
+				before(ctx)
+			}
 			if err := p.Send(ctx, &mq.Message{Body: body}); err != nil {
 				b.Error(err)
 				return
