@@ -63,6 +63,10 @@ type ProducerObserver interface {
 	// every call. They come on top of the MaxAttributes the
 	// message may have, so keep them few (otelmq adds traceparent and, when
 	// set, tracestate).
+	//
+	// mq calls the returned function exactly once. msgs, and the Messages
+	// it holds, are valid until that function returns: an observer must
+	// not keep them past it (for Send they are a copy mq reuses).
 	StartSend(ctx context.Context, msgs MessageList) (context.Context, map[string]string, func(error))
 }
 

@@ -126,23 +126,32 @@ func (p *Producer) Send(ctx context.Context, m *Message) error {
 	buf[0] = driver.Message{}
 	*bp = buf[:0]
 	p.pool.Put(bp)
-	if end != nil {
-		seen.ID = m.ID
-		end(err)
+	if seen != nil {
+		if end != nil {
+			seen.ID = m.ID
+			end(err)
+		}
+		*seen = Message{} // back to seenPool holding nothing of m
+		seenPool.Put(seen)
 	}
 	return err
 }
 
-// observed copies m for an observer. Handing m itself to the observer's
-// interface method would make every Send's message escape to the heap,
-// observed or not (escape analysis cannot tell the branches apart): one
-// allocation per message on the hot path.
+// observed copies m for an observer, into a Message from seenPool (Send
+// returns it there once the observer's end function has returned: an
+// observer keeps nothing of MessageList past that). Handing m itself to
+// the observer's interface method would make every Send's message escape
+// to the heap, observed or not (escape analysis cannot tell the branches
+// apart): one allocation per message on the hot path.
 //
 //go:noinline
 func observed(m *Message) *Message {
-	c := *m
-	return &c
+	c := seenPool.Get().(*Message)
+	*c = *m
+	return c
 }
+
+var seenPool = sync.Pool{New: func() any { return new(Message) }}
 
 // withAttrs returns attrs with extra added where attrs lacks the key, in
 // a new map (attrs is the caller's), or extra itself (the observer's, now

@@ -322,22 +322,24 @@ type producer struct {
 
 func (h *producer) StartSend(ctx context.Context, msgs mq.MessageList) (context.Context, map[string]string, func(error)) {
 	o := h.o
-	n := msgs.Len()
-	start := time.Now()
-	var span trace.Span
+	c := sendCalls.Get().(*sendCall)
+	c.h, c.msgs, c.n = h, msgs, msgs.Len()
+	if o.metered {
+		c.start = time.Now()
+	}
 	var inject map[string]string
 	if o.tracing {
-		ctx, span = o.tracer.Start(ctx, h.spanName, h.startOpts...)
-		if span.IsRecording() {
-			span.SetAttributes(h.base...)
-			span.SetAttributes(semconv.MessagingOperationName("send"), semconv.MessagingOperationTypeSend)
-			if n == 1 {
-				span.SetAttributes(semconv.MessagingMessageBodySize(len(msgs.At(0).Body)))
+		ctx, c.span = o.tracer.Start(ctx, h.spanName, h.startOpts...)
+		if c.span.IsRecording() {
+			c.span.SetAttributes(h.base...)
+			c.span.SetAttributes(semconv.MessagingOperationName("send"), semconv.MessagingOperationTypeSend)
+			if c.n == 1 {
+				c.span.SetAttributes(semconv.MessagingMessageBodySize(len(msgs.At(0).Body)))
 			} else {
-				span.SetAttributes(semconv.MessagingBatchMessageCount(n))
+				c.span.SetAttributes(semconv.MessagingBatchMessageCount(c.n))
 			}
 		}
-		if sc := span.SpanContext(); sc.IsValid() {
+		if sc := c.span.SpanContext(); sc.IsValid() {
 			if o.w3c {
 				inject = traceContext(sc)
 			} else {
@@ -346,31 +348,61 @@ func (h *producer) StartSend(ctx context.Context, msgs mq.MessageList) (context.
 			}
 		}
 	}
-	return ctx, inject, func(err error) {
-		if span != nil {
-			if span.IsRecording() {
-				if n == 1 && err == nil {
-					span.SetAttributes(semconv.MessagingMessageID(msgs.At(0).ID))
-				}
-				if err != nil {
-					span.SetAttributes(errorType(err))
-					span.SetStatus(codes.Error, err.Error())
-				}
+	c.ctx = ctx
+	return ctx, inject, c.endFunc
+}
+
+// sendCall is what one StartSend's end function needs. They are pooled,
+// each with its end function bound once (mq calls it exactly once), so
+// that observing a Send allocates no closure.
+type sendCall struct {
+	h       *producer
+	ctx     context.Context
+	span    trace.Span
+	msgs    mq.MessageList
+	n       int
+	start   time.Time
+	endFunc func(error)
+}
+
+var sendCalls sync.Pool
+
+func init() {
+	sendCalls.New = func() any {
+		c := new(sendCall)
+		c.endFunc = c.end
+		return c
+	}
+}
+
+func (c *sendCall) end(err error) {
+	h, o, span, n, ctx := c.h, c.h.o, c.span, c.n, c.ctx
+	if span != nil {
+		if span.IsRecording() {
+			if n == 1 && err == nil {
+				span.SetAttributes(semconv.MessagingMessageID(c.msgs.At(0).ID))
 			}
-			span.End()
+			if err != nil {
+				span.SetAttributes(errorType(err))
+				span.SetStatus(codes.Error, err.Error())
+			}
 		}
-		if o.metered {
-			d := time.Since(start).Seconds()
-			if err == nil {
-				o.m.opDuration.Record(ctx, d, h.okRec...)
-				o.m.sent.Add(ctx, int64(n), h.okOpts...)
-				return
-			}
+		span.End()
+	}
+	if o.metered {
+		d := time.Since(c.start).Seconds()
+		if err == nil {
+			o.m.opDuration.Record(ctx, d, h.okRec...)
+			o.m.sent.Add(ctx, int64(n), h.okOpts...)
+		} else {
 			set := metric.WithAttributes(append(h.base, semconv.MessagingOperationName("send"), semconv.MessagingOperationTypeSend, errorType(err))...)
 			o.m.opDuration.Record(ctx, d, set)
 			o.m.sent.Add(ctx, int64(n), set)
 		}
 	}
+	endFunc := c.endFunc
+	*c = sendCall{endFunc: endFunc}
+	sendCalls.Put(c)
 }
 
 // traceContext returns what propagation.TraceContext's Inject writes for
