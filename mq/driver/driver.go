@@ -38,7 +38,8 @@ import (
 // are required.
 //
 // Drivers must not retain Body or Attributes of a sent message after
-// SendBatch returns unless they copied them; mq may reuse the Message slice.
+// SendBatch returns unless they copied them (or, for Attributes, the
+// message has AttributesOwned); mq may reuse the Message slice.
 type Message struct {
 	// ID is the broker-assigned (or driver-assigned) message ID.
 	ID string
