@@ -133,10 +133,13 @@
 //     notification (every send, Nack(0) and Seek notifies the
 //     subscription's id on the schema's channel, at commit for a
 //     transactional send), for the next delayed row or lease end (read
-//     from the table), or for poll_interval, whichever is first. Each
-//     subscription handle keeps one LISTEN connection of its own (outside
-//     the pool), reconnecting after a failure; a lost notification costs
-//     at most poll_interval.
+//     from the table), or for poll_interval, whichever is first. The
+//     subscription handles of one pool share one LISTEN connection
+//     (outside the pool, open while a handle is), reconnecting after a
+//     failure; a notification wakes one waiting receive of its
+//     subscription, which wakes the next when it took a full batch or
+//     did not use the wake. A lost notification costs at most
+//     poll_interval.
 //   - Extend: UPDATE locked_until. Ack: DELETE, or with retention UPDATE
 //     acked_at. Both only while the lease runs: an expired AckID fails
 //     with mq.ErrLeaseExpired.
@@ -175,7 +178,7 @@
 // A cut resets the pool's connections: the statement in progress fails
 // Unavailable (retryable) and mq waits the outage out; pgxpool drops the
 // broken connections and dials again on the next call. The LISTEN
-// connection of each subscription handle reconnects with backoff (100 ms
+// connection of each pool reconnects with backoff (100 ms
 // steps up to poll_interval) and wakes the waiting receives once it
 // listens again, since notifications sent meanwhile are lost. A server
 // restart (or a backend killed with pg_terminate_backend) looks the same

@@ -54,34 +54,35 @@ type SubscriptionOptions struct {
 }
 
 // Subscription is the driver subscription. Receives lease rows of the
-// queue with FOR UPDATE SKIP LOCKED; a LISTEN connection of its own wakes
-// waiting receives when a message arrives.
+// queue with FOR UPDATE SKIP LOCKED; a LISTEN connection shared by the
+// handles of the pool (see listener.go) wakes a waiting receive when a
+// message arrives.
 type Subscription struct {
 	db     *pgxpool.Pool
 	own    *pgxpool.Pool
 	st     *stmts
 	secret string
 
-	id, topicID  int64
-	idStr        string
-	topic, name  string
-	lease        time.Duration
-	maxAttempts  int
-	dlq          *string
-	ordered      bool
-	retention    time.Duration
-	poll         time.Duration
-	identity     string // the database, for TxHandler's same-database check
-	pickSQL      string // the pick statement of this subscription's settings
-	lastClean    atomic.Int64
-	closed       atomic.Bool
-	wake         waker
-	txAckedN     atomic.Int32
-	txAcked      map[int64]int32 // acked in a TxHandler's transaction; guarded by heldMu
-	heldMu       sync.Mutex
-	held         map[int64]int32 // deliveries handed out and not settled: id → lease counter
-	stopListen   context.CancelFunc
-	listenerDone chan struct{}
+	id, topicID int64
+	idStr       string
+	topic, name string
+	lease       time.Duration
+	maxAttempts int
+	dlq         *string
+	ordered     bool
+	retention   time.Duration
+	poll        time.Duration
+	identity    string // the database, for TxHandler's same-database check
+	pickSQL     string // the pick statement of this subscription's settings
+	lastClean   atomic.Int64
+	closed      atomic.Bool
+	closing     chan struct{} // closed by Close, ending waiting receives
+	listener    *listener
+	waiters     *waiters // this subscription's receives on listener
+	txAckedN    atomic.Int32
+	txAcked     map[int64]int32 // acked in a TxHandler's transaction; guarded by heldMu
+	heldMu      sync.Mutex
+	held        map[int64]int32 // deliveries handed out and not settled: id → lease counter
 }
 
 var (
@@ -93,9 +94,9 @@ var (
 
 // NewSubscription returns subscription name of topic on pool, creating the
 // schema's objects, the topic and the subscription (with opts' settings)
-// if absent. Wrap it with mq.NewSubscription. It keeps one connection of
-// its own (from pool's config, outside the pool) for LISTEN. Close does not
-// close pool.
+// if absent. Wrap it with mq.NewSubscription. The handles on one pool
+// share one connection (from pool's config, outside the pool) for LISTEN,
+// open while one of them is. Close does not close pool.
 func NewSubscription(ctx context.Context, pool *pgxpool.Pool, topic, name string, opts *SubscriptionOptions) (*Subscription, error) {
 	if pool == nil {
 		return nil, &driver.Error{Code: driver.InvalidArgument, Msg: "postgres: nil pool"}
@@ -151,12 +152,10 @@ func newSubscription(ctx context.Context, pool *pgxpool.Pool, topic, name string
 		return nil, err
 	}
 	s.pickSQL = st.pickFor(s.maxAttempts, s.ordered)
-	s.wake.init()
 	s.held = make(map[int64]int32)
 	s.txAcked = make(map[int64]int32)
-	lctx, cancel := context.WithCancel(context.Background())
-	s.stopListen, s.listenerDone = cancel, make(chan struct{})
-	go s.listen(lctx)
+	s.closing = make(chan struct{})
+	s.listener, s.waiters = acquireListener(pool, st.channel, s.id, s.poll)
 	return s, nil
 }
 
@@ -248,6 +247,10 @@ type Row struct {
 // ReceiveBatch implements driver.Subscription: it leases ready rows, and
 // when there are none waits for a notification, the next due row or
 // expired lease, or the poll interval, whichever comes first.
+//
+// It joins the subscription's waiters before each pick, so that a
+// notification sent during the pick is not lost, and leaves them when it
+// returns; a wake it got and did not use (see waiters) goes to the next.
 func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (int, error) {
 	for {
 		if s.closed.Load() {
@@ -256,7 +259,7 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
-		woken := s.wake.wait()
+		w := s.waiters.join()
 		// The statements do not see ctx's cancellation: a pick canceled
 		// after the server leased rows would leave them leased to nobody
 		// until the lease ends, and pgx closes a connection whose query
@@ -266,27 +269,44 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 		n, due, err := s.pick(qctx, dst)
 		if err != nil || n > 0 {
 			cancel()
+			if s.waiters.leave(w) || n == len(dst) {
+				s.waiters.wakeOne()
+			}
 			return n, redacted(err, s.secret)
 		}
 		wait, err := s.idle(qctx, due)
 		cancel()
 		if err != nil {
+			if s.waiters.leave(w) {
+				s.waiters.wakeOne()
+			}
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
 			}
 			return 0, redacted(err, s.secret)
 		}
 		if wait <= 0 {
+			s.waiters.leave(w) // picking again at once uses a wake
 			continue
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			if s.waiters.leave(w) {
+				s.waiters.wakeOne()
+			}
 			return 0, ctx.Err()
-		case <-woken:
+		case <-s.closing:
+			t.Stop()
+			if s.waiters.leave(w) {
+				s.waiters.wakeOne()
+			}
+			return 0, errClosed
+		case <-w.ch:
 			t.Stop()
 		case <-t.C:
+			s.waiters.leave(w) // picking again uses a wake
 		}
 	}
 }
@@ -641,76 +661,10 @@ func (s *Subscription) Close() error {
 			err = nil // settled or expired meanwhile: nothing to hand back
 		}
 	}
-	s.stopListen()
-	<-s.listenerDone
-	s.wake.wake()
+	close(s.closing)
+	s.listener.release(s.id)
 	if s.own != nil {
 		s.own.Close()
 	}
 	return err
-}
-
-// waker wakes every receive waiting when it was taken.
-type waker struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func (w *waker) init() { w.ch = make(chan struct{}) }
-
-func (w *waker) wait() <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.ch
-}
-
-func (w *waker) wake() {
-	w.mu.Lock()
-	close(w.ch)
-	w.ch = make(chan struct{})
-	w.mu.Unlock()
-}
-
-// listen keeps a LISTEN connection and wakes receives on each
-// notification for this subscription. After (re)connecting it wakes them
-// too, since notifications sent meanwhile are lost.
-func (s *Subscription) listen(ctx context.Context) {
-	defer close(s.listenerDone)
-	cfg := s.db.Config().ConnConfig.Copy()
-	failures := 0
-	for ctx.Err() == nil {
-		conn, err := pgx.ConnectConfig(ctx, cfg)
-		if err == nil {
-			_, err = conn.Exec(ctx, "LISTEN "+s.st.channel)
-		}
-		if err == nil {
-			failures = 0
-			s.wake.wake()
-			for {
-				n, err := conn.WaitForNotification(ctx)
-				if err != nil {
-					break
-				}
-				if n.Payload == s.idStr {
-					s.wake.wake()
-				}
-			}
-		}
-		if conn != nil {
-			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_ = conn.Close(cctx)
-			cancel()
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		failures++
-		t := time.NewTimer(min(time.Duration(failures)*100*time.Millisecond, s.poll))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
 }
