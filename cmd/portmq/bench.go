@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -18,17 +19,34 @@ var benchCmd = &command{
 	name:    "bench",
 	args:    "[flags] URL",
 	summary: "measure throughput and latency of a backend through portmq",
-	about: `Bench measures what a backend does through portmq: -producers goroutines,
-each with its own Producer, send -size byte messages (one Send each, or
-SendBatch of -batch) for -duration or until -count messages were sent, at
-most -rate a second in all; -consumers goroutines, each with its own
-Subscription, receive and ack them (ReceiveBatch and AckBatch with -batch).
-On a terminal a progress line shows the rates, the messages in flight and
-the errors. At the end it prints a table: messages sent and received, the
-rates, and the latency of sends (Send or SendBatch returning: the broker's
-confirm) and end to end (send to receive) at p50, p90, p99, p99.9 and max,
-from log-linear histograms with 0.8% resolution. -json prints it as one
-JSON object instead.
+	about: `Bench measures what a backend does through portmq: -producers
+producers, each with its own connection, send -size byte messages for
+-duration or until -count messages were sent, at most -rate a second in
+all; -consumers consumers, each with its own connection, receive and ack
+them.
+
+Each producer keeps -inflight messages in flight: sent and not yet
+confirmed by the broker (publisher confirm, acks=all, HTTP 200). It runs
+-inflight/-batch senders at once, each calling Send for one message
+(-batch 1) or SendBatch for -batch, and the next call as soon as its last
+returned. A broker with confirms runs at speed only with a window of
+confirms outstanding: one Send at a time waits a round trip and a disk
+write per message. The default is a window of 500 messages, the RabbitMQ
+driver's (max_in_flight), except on mem://, whose Send returns at once: one
+sender, as more would only contend for the CPUs. Consumers use Receive and
+Ack, or ReceiveBatch and AckBatch of -batch; -prefetch sets how many the
+subscription holds ahead.
+
+On a terminal a progress line shows the rates, the messages unconfirmed
+(in Send calls), in flight (sent, not yet received) and the errors. At the
+end it prints a table: messages sent and received, the rates, and the
+latency of sends (the Send or SendBatch call, start to return: the
+broker's confirm) and end to end (the start of the Send call to the return
+of Receive, on one monotonic clock), at p50, p90, p99, p99.9 and max, from
+log-linear (HDR) histograms of 0.8% resolution. -json prints it as one
+JSON object instead. Without -rate, producers that outpace the consumers
+fill the queue, and the end-to-end latency is the time spent in it: give
+-rate below the throughput to measure latency.
 
 URL names the backend, as for "portmq conformance": bench creates a fresh
 topic and subscription through its mq.Admin and deletes them at the end,
@@ -37,12 +55,21 @@ redis, gcppubsub). For other schemes give -topic-url and -subscription-url
 templates, with {name} and {sub} where the names go: opening creates what
 the driver creates, and it is not deleted.
 
-Compare the figures with rabbitmq-perf-test -x P -y C -s SIZE or
+The drivers' own benchmarks, to compare with (README, Benchmarks): mem's
+BenchmarkEndToEnd/p1c1 (256-byte bodies, one Send at a time, receive and
+ack) is "bench mem:// -size 256 -count 1000000", and p8c8 the same with
+-producers 8 -consumers 8. drivers/rabbitmq's BenchmarkVersusRaw/send
+(1 KiB bodies, a window of 500 confirms, no consumer) is "bench URL
+-consumers 0"; -batch 100 costs less client CPU per message, as the one
+large SendBatch of that benchmark does. Its consume phase reads a filled
+queue, which bench does not do: bench sends and consumes at once. Compare
+also with rabbitmq-perf-test -x P -y C -s SIZE -c 500 or
 kafka-producer-perf-test: both use one connection per producer and
 consumer, as bench does.`,
 	example: `  portmq bench mem:// -count 100000
   portmq bench 'amqp://guest:guest@localhost/' -producers 2 -consumers 2 -size 1024 -duration 30s
-  portmq bench 'amqp://guest:guest@localhost/' -batch 100 -rate 20000 -json
+  portmq bench 'amqp://guest:guest@localhost/' -consumers 0 -duration 30s
+  portmq bench 'amqp://guest:guest@localhost/' -batch 100 -inflight 1000 -rate 20000 -json
   portmq bench 'kafka://localhost:9092/' -producers 4 -consumers 4 -batch 100
   portmq bench 'watermill+amqp://' -topic-url 'watermill+amqp://{name}' -subscription-url 'watermill+amqp://{name}?subscription={sub}'`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) int {
@@ -54,6 +81,7 @@ consumer, as bench does.`,
 		fs.IntVar(&o.count, "count", 0, "send this many messages in all, then stop (0: run for -duration)")
 		fs.Float64Var(&o.rate, "rate", 0, "send at most this many messages a `second` in all (0: no limit)")
 		fs.IntVar(&o.batch, "batch", 1, "messages per SendBatch and ReceiveBatch (1: Send and Receive)")
+		fs.IntVar(&o.inflight, "inflight", 0, "`messages` each producer keeps in flight (sent, not yet confirmed), in -inflight/-batch\nconcurrent Send or SendBatch calls; a multiple of -batch (default: 1 batch on mem://,\nelse 500 rounded down to a multiple of -batch, at least 1 batch)")
 		fs.IntVar(&o.prefetch, "prefetch", 0, "subscription prefetch (0: mq's default)")
 		fs.DurationVar(&o.drain, "drain", 30*time.Second, "after sending, wait this long at most for the rest to arrive")
 		o.scratch.define(fs)
@@ -68,8 +96,14 @@ consumer, as bench does.`,
 				return e.usageError("-size must be at least 16")
 			case o.count < 0 || o.rate < 0 || o.duration <= 0 || o.drain < 0 || o.prefetch < 0:
 				return e.usageError("-count, -rate, -drain and -prefetch must not be negative, -duration must be positive")
-			case o.batch < 1 || o.batch > 10000:
-				return e.usageError("-batch must be 1 to 10000")
+			case o.batch < 1 || o.batch > maxBenchBatch:
+				return e.usageError("-batch must be 1 to %d", maxBenchBatch)
+			case !isSet(fs, "inflight"):
+				o.inflight = defaultInflight(args[0], o.batch)
+			case o.inflight < 1 || o.inflight > maxInflight:
+				return e.usageError("-inflight must be 1 to %d, got %d", maxInflight, o.inflight)
+			case o.inflight%o.batch != 0:
+				return e.usageError("-inflight %d is not a multiple of -batch %d: a producer keeps -inflight/-batch whole batches in flight", o.inflight, o.batch)
 			}
 			if err := o.scratch.check(); err != nil {
 				return e.usageError("%v", err)
@@ -93,17 +127,39 @@ consumer, as bench does.`,
 	},
 }
 
+const (
+	// windowInflight is the messages a producer keeps in flight on a
+	// broker unless told: the RabbitMQ driver's window of unconfirmed
+	// messages (rabbitmq.DefaultMaxInFlight), which its BenchmarkVersusRaw
+	// keeps full.
+	windowInflight = 500
+	maxInflight    = 100000
+	maxBenchBatch  = 10000
+)
+
+// defaultInflight is -inflight when not given: one batch on mem://,
+// whose Send returns without a round trip, so that more senders would
+// only contend for the CPUs (memdriver's BenchmarkEndToEnd sends from one
+// goroutine); elsewhere windowInflight rounded down to whole batches, and
+// at least one, so that the wait for each confirm overlaps the others.
+func defaultInflight(rawURL string, batch int) int {
+	if u, err := url.Parse(rawURL); err == nil && u.Scheme == "mem" {
+		return batch
+	}
+	return max(windowInflight/batch, 1) * batch
+}
+
 type benchOptions struct {
-	producers, consumers, size, count, batch, prefetch int
-	duration, drain                                    time.Duration
-	rate                                               float64
-	scratch                                            scratchFlags
+	producers, consumers, size, count, batch, inflight, prefetch int
+	duration, drain                                              time.Duration
+	rate                                                         float64
+	scratch                                                      scratchFlags
 }
 
 type benchResult struct {
 	URL, Subscription            string
 	Producers, Consumers, Size   int
-	Batch                        int
+	Batch, Inflight              int
 	Sent, Received, Lost, Errors int64
 	Foreign                      int64 // received messages of another run
 	SendTime, Elapsed            time.Duration
@@ -111,7 +167,8 @@ type benchResult struct {
 }
 
 func (r *benchResult) print(e *env) {
-	fmt.Fprintf(e.stdout, "bench %s: %d producers, %d consumers, %d-byte bodies, batch %d\n", r.URL, r.Producers, r.Consumers, r.Size, r.Batch)
+	fmt.Fprintf(e.stdout, "bench %s: %d producers, %d consumers, %d-byte bodies, batch %d, %d in flight per producer\n",
+		r.URL, r.Producers, r.Consumers, r.Size, r.Batch, r.Inflight)
 	tw := tabwriter.NewWriter(e.stdout, 0, 8, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "\tmessages\tmsgs/s\tp50\tp90\tp99\tp99.9\tmax\t\n")
 	row := func(name string, n int64, d time.Duration, h *histogram) {
@@ -166,6 +223,7 @@ func (r *benchResult) json() any {
 		Consumers     int         `json:"consumers"`
 		Size          int         `json:"size"`
 		Batch         int         `json:"batch"`
+		Inflight      int         `json:"inflight"`
 		Sent          int64       `json:"sent"`
 		Received      int64       `json:"received"`
 		Lost          int64       `json:"lost"`
@@ -176,7 +234,7 @@ func (r *benchResult) json() any {
 		SendLatencyMs jsonLatency `json:"send_latency_ms"`
 		E2ELatencyMs  jsonLatency `json:"end_to_end_latency_ms"`
 		ElapsedS      float64     `json:"elapsed_s"`
-	}{r.URL, r.Subscription, r.Producers, r.Consumers, r.Size, r.Batch, r.Sent, r.Received, r.Lost, r.Errors, r.Foreign,
+	}{r.URL, r.Subscription, r.Producers, r.Consumers, r.Size, r.Batch, r.Inflight, r.Sent, r.Received, r.Lost, r.Errors, r.Foreign,
 		rate(r.Sent, r.SendTime), rate(r.Received, r.Elapsed), latency(&r.sendLat), latency(&r.e2eLat), r.Elapsed.Seconds()}
 }
 
@@ -192,7 +250,7 @@ func bench(ctx context.Context, e *env, base string, o benchOptions) (res *bench
 			err = fmt.Errorf("cleaning up: %w", rerr)
 		}
 	}()
-	res = &benchResult{URL: shown(base), Producers: o.producers, Consumers: o.consumers, Size: o.size, Batch: o.batch, Subscription: shown(s.subURL)}
+	res = &benchResult{URL: shown(base), Producers: o.producers, Consumers: o.consumers, Size: o.size, Batch: o.batch, Inflight: o.inflight, Subscription: shown(s.subURL)}
 	runID := rand.Uint64()
 
 	var subOpts []mq.SubscriptionOption
@@ -226,12 +284,14 @@ func bench(ctx context.Context, e *env, base string, o benchOptions) (res *bench
 		prods = append(prods, p)
 	}
 
-	var sent, received, errs, foreign, claimed atomic.Int64
+	// sent counts the messages confirmed, unconfirmed those in Send and
+	// SendBatch calls not yet returned.
+	var sent, unconfirmed, received, errs, foreign, claimed atomic.Int64
 	start := time.Now()
 	prog := startProgress(e.stderr, func(d time.Duration) string {
 		k, r := sent.Load(), received.Load()
-		return fmt.Sprintf("%5.0fs  sent %d (%.0f/s)  received %d (%.0f/s)  in flight %d  errors %d",
-			d.Seconds(), k, float64(k)/d.Seconds(), r, float64(r)/d.Seconds(), k-r, errs.Load())
+		return fmt.Sprintf("%5.0fs  sent %d (%.0f/s)  received %d (%.0f/s)  unconfirmed %d  in flight %d  errors %d",
+			d.Seconds(), k, float64(k)/d.Seconds(), r, float64(r)/d.Seconds(), unconfirmed.Load(), k-r, errs.Load())
 	})
 	defer prog.Stop()
 
@@ -262,7 +322,7 @@ func bench(ctx context.Context, e *env, base string, o benchOptions) (res *bench
 				} else {
 					ds, err = sub.ReceiveBatch(recvCtx, o.batch)
 				}
-				now := time.Now()
+				now := time.Since(start)
 				if err != nil {
 					if recvCtx.Err() == nil {
 						fail(err)
@@ -274,7 +334,7 @@ func bench(ctx context.Context, e *env, base string, o benchOptions) (res *bench
 						foreign.Add(1)
 						continue
 					}
-					h.record(now.Sub(time.Unix(0, int64(binary.LittleEndian.Uint64(d.Body[8:])))))
+					h.record(now - time.Duration(binary.LittleEndian.Uint64(d.Body[8:])))
 				}
 				if o.batch == 1 {
 					err = ds[0].Ack()
@@ -289,68 +349,77 @@ func bench(ctx context.Context, e *env, base string, o benchOptions) (res *bench
 		}()
 	}
 
-	// Producers claim messages from the count (if any) until the time is
-	// up. Only the pacing wait sees the end of the time: a send in
-	// progress completes, so that every message the backend took is
-	// counted.
+	// Each producer runs o.inflight/o.batch senders, each a loop of Send
+	// or SendBatch calls, so that o.inflight messages wait for the
+	// broker's confirms at a time, as a driver's window keeps them
+	// (rabbitmq.DefaultMaxInFlight). Senders claim messages from the count
+	// (if any) until the time is up. Only the pacing wait sees the end of
+	// the time: a send in progress completes, so that every message the
+	// backend took is counted.
 	paceCtx, stopPace := context.WithCancel(ctx)
 	if o.count == 0 {
 		paceCtx, stopPace = context.WithTimeout(ctx, o.duration)
 	}
 	defer stopPace()
 	pace := newPacer(o.rate)
-	sendLat := make([]histogram, len(prods))
+	sendLat := make([]lockedHistogram, len(prods))
 	var pwg sync.WaitGroup
 	for i, p := range prods {
-		pwg.Add(1)
-		go func() {
-			defer pwg.Done()
-			h := &sendLat[i]
-			msgs := make([]*mq.Message, o.batch)
-			for j := range msgs {
-				msgs[j] = &mq.Message{}
-			}
-			for paceCtx.Err() == nil {
-				k, err := pace.take(paceCtx, o.batch)
-				if err != nil {
-					return
+		for range o.inflight / o.batch {
+			pwg.Go(func() {
+				h := &sendLat[i]
+				// The caller may reuse a Body once Send returned: each
+				// sender stamps the same bodies for every call.
+				msgs := make([]*mq.Message, o.batch)
+				for j := range msgs {
+					msgs[j] = &mq.Message{Body: make([]byte, o.size)}
+					binary.LittleEndian.PutUint64(msgs[j].Body, runID)
 				}
-				if o.count > 0 {
-					c := claimed.Add(int64(k))
-					if over := c - int64(o.count); over > 0 {
-						k -= int(over)
-						if k <= 0 {
-							return
+				for paceCtx.Err() == nil {
+					k, err := pace.take(paceCtx, o.batch)
+					if err != nil {
+						return
+					}
+					if o.count > 0 {
+						c := claimed.Add(int64(k))
+						if over := c - int64(o.count); over > 0 {
+							k -= int(over)
+							if k <= 0 {
+								return
+							}
 						}
 					}
-				}
-				batch := msgs[:k]
-				t0 := time.Now()
-				for _, m := range batch {
-					b := make([]byte, o.size)
-					binary.LittleEndian.PutUint64(b, runID)
-					binary.LittleEndian.PutUint64(b[8:], uint64(t0.UnixNano()))
-					*m = mq.Message{Body: b}
-				}
-				if k == 1 {
-					err = p.Send(ctx, batch[0])
-				} else {
-					err = p.SendBatch(ctx, batch)
-				}
-				d := time.Since(t0)
-				ok := 0
-				for _, m := range batch {
-					if m.ID != "" {
-						ok++
-						h.record(d)
+					batch := msgs[:k]
+					// The send time is the start of the call, as a caller
+					// of Send sees it; the stamp is monotonic, since start.
+					t0 := time.Now()
+					stamp := uint64(t0.Sub(start))
+					for _, m := range batch {
+						binary.LittleEndian.PutUint64(m.Body[8:], stamp)
+						m.ID = ""
+					}
+					unconfirmed.Add(int64(k))
+					if k == 1 {
+						err = p.Send(ctx, batch[0])
+					} else {
+						err = p.SendBatch(ctx, batch)
+					}
+					d := time.Since(t0)
+					unconfirmed.Add(-int64(k))
+					ok := 0
+					for _, m := range batch {
+						if m.ID != "" {
+							ok++
+						}
+					}
+					h.recordN(d, ok)
+					sent.Add(int64(ok))
+					if err != nil && ctx.Err() == nil {
+						fail(err)
 					}
 				}
-				sent.Add(int64(ok))
-				if err != nil && ctx.Err() == nil {
-					fail(err)
-				}
-			}
-		}()
+			})
+		}
 	}
 	pwg.Wait()
 	res.SendTime = time.Since(start)
@@ -370,7 +439,7 @@ func bench(ctx context.Context, e *env, base string, o benchOptions) (res *bench
 	prog.Stop()
 
 	for i := range sendLat {
-		res.sendLat.merge(&sendLat[i])
+		res.sendLat.merge(&sendLat[i].h)
 	}
 	for i := range e2e {
 		res.e2eLat.merge(&e2e[i])

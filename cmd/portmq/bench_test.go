@@ -4,17 +4,23 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/portmq/portmq/internal/testenv"
+	"github.com/portmq/portmq/memdriver"
 	"github.com/portmq/portmq/mq"
+	"github.com/portmq/portmq/mq/driver"
 )
 
 type benchJSON struct {
 	URL                  string
 	Subscription         string `json:"subscription_url"`
+	Producers, Batch     int
+	Inflight             int
 	Sent, Received, Lost int64
 	Errors               int64
 	SendRate             float64     `json:"send_msgs_per_s"`
@@ -80,6 +86,144 @@ func TestBenchOnMem(t *testing.T) {
 	}
 }
 
+func TestBenchDefaultInflightIsOneBatchOnMemAndAWindowElsewhere(t *testing.T) {
+	for _, tc := range []struct {
+		url          string
+		batch, wantN int
+	}{
+		{"mem://", 1, 1},
+		{"mem://", 100, 100},
+		{"amqp://localhost/", 1, 500},
+		{"amqp://localhost/", 100, 500},
+		{"amqp://localhost/", 300, 300},
+		{"amqp://localhost/", 2000, 2000},
+		{"kafka://localhost:9092/", 7, 497},
+	} {
+		if got := defaultInflight(tc.url, tc.batch); got != tc.wantN {
+			t.Errorf("defaultInflight(%q, %d) = %d, want %d", tc.url, tc.batch, got, tc.wantN)
+		}
+	}
+	r := runBench(t, "mem://", "-count", "1000")
+	if r.Batch != 1 || r.Inflight != 1 {
+		t.Errorf("mem:// defaults: batch %d, inflight %d; want 1, 1", r.Batch, r.Inflight)
+	}
+	r = runBench(t, "mem://", "-count", "1000", "-batch", "50")
+	if r.Inflight != 50 {
+		t.Errorf("mem:// -batch 50: inflight %d, want 50", r.Inflight)
+	}
+}
+
+// gateOpener opens memdriver topics whose SendBatch holds every call
+// until window calls of one handle are in it at once (or, to end a
+// broken run, a minute passed), and records how many calls each handle
+// saw in it at most: with -inflight N -batch B, a producer must have N/B
+// calls in flight, no fewer and no more.
+type gateOpener struct {
+	engine *memdriver.Engine
+	mu     sync.Mutex
+	gates  []*gateTopic
+}
+
+type gateTopic struct {
+	driver.Topic
+	window  int
+	full    chan struct{}
+	mu      sync.Mutex
+	in, max int
+	opened  bool // full is closed
+}
+
+var gates = &gateOpener{engine: memdriver.New(nil)}
+
+func init() { mq.Register("benchgate", gates) }
+
+func (g *gateOpener) OpenTopic(ctx context.Context, u *url.URL) (driver.Topic, error) {
+	window, err := strconv.Atoi(u.Query().Get("window"))
+	if err != nil {
+		return nil, err
+	}
+	t, err := g.engine.OpenTopic(u.Host, nil)
+	if err != nil {
+		return nil, err
+	}
+	gt := &gateTopic{Topic: t, window: window, full: make(chan struct{})}
+	g.mu.Lock()
+	g.gates = append(g.gates, gt)
+	g.mu.Unlock()
+	return gt, nil
+}
+
+func (g *gateOpener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Subscription, error) {
+	return g.engine.OpenSubscription(u.Host, strings.TrimPrefix(u.Path, "/"), nil, nil)
+}
+
+// take returns the topics opened since the last call.
+func (g *gateOpener) take() []*gateTopic {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gs := g.gates
+	g.gates = nil
+	return gs
+}
+
+func (t *gateTopic) SendBatch(ctx context.Context, msgs []driver.Message) error {
+	t.mu.Lock()
+	t.in++
+	t.max = max(t.max, t.in)
+	if t.in == t.window && !t.opened {
+		t.opened = true
+		close(t.full)
+	}
+	t.mu.Unlock()
+	select {
+	case <-t.full:
+		t.mu.Lock()
+	case <-time.After(time.Minute): // only a broken bench waits for this
+		t.mu.Lock()
+		if !t.opened { // let the rest through: max tells the failure
+			t.opened = true
+			close(t.full)
+		}
+	}
+	t.in--
+	t.mu.Unlock()
+	return t.Topic.SendBatch(ctx, msgs)
+}
+
+func TestBenchKeepsInflightMessagesInFlightPerProducer(t *testing.T) {
+	for _, tc := range []struct {
+		producers, batch, inflight int
+	}{
+		{1, 1, 6},   // 6 Send calls
+		{2, 4, 24},  // 6 SendBatch calls of 4 per producer
+		{1, 10, 10}, // one SendBatch at a time
+	} {
+		window := tc.inflight / tc.batch
+		code, out, errs := runCmd(t, "", "bench", "benchgate://", "-json", "-consumers", "0", "-count", "600",
+			"-producers", strconv.Itoa(tc.producers), "-batch", strconv.Itoa(tc.batch), "-inflight", strconv.Itoa(tc.inflight),
+			"-topic-url", "benchgate://{name}?window="+strconv.Itoa(window), "-subscription-url", "benchgate://{name}/{sub}")
+		if code != 0 {
+			t.Fatalf("%+v: exit %d, stderr %s", tc, code, errs)
+		}
+		var r benchJSON
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Sent != 600 || r.Errors != 0 || r.Inflight != tc.inflight {
+			t.Errorf("%+v: sent %d, errors %d, inflight %d; want 600, 0, %d", tc, r.Sent, r.Errors, r.Inflight, tc.inflight)
+		}
+		gs := gates.take()
+		if len(gs) != tc.producers {
+			t.Fatalf("%+v: %d producers opened, want %d", tc, len(gs), tc.producers)
+		}
+		for i, g := range gs {
+			if g.max != window {
+				t.Errorf("%+v: producer %d had at most %d calls in flight, want %d", tc, i, g.max, window)
+			}
+		}
+	}
+}
+
 func TestBenchRateLimitsTheSends(t *testing.T) {
 	start := time.Now()
 	r := runBench(t, "mem://", "-count", "20", "-rate", "40")
@@ -89,9 +233,24 @@ func TestBenchRateLimitsTheSends(t *testing.T) {
 }
 
 func TestBenchUsage(t *testing.T) {
-	for _, args := range [][]string{{"bench"}, {"bench", "mem://", "-size", "8"}, {"bench", "mem://", "-batch", "0"}, {"bench", "mem://", "-duration", "0"}} {
-		if code, _, _ := runCmd(t, "", args...); code != 2 {
-			t.Errorf("%q: exit %d, want 2", args, code)
+	for _, tc := range []struct {
+		args []string
+		want string // in the error
+	}{
+		{[]string{"bench"}, "exactly one URL"},
+		{[]string{"bench", "mem://", "-size", "8"}, "-size must be at least 16"},
+		{[]string{"bench", "mem://", "-batch", "0"}, "-batch must be 1 to 10000"},
+		{[]string{"bench", "mem://", "-duration", "0"}, "-duration must be positive"},
+		{[]string{"bench", "mem://", "-inflight", "0"}, "-inflight must be 1 to 100000, got 0"},
+		{[]string{"bench", "mem://", "-inflight", "-5"}, "-inflight must be 1 to 100000, got -5"},
+		{[]string{"bench", "mem://", "-inflight", "100001"}, "-inflight must be 1 to 100000, got 100001"},
+		{[]string{"bench", "mem://", "-inflight", "many"}, `invalid value "many" for flag -inflight`},
+		{[]string{"bench", "mem://", "-inflight", "150", "-batch", "100"}, "-inflight 150 is not a multiple of -batch 100"},
+		{[]string{"bench", "mem://", "-inflight", "50", "-batch", "100"}, "-inflight 50 is not a multiple of -batch 100"},
+	} {
+		code, out, errs := runCmd(t, "", tc.args...)
+		if code != 2 || out != "" || !strings.Contains(errs, tc.want) || !strings.Contains(errs, "usage: portmq bench") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and %q with the usage line", tc.args, code, out, errs, tc.want)
 		}
 	}
 	code, _, errs := runCmd(t, "", "bench", "nosuch://x")
@@ -133,8 +292,17 @@ func releaseShared(t *testing.T) {
 
 func TestBenchOnRabbitMQ(t *testing.T) {
 	u := rabbitmq(t)
-	runBench(t, u, "-count", "500", "-batch", "50", "-size", "256")
+	if r := runBench(t, u, "-count", "500", "-batch", "50", "-size", "256"); r.Inflight != 500 {
+		t.Errorf("-batch 50: inflight %d, want the default 500", r.Inflight)
+	}
 	runBench(t, u, "-count", "100", "-producers", "2", "-consumers", "2")
+	// One Send at a time, and a window of Sends: both counted right.
+	if r := runBench(t, u, "-count", "300", "-inflight", "1"); r.Inflight != 1 || r.Sent != 300 {
+		t.Errorf("-inflight 1: inflight %d, sent %d; want 1, 300", r.Inflight, r.Sent)
+	}
+	if r := runBench(t, u, "-count", "2000", "-size", "256"); r.Inflight != 500 || r.Sent != 2000 {
+		t.Errorf("defaults: inflight %d, sent %d; want 500, 2000", r.Inflight, r.Sent)
+	}
 }
 
 // names returns the topic and subscription a mem:// or amqp://

@@ -56,3 +56,19 @@ func TestHistogramQuantilesMatchTheSortedValues(t *testing.T) {
 		t.Error("an empty histogram has a quantile")
 	}
 }
+
+func TestHistogramRecordNIsNRecords(t *testing.T) {
+	var a, b histogram
+	for i, d := range []time.Duration{3 * time.Millisecond, 40 * time.Microsecond, 0, time.Second} {
+		n := i + 1
+		a.recordN(d, n)
+		for range n {
+			b.record(d)
+		}
+	}
+	a.recordN(time.Hour, 0) // records nothing
+	if a != b {
+		t.Errorf("recordN: n %d, min %d, max %d, sum %v; want what n records give: n %d, min %d, max %d, sum %v",
+			a.n, a.min, a.max, a.sum, b.n, b.min, b.max, b.sum)
+	}
+}
