@@ -123,6 +123,9 @@ func (l *listener) run(ctx context.Context) {
 		if err == nil {
 			failures = 0
 			l.wakeAll()
+			if testHookListening != nil {
+				testHookListening()
+			}
 			for {
 				n, err := conn.WaitForNotification(ctx)
 				if err != nil {

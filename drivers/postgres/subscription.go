@@ -290,6 +290,9 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 			continue
 		}
 		t := time.NewTimer(wait)
+		if testHookIdle != nil {
+			testHookIdle()
+		}
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -310,6 +313,12 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 		}
 	}
 }
+
+// Set by tests only: testHookIdle is called when a receive found nothing
+// and is about to wait for a notification, the timer or its end;
+// testHookListening when a listener has (re)connected and woken its
+// receives.
+var testHookIdle, testHookListening func()
 
 // pick leases up to len(dst) messages; when it leased none, due is the
 // seconds until the next delayed message or lease end (nil for none).

@@ -137,6 +137,17 @@ func TestErrorsAreClassified(t *testing.T) {
 }
 
 func TestNotificationWakesAWaitingReceive(t *testing.T) {
+	signal := func(ch chan struct{}) func() {
+		return func() {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+	idle, listening := make(chan struct{}, 1), make(chan struct{}, 1)
+	postgres.SetTestHooks(signal(idle), signal(listening))
+	defer postgres.SetTestHooks(nil, nil)
 	pool := newPool(t)
 	topic := uniqueName("wake")
 	// An hour of poll interval: only the notification can wake it in time.
@@ -144,6 +155,13 @@ func TestNotificationWakesAWaitingReceive(t *testing.T) {
 	p := openProducer(t, pool, topic)
 	got := make(chan error, 1)
 	ctx := ctxFor(t, 20*time.Second)
+	// Receive once the listener is up (it wakes every receive when it
+	// connects, which would do the notification's work).
+	select {
+	case <-listening:
+	case <-ctx.Done():
+		t.Fatal("the listener never connected")
+	}
 	go func() {
 		d, err := sub.Receive(ctx)
 		if err == nil {
@@ -151,10 +169,13 @@ func TestNotificationWakesAWaitingReceive(t *testing.T) {
 		}
 		got <- err
 	}()
-	// Give the receive time to go idle (to find nothing and wait), so
-	// that the send wakes a waiting receive; correctness does not depend
-	// on it, only what the test exercises.
-	time.Sleep(200 * time.Millisecond)
+	// Send once the receive found nothing and waits: only the
+	// notification can then wake it.
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		t.Fatal("the receive never went idle")
+	}
 	if err := p.Send(ctx, &mq.Message{Body: []byte("wake up")}); err != nil {
 		t.Fatal(err)
 	}
