@@ -62,18 +62,45 @@ func BenchmarkEndToEnd(b *testing.B) {
 		{"otel-sdk-drop-all", sdk, nil},
 		{"otel-sdk-drop-all-with-metrics", sdkMetrics, nil},
 	} {
-		b.Run(c.name, func(b *testing.B) { endToEnd(b, c.obs, c.before) })
+		b.Run(c.name, func(b *testing.B) {
+			name := fmt.Sprintf("otel-bench-%d", benchSeq.Add(1))
+			endToEnd(b, "mem://"+name, "mem://"+name+"/s", c.obs, c.before)
+		})
 	}
 }
 
-func endToEnd(b *testing.B, obs mq.Observer, before func(ctx context.Context)) {
-	ctx := context.Background()
-	name := fmt.Sprintf("otel-bench-%d", benchSeq.Add(1))
-	sub, err := mq.OpenSubscription(ctx, "mem://"+name+"/s", mq.WithSubscriptionObserver(obs))
+// BenchmarkEndToEndRabbitMQ is BenchmarkEndToEnd's bare, otel-noop and
+// otel-sdk-drop-all on RabbitMQ (each Send waits for its publisher
+// confirm): what the instrumentation costs next to a broker's round trip.
+func BenchmarkEndToEndRabbitMQ(b *testing.B) {
+	noop, err := otelmq.New(otelmq.WithTracerProvider(tracenoop.NewTracerProvider()), otelmq.WithMeterProvider(metricnoop.NewMeterProvider()))
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := mq.OpenProducer(ctx, "mem://"+name, mq.WithProducerObserver(obs))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
+	defer tp.Shutdown(context.Background())
+	sdk, err := otelmq.New(otelmq.WithTracerProvider(tp), otelmq.WithMeterProvider(metricnoop.NewMeterProvider()), otelmq.WithPropagator(propagation.TraceContext{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		obs  mq.Observer
+	}{{"bare", nil}, {"otel-noop", noop}, {"otel-sdk-drop-all", sdk}} {
+		b.Run(c.name, func(b *testing.B) {
+			topic, sub, _ := rabbitURLs(b)
+			endToEnd(b, topic, sub, c.obs, nil)
+		})
+	}
+}
+
+func endToEnd(b *testing.B, topicURL, subURL string, obs mq.Observer, before func(ctx context.Context)) {
+	ctx := context.Background()
+	sub, err := mq.OpenSubscription(ctx, subURL, mq.WithSubscriptionObserver(obs))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := mq.OpenProducer(ctx, topicURL, mq.WithProducerObserver(obs))
 	if err != nil {
 		b.Fatal(err)
 	}

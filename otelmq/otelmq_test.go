@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 }
 
 // needRabbit skips (fails in CI) without the test RabbitMQ.
-func needRabbit(t *testing.T) {
+func needRabbit(t testing.TB) {
 	t.Helper()
 	c, err := amqp.Dial(testenv.RabbitMQURL())
 	if err != nil {
@@ -142,10 +142,10 @@ type backend struct {
 	system string
 	// urls returns the topic URL, a subscription URL with max_attempts=2
 	// and a dead-letter destination, and the dead-letter reader's URL.
-	urls func(t *testing.T) (topic, sub, dlq string)
+	urls func(t testing.TB) (topic, sub, dlq string)
 }
 
-func memURLs(t *testing.T) (string, string, string) {
+func memURLs(t testing.TB) (string, string, string) {
 	topic := "otel-" + strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-")
 	dlq := topic + "-dlq"
 	if _, err := mq.OpenSubscription(t.Context(), "mem://"+dlq+"/dlq"); err != nil {
@@ -154,7 +154,7 @@ func memURLs(t *testing.T) (string, string, string) {
 	return "mem://" + topic, "mem://" + topic + "/payments?max_attempts=2&dead_letter=" + dlq + "&visibility=2s", "mem://" + dlq + "/dlq"
 }
 
-func rabbitURLs(t *testing.T) (string, string, string) {
+func rabbitURLs(t testing.TB) (string, string, string) {
 	needRabbit(t)
 	base := testenv.RabbitMQURL()
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano())
