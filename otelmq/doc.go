@@ -78,7 +78,13 @@
 // Given the providers of the OpenTelemetry noop packages, New returns an
 // Observer whose handles are not observed at all, so the cost is a nil
 // check per operation. The global providers before an SDK is installed
-// hand out no-op spans and instruments: cheap, but not free. With the SDK and a sampler that drops everything, spans
-// are not recorded but their context still travels; see the README for
-// the measured overhead.
+// hand out no-op spans and instruments: cheap, but not free. With the SDK
+// and a sampler that drops everything, spans are not recorded but each
+// send still asks the sampler, makes a span context and carries it
+// (propagation.TraceContext's traceparent is written without the
+// propagator's generic path): about 0.8 µs of producer CPU and 5
+// allocations a message on the 2-core development machine, lost in a
+// broker's round trip, visible on mem. Receive spans are made only inside
+// a trace by default. See the README's Observability section for the
+// measured figures (BenchmarkEndToEnd, BenchmarkEndToEndRabbitMQ).
 package otelmq
