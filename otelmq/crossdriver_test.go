@@ -3,10 +3,13 @@ package otelmq_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/pstest"
+	wm "github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -15,13 +18,34 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/portmq/portmq/drivers/gcppubsub"
+	_ "github.com/portmq/portmq/drivers/gocloud"
 	_ "github.com/portmq/portmq/drivers/kafka"
+	_ "github.com/portmq/portmq/drivers/postgres"
+	_ "github.com/portmq/portmq/drivers/redis"
 	_ "github.com/portmq/portmq/drivers/sns"
 	_ "github.com/portmq/portmq/drivers/sqs"
 	"github.com/portmq/portmq/drivers/sqs/sqstest"
+	"github.com/portmq/portmq/drivers/watermill"
 	"github.com/portmq/portmq/internal/testenv"
 	"github.com/portmq/portmq/mq"
 )
+
+// testGoChannel backs watermill+otelgc://, Watermill's GoChannel as
+// watermill+gochannel:// is but closed by TestMain (ending the goroutines
+// it keeps for its subscriptions) before goleak looks.
+var testGoChannel = gochannel.NewGoChannel(gochannel.Config{}, wm.NopLogger{})
+
+func init() { watermill.Register("otelgc", watermill.GoChannel(testGoChannel)) }
+
+// needServer skips (fails in CI) when nothing listens on addr.
+func needServer(t *testing.T, what, addr, how string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		testenv.Unavailable(t, what, err, how)
+	}
+	_ = c.Close()
+}
 
 // route is one backend's topic and subscription URLs (and the mux that
 // opens them), provisioned fresh.
@@ -100,8 +124,26 @@ func TestTraceContextCrossesEveryDriver(t *testing.T) {
 			base := "gcppubsub://projects/portmq-test"
 			return provisionRoute(t, mux, base, name, name+"-s", base+"/subscriptions/"+name+"-s", base+"/topics/"+name)
 		},
+		"redis": func(t *testing.T) route {
+			base := "redis://127.0.0.1:6379/0"
+			needServer(t, "Redis", "127.0.0.1:6379", `start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`)
+			return provisionRoute(t, mq.DefaultURLMux(), base, name, name+"-s", base+"?topic="+name+"&subscription="+name+"-s", base+"?topic="+name)
+		},
+		"postgres": func(t *testing.T) route {
+			base := "postgres://postgres@127.0.0.1:5432/test?schema=portmq_otel"
+			needServer(t, "PostgreSQL", "127.0.0.1:5432", "start it with: pg_ctlcluster 15 main start (trust auth, database test)")
+			return provisionRoute(t, mq.DefaultURLMux(), base, name, name+"-s", base+"&topic="+name+"&subscription="+name+"-s", base+"&topic="+name)
+		},
+		"gocloud": func(t *testing.T) route {
+			mq.OpenSubscription(t.Context(), "gocloud+mem://"+name+"?name=s") //nolint:errcheck // creates it
+			return route{mq.DefaultURLMux(), "gocloud+mem://" + name, "gocloud+mem://" + name + "?name=s"}
+		},
+		"watermill": func(t *testing.T) route {
+			mq.OpenSubscription(t.Context(), "watermill+otelgc://"+name+"?subscription=s") //nolint:errcheck // subscribes it
+			return route{mq.DefaultURLMux(), "watermill+otelgc://" + name, "watermill+otelgc://" + name + "?subscription=s"}
+		},
 	}
-	for _, driver := range []string{"mem", "rabbitmq", "kafka", "sqs", "sns", "gcppubsub"} {
+	for _, driver := range []string{"mem", "rabbitmq", "kafka", "sqs", "sns", "gcppubsub", "redis", "postgres", "gocloud", "watermill"} {
 		t.Run(driver, func(t *testing.T) {
 			r := routes[driver](t)
 			tel := newTelemetry(t)
@@ -124,7 +166,7 @@ func TestTraceContextCrossesEveryDriver(t *testing.T) {
 			// The backlog is what waits: the message just sent. Pub/Sub
 			// cannot tell; Kafka's lag needs a committed offset first.
 			switch n, err := sub.Backlog(ctx); {
-			case driver == "gcppubsub" || driver == "kafka":
+			case driver == "gcppubsub" || driver == "kafka" || driver == "gocloud" || driver == "watermill":
 				t.Logf("Backlog: %d, %v", n, err)
 			case err != nil || n != 1:
 				t.Errorf("Backlog = %d, %v with one message sent and none received, want 1", n, err)

@@ -35,6 +35,10 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	sqstest.Stop()
+	if err := testGoChannel.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "closing the test GoChannel:", err)
+		code = 1
+	}
 	if code == 0 {
 		if err := goleak.Find(goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
