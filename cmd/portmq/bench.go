@@ -51,7 +51,7 @@ fill the queue, and the end-to-end latency is the time spent in it: give
 URL names the backend, as for "portmq conformance": bench creates a fresh
 topic and subscription through its mq.Admin and deletes them at the end,
 for every scheme the conformance command knows (mem, amqp, kafka, sqs, sns,
-redis, gcppubsub). For other schemes give -topic-url and -subscription-url
+redis, postgres, gcppubsub). For other schemes give -topic-url and -subscription-url
 templates, with {name} and {sub} where the names go: opening creates what
 the driver creates, and it is not deleted.
 

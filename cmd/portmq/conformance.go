@@ -56,12 +56,12 @@ dead-letter cases. Subscriptions are then created by opening them once, and
 nothing is deleted.
 
 -container NAME starts a server in Docker (testcontainers-go): kafka,
-rabbitmq, redis, sqs or sns (LocalStack), or gcppubsub (Google's Pub/Sub
-emulator); runs the suite against it and removes it. Package
-conformance/containers also has nats and postgres, for drivers to come.
+rabbitmq, redis, postgres, sqs or sns (LocalStack), or gcppubsub (Google's
+Pub/Sub emulator); runs the suite against it and removes it. Package
+conformance/containers also has nats, for a driver to come.
 
 Cases that restart the broker are skipped: the command cannot restart a
-server it does not own. With -cut (amqp and redis URLs), the suite's handles reach
+server it does not own. With -cut (amqp, redis and postgres URLs), the suite's handles reach
 the server through a loopback fault proxy (package conformance/faultproxy)
 and the cases that cut the network run; without it they are skipped.`,
 	example: `  portmq conformance 'mem://'
@@ -98,7 +98,7 @@ and the cases that cut the network run; without it they are skipped.`,
 			o.subQ, err = url.ParseQuery(v)
 			return err
 		})
-		fs.BoolVar(&o.cut, "cut", false, "run the cases that cut the network, through a fault proxy in front of the server (amqp, redis)")
+		fs.BoolVar(&o.cut, "cut", false, "run the cases that cut the network, through a fault proxy in front of the server (amqp, redis, postgres)")
 		fs.StringVar(&o.container, "container", "", "start this server in Docker and test it (see above for names)")
 		return func(ctx context.Context, e *env, args []string) int {
 			if code, ok := o.check(e, args); !ok {

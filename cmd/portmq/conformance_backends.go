@@ -51,6 +51,10 @@ var confBackends = map[string]*confBackend{
 	"redis":     {lease: time.Second, maxName: 190, proxied: true, provision: provisionRedis},
 	"rediss":    {lease: time.Second, maxName: 190, provision: provisionRedis},
 	"gcppubsub": {lease: 10 * time.Second, granularity: time.Second, maxName: 255, provision: provisionPubSub},
+	// PostgreSQL: names are rows (any length the driver takes; 200 leaves
+	// room for the .dlq suffix).
+	"postgres":   {lease: time.Second, maxName: 200, proxied: true, provision: provisionPostgres},
+	"postgresql": {lease: time.Second, maxName: 200, proxied: true, provision: provisionPostgres},
 }
 
 // provisioner provisions the resources of one case under a name prefix.
@@ -130,7 +134,7 @@ func (p *provisioner) withAdmin(ctx context.Context, scheme string, f func(*mq.A
 	u := *p.base
 	u.Scheme = scheme
 	switch scheme {
-	case "amqp", "amqps", "redis", "rediss", "gcppubsub": // the path is the vhost, the database, the project
+	case "amqp", "amqps", "redis", "rediss", "gcppubsub", "postgres", "postgresql": // the path is the vhost, the database, the project
 	case "kafka":
 		u.Path, u.RawPath = "/", ""
 	default:
@@ -533,4 +537,47 @@ func touch(ctx context.Context, mux *mq.URLMux, u string) error {
 		return err
 	}
 	return s.Shutdown(ctx)
+}
+
+// provisionPostgres: a topic and subscriptions through the driver's admin,
+// in the schema the base URL names (?schema=, default portmq); a
+// subscription with max attempts dead-letters to its own NAME.dlq topic,
+// which the admin creates with a subscription of that name.
+func provisionPostgres(ctx context.Context, p *provisioner, spec conformance.Spec) (*conformance.Resources, error) {
+	s := p.base.Scheme
+	const db = "" // keep the base URL's path: the database
+	topic := p.name(spec.Name, 8)
+	res := &conformance.Resources{TopicURL: p.handle(topicKind, db, "topic", topic)}
+	err := p.withAdmin(ctx, s, func(a *mq.Admin) error {
+		if err := a.CreateTopic(ctx, topic, mq.TopicConfig{DedupWindow: spec.DedupWindow}); err != nil {
+			return err
+		}
+		p.created(s, func(ctx context.Context, a *mq.Admin) error { return a.DeleteTopic(ctx, topic) })
+		var dlq string
+		for i := range spec.Subscriptions {
+			sub := p.subName(spec, topic, i, 8)
+			cfg := subConfig(spec)
+			if spec.DeadLetter || spec.MaxAttempts > 0 {
+				cfg.DeadLetterTopic = sub + ".dlq"
+				if dlq == "" {
+					dlq = cfg.DeadLetterTopic
+				}
+				d := cfg.DeadLetterTopic
+				p.created(s, func(ctx context.Context, a *mq.Admin) error { return a.DeleteTopic(ctx, d) })
+			}
+			if err := a.CreateSubscription(ctx, topic, sub, cfg); err != nil {
+				return err
+			}
+			kv := []string{"topic", topic, "subscription", sub, "poll_interval", "1s"}
+			if spec.Lease > 0 {
+				kv = append(kv, "visibility", spec.Lease.String())
+			}
+			res.SubscriptionURLs = append(res.SubscriptionURLs, p.handle(subKind, db, kv...))
+		}
+		if spec.DeadLetter {
+			res.DeadLetterURL = p.handle(dlqKind, db, "topic", dlq, "subscription", dlq, "poll_interval", "1s")
+		}
+		return nil
+	})
+	return res, err
 }

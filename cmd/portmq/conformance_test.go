@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/pstest"
+	"github.com/jackc/pgx/v5"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
@@ -209,6 +211,7 @@ func TestContainerURLsAreOnesTheCommandProvisions(t *testing.T) {
 		"gcppubsub":  "gcppubsub://projects/portmq-test",
 		"pubsub":     "gcppubsub://projects/portmq-test",
 		"redis":      "redis://h:1/0",
+		"postgres":   "postgres://postgres:postgres@h:1/portmq?sslmode=disable",
 		"nats":       "",
 	} {
 		b, _ := containers.Lookup(name)
@@ -351,6 +354,46 @@ func TestConformanceOnRedis(t *testing.T) {
 	// The redis driver's own tests take a key prefix of their own; this
 	// run's keys are named by its -prefix.
 	wantPassed(t, 6, "-cut", "-run", "^(UnackedMessageIsRedeliveredAfterLease|NackedToMaxAttemptsIsDeadLettered|EverySubscriptionGetsEveryMessage|SubscriptionNameIsScopedToTopic|SameKeyIsDeliveredInSendOrder|SendDuringCutSucceedsAfterIt)$", u)
+}
+
+// TestConformanceOnPostgreSQL runs a subset, two cut cases among them, on
+// the test server, in a schema of its own, and checks that nothing of the
+// run's prefix is left.
+func TestConformanceOnPostgreSQL(t *testing.T) {
+	u := os.Getenv("PORTMQ_TEST_POSTGRES_URL")
+	if u == "" {
+		u = "postgres://postgres@127.0.0.1:5432/test"
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pu.Host
+	if pu.Port() == "" {
+		addr = net.JoinHostPort(pu.Hostname(), "5432")
+	}
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		testenv.Unavailable(t, "PostgreSQL at "+u, err, "start it with: pg_ctlcluster 15 main start (or set PORTMQ_TEST_POSTGRES_URL)")
+	}
+	_ = c.Close()
+	q := pu.Query()
+	q.Set("schema", "portmq_cli_test")
+	pu.RawQuery = q.Encode()
+	prefix := fmt.Sprintf("cli-pg-%d", time.Now().UnixNano())
+	wantPassed(t, 6, "-cut", "-prefix", prefix, "-run", "^(UnackedMessageIsRedeliveredAfterLease|NackedToMaxAttemptsIsDeadLettered|EverySubscriptionGetsEveryMessage|SubscriptionNameIsScopedToTopic|SameKeyIsDeliveredInSendOrder|SendDuringCutSucceedsAfterIt)$", pu.String())
+	conn, err := pgx.Connect(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var left int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM portmq_cli_test.topics WHERE name LIKE $1`, prefix+"%").Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d topics of the run's prefix left", left)
+	}
 }
 
 func TestConformanceOnSQSAndSNSFakes(t *testing.T) {
