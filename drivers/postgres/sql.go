@@ -141,8 +141,18 @@ const orderedSQL = `
 // unnest, so that the generic plan of the prepared statement is an index
 // scan of the primary key whatever the batch size (a join made PostgreSQL
 // pick a hash join over the whole table, twice as slow at 100 ids).
+//
+// It does not say acked_at IS NULL, though it means it: a running lease
+// implies it, since every statement that sets acked_at clears
+// locked_until (ackRetainSQL) and only unacked rows get a lease
+// (pickSQL, seekSQL). Saying it would let the planner use the partial
+// index queue_ready (sub_id, id) WHERE acked_at IS NULL, and with
+// statistics taken while the queue was nearly empty (a queue's usual
+// churn) it did: each ack of 100 scanned every ready row of the
+// subscription, filtering them against the array, instead of 100 probes
+// of the primary key.
 const leased = `q.id = ANY($1::bigint[]) AND q.leases = ($2::int[])[array_position($1::bigint[], q.id)]
-	AND q.sub_id = $3 AND q.acked_at IS NULL AND q.locked_until > now()`
+	AND q.sub_id = $3 AND q.locked_until > now()`
 
 const ackSQL = `DELETE FROM {s}.queue q WHERE ` + leased + ` RETURNING q.id`
 
