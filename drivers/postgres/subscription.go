@@ -274,6 +274,16 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 			}
 			return n, redacted(err, s.secret)
 		}
+		if ctx.Err() != nil {
+			// Ended while picking: the idle work (reap, cleanup, the next
+			// due time) is for a receive that will wait, so it is left
+			// to the next one.
+			cancel()
+			if s.waiters.leave(w) {
+				s.waiters.wakeOne()
+			}
+			return 0, ctx.Err()
+		}
 		wait, err := s.idle(qctx)
 		cancel()
 		if err != nil {
