@@ -266,7 +266,7 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 		// is canceled. mq cancels waiting receives often (to wake them),
 		// so ctx is only watched while waiting.
 		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statementTimeout)
-		n, due, err := s.pick(qctx, dst)
+		n, err := s.pick(qctx, dst)
 		if err != nil || n > 0 {
 			cancel()
 			if s.waiters.leave(w) || n == len(dst) {
@@ -274,7 +274,17 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 			}
 			return n, redacted(err, s.secret)
 		}
-		wait, err := s.idle(qctx, due)
+		if ctx.Err() != nil {
+			// Ended while picking: the idle work (reap, cleanup, the next
+			// due time) is for a receive that will wait, so it is left
+			// to the next one.
+			cancel()
+			if s.waiters.leave(w) {
+				s.waiters.wakeOne()
+			}
+			return 0, ctx.Err()
+		}
+		wait, err := s.idle(qctx)
 		cancel()
 		if err != nil {
 			if s.waiters.leave(w) {
@@ -320,12 +330,11 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 // receives.
 var testHookIdle, testHookListening func()
 
-// pick leases up to len(dst) messages; when it leased none, due is the
-// seconds until the next delayed message or lease end (nil for none).
-func (s *Subscription) pick(ctx context.Context, dst []driver.Message) (n int, due *float64, err error) {
+// pick leases up to len(dst) messages.
+func (s *Subscription) pick(ctx context.Context, dst []driver.Message) (n int, err error) {
 	rows, err := s.db.Query(ctx, s.pickSQL, s.id, len(dst), s.lease.Microseconds())
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	defer rows.Close()
 	for rows.Next() && n < len(dst) {
@@ -338,14 +347,9 @@ func (s *Subscription) pick(ctx context.Context, dst []driver.Message) (n int, d
 			attempts              int32
 			dlReason, dlSource    *string
 			dlAttempts            *int32
-			next                  *float64
 		)
-		if err := rows.Scan(&id, &leases, &msgID, &body, &attrs, &key, &ddp, &published, &attempts, &until, &dlReason, &dlAttempts, &dlSource, &next); err != nil {
-			return 0, nil, err
-		}
-		if id == 0 { // nothing leased: the next due time
-			due = next
-			continue
+		if err := rows.Scan(&id, &leases, &msgID, &body, &attrs, &key, &ddp, &published, &attempts, &until, &dlReason, &dlAttempts, &dlSource); err != nil {
+			return 0, err
 		}
 		extra := 0
 		if dlReason != nil {
@@ -353,7 +357,7 @@ func (s *Subscription) pick(ctx context.Context, dst []driver.Message) (n int, d
 		}
 		m, err := decodeAttrs(attrs, extra)
 		if err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 		if dlReason != nil {
 			m[driver.AttrDeadLetterReason] = *dlReason
@@ -372,7 +376,7 @@ func (s *Subscription) pick(ctx context.Context, dst []driver.Message) (n int, d
 		n++
 	}
 	if err := rows.Err(); err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	s.heldMu.Lock()
 	for i := range dst[:n] {
@@ -381,14 +385,15 @@ func (s *Subscription) pick(ctx context.Context, dst []driver.Message) (n int, d
 	s.heldMu.Unlock()
 	// UPDATE ... RETURNING does not keep the order of the picked rows.
 	slices.SortFunc(dst[:n], func(a, b driver.Message) int { return cmp.Compare(a.AckID.Seq, b.AckID.Seq) })
-	return n, nil, nil
+	return n, nil
 }
 
 // idle runs when a receive found nothing: it dead-letters messages whose
 // lease ended on their last attempt, cleans up at most once per poll
-// interval, and returns how long to wait: until due (seconds, from pick)
-// or the poll interval, whichever is first.
-func (s *Subscription) idle(ctx context.Context, due *float64) (time.Duration, error) {
+// interval, and returns how long to wait: until the next delayed message
+// is due or lease ends (nextDueSQL), or the poll interval, whichever is
+// first.
+func (s *Subscription) idle(ctx context.Context) (time.Duration, error) {
 	if s.maxAttempts > 0 {
 		var moved, notified int64
 		if err := s.db.QueryRow(ctx, s.st.reap, s.id, s.maxAttempts, s.dlq, s.name, s.st.channel, cleanBatch).Scan(&moved, &notified); err != nil {
@@ -408,6 +413,10 @@ func (s *Subscription) idle(ctx context.Context, due *float64) (time.Duration, e
 		if _, err := s.db.Exec(ctx, s.st.cleanDedup, s.topicID, cleanBatch); err != nil {
 			return 0, err
 		}
+	}
+	var due *float64
+	if err := s.db.QueryRow(ctx, s.st.nextDue, s.id).Scan(&due); err != nil {
+		return 0, err
 	}
 	wait := s.poll
 	if due != nil {
