@@ -25,6 +25,7 @@ import (
 	"github.com/portmq/portmq/conformance/containers"
 	"github.com/portmq/portmq/drivers/sqs/sqstest"
 	"github.com/portmq/portmq/internal/testenv"
+	"github.com/portmq/portmq/mq"
 )
 
 // confCases decodes the -json output: the case lines by name, and the
@@ -333,10 +334,14 @@ func TestConformanceOnPubSubFake(t *testing.T) {
 	wantPassed(t, 4, "-lease", "1s", "gcppubsub://projects/portmq-cli-test")
 }
 
-func TestConformanceOnRedis(t *testing.T) {
-	u := os.Getenv("PORTMQ_TEST_REDIS_URL")
+// serverURL returns the test server's URL (env, else def) once something
+// answers at its host (port defPort when it names none); it skips (fails
+// in CI) otherwise.
+func serverURL(t *testing.T, what, env, def, defPort, how string) *url.URL {
+	t.Helper()
+	u := os.Getenv(env)
 	if u == "" {
-		u = "redis://127.0.0.1:6379/0"
+		u = def
 	}
 	pu, err := url.Parse(u)
 	if err != nil {
@@ -344,44 +349,38 @@ func TestConformanceOnRedis(t *testing.T) {
 	}
 	addr := pu.Host
 	if pu.Port() == "" {
-		addr = net.JoinHostPort(pu.Hostname(), "6379")
+		addr = net.JoinHostPort(pu.Hostname(), defPort)
 	}
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
-		testenv.Unavailable(t, "Redis at "+u, err, "start it with: redis-server --daemonize yes (or set PORTMQ_TEST_REDIS_URL)")
+		testenv.Unavailable(t, what+" at "+mq.Redact(u), err, how+" (or set "+env+")")
 	}
 	_ = c.Close()
-	// The redis driver's own tests take a key prefix of their own; this
-	// run's keys are named by its -prefix.
-	wantPassed(t, 6, "-cut", "-run", "^(UnackedMessageIsRedeliveredAfterLease|NackedToMaxAttemptsIsDeadLettered|EverySubscriptionGetsEveryMessage|SubscriptionNameIsScopedToTopic|SameKeyIsDeliveredInSendOrder|SendDuringCutSucceedsAfterIt)$", u)
+	return pu
 }
 
-// TestConformanceOnPostgreSQL runs a subset, two cut cases among them, on
+// conformanceSubset is the subset run on Redis and PostgreSQL: a case per
+// kind of behaviour and one cut.
+const conformanceSubset = "^(UnackedMessageIsRedeliveredAfterLease|NackedToMaxAttemptsIsDeadLettered|EverySubscriptionGetsEveryMessage|SubscriptionNameIsScopedToTopic|SameKeyIsDeliveredInSendOrder|SendDuringCutSucceedsAfterIt)$"
+
+func TestConformanceOnRedis(t *testing.T) {
+	u := serverURL(t, "Redis", "PORTMQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0", "6379", "start it with: redis-server --daemonize yes")
+	// The redis driver's own tests take a key prefix of their own; this
+	// run's keys are named by its -prefix.
+	wantPassed(t, 6, "-cut", "-run", conformanceSubset, u.String())
+}
+
+// TestConformanceOnPostgreSQL runs the subset, a cut case among them, on
 // the test server, in a schema of its own, and checks that nothing of the
 // run's prefix is left.
 func TestConformanceOnPostgreSQL(t *testing.T) {
-	u := os.Getenv("PORTMQ_TEST_POSTGRES_URL")
-	if u == "" {
-		u = "postgres://postgres@127.0.0.1:5432/test"
-	}
-	pu, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := pu.Host
-	if pu.Port() == "" {
-		addr = net.JoinHostPort(pu.Hostname(), "5432")
-	}
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		testenv.Unavailable(t, "PostgreSQL at "+u, err, "start it with: pg_ctlcluster 15 main start (or set PORTMQ_TEST_POSTGRES_URL)")
-	}
-	_ = c.Close()
+	pu := serverURL(t, "PostgreSQL", "PORTMQ_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test", "5432", "start it with: pg_ctlcluster 15 main start")
+	u := pu.String()
 	q := pu.Query()
 	q.Set("schema", "portmq_cli_test")
 	pu.RawQuery = q.Encode()
 	prefix := fmt.Sprintf("cli-pg-%d", time.Now().UnixNano())
-	wantPassed(t, 6, "-cut", "-prefix", prefix, "-run", "^(UnackedMessageIsRedeliveredAfterLease|NackedToMaxAttemptsIsDeadLettered|EverySubscriptionGetsEveryMessage|SubscriptionNameIsScopedToTopic|SameKeyIsDeliveredInSendOrder|SendDuringCutSucceedsAfterIt)$", pu.String())
+	wantPassed(t, 6, "-cut", "-prefix", prefix, "-run", conformanceSubset, pu.String())
 	conn, err := pgx.Connect(t.Context(), u)
 	if err != nil {
 		t.Fatal(err)
