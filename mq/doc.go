@@ -48,8 +48,12 @@
 // end), delayed nacks and delayed delivery (hold the delivery, extending
 // its lease, until due), and dead-lettering (republish with the metadata
 // attributes AttrDeadLetterReason, AttrAttempts and AttrSource, then ack).
-// What cannot be emulated (replay, producer-side deduplication) returns an
-// error matching ErrUnsupported, and errors.ErrUnsupported.
+// Replay cannot be emulated: Seek on a backend without it returns an error
+// matching ErrUnsupported and errors.ErrUnsupported (as does Backlog where
+// the backend cannot count). Producer-side deduplication is not emulated
+// either, and not refused: a DedupID on a backend without it
+// (Capabilities().Dedup) is carried to the consumer, where a Consumer with
+// an IdempotencyStore (WithIdempotency) runs the handler once per DedupID.
 //
 // # Faults
 //
@@ -72,7 +76,10 @@
 //
 // # Errors
 //
-// Every error is an *Error. Code classifies it (NotFound, InvalidArgument,
+// Every error is an *Error, except the partial failures of SendBatch and
+// of the batch settling calls (AckBatch, ...), which are a *BatchError
+// holding each message's error (errors.Is and errors.As look through it
+// to them). Code classifies an *Error (NotFound, InvalidArgument,
 // Unavailable, Closed, ...); errors.Is matches the sentinels (ErrNotFound,
 // ErrClosed, ErrSettled, ErrLeaseExpired, ...); IsRetryable says whether to
 // try again; errors.As, or the ErrorAs methods, reach the driver's native

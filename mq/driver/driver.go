@@ -34,8 +34,9 @@ import (
 //
 // On send, mq fills Body, Attributes, Key, DedupID and Delay; the driver must
 // set ID once the broker has accepted the message. On receive, the driver
-// fills every field it can; AckID, Attempt and (for a native lease) Deadline
-// are required.
+// fills every field it can; AckID is required, and so are Attempt where
+// Capabilities.Attempts is not None (0 otherwise) and Deadline where the
+// lease is native.
 //
 // Drivers must not retain Body or Attributes of a sent message after
 // SendBatch returns unless they copied them (or, for Attributes, the
