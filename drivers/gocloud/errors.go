@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"reflect"
 	"strconv"
-	"strings"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"gocloud.dev/gcerrors"
@@ -148,29 +147,15 @@ func validTarget(i any) bool {
 	return v.Kind() == reflect.Pointer && !v.IsNil()
 }
 
-// redactedError hides a secret (a URL's password) in the text of an error
-// whose text the driver does not control; Unwrap still reaches it, for
-// errors.As.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// redacted returns err with the password of rawURL removed from its text.
+// redacted returns err with the password of rawURL removed from its text
+// (driver.Redacted); errors.As still reaches err.
 func redacted(err error, rawURL string) error {
-	msg := err.Error()
 	if u, perr := url.Parse(rawURL); perr == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		if p, ok := u.User.Password(); ok {
+			return driver.Redacted(err, p)
 		}
 	}
-	if msg == err.Error() {
-		return err
-	}
-	return &redactedError{msg: msg, err: err}
+	return err
 }
 
 // redactURL returns rawURL without its password.

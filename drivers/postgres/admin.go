@@ -46,7 +46,7 @@ func (a *Admin) CreateTopic(ctx context.Context, name string, cfg driver.TopicCo
 	tag, err := a.db.Exec(ctx, `INSERT INTO `+a.st.schema+`.topics (name, dedup_window) VALUES ($1, $2 * interval '1 microsecond') ON CONFLICT (name) DO NOTHING`,
 		name, cfg.DedupWindow.Microseconds())
 	if err != nil {
-		return redacted(err, a.secret)
+		return driver.Redacted(err, a.secret)
 	}
 	if tag.RowsAffected() == 0 {
 		return &driver.Error{Code: driver.AlreadyExists, Msg: "postgres: topic " + strconv.Quote(name) + " exists"}
@@ -67,13 +67,13 @@ func (a *Admin) CreateSubscription(ctx context.Context, topic, name string, cfg 
 	}
 	var exists bool
 	if err := a.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+a.st.schema+`.topics WHERE name = $1)`, topic).Scan(&exists); err != nil {
-		return redacted(err, a.secret)
+		return driver.Redacted(err, a.secret)
 	}
 	if !exists {
 		return &driver.Error{Code: driver.NotFound, Msg: "postgres: topic " + strconv.Quote(topic) + " does not exist"}
 	}
 	_, err := ensureSubscription(ctx, a.db, a.st, topic, name, cfg, false)
-	return redacted(err, a.secret)
+	return driver.Redacted(err, a.secret)
 }
 
 // DeleteTopic implements driver.Admin: the topic, its subscriptions and
@@ -89,7 +89,7 @@ func (a *Admin) DeleteTopic(ctx context.Context, name string) error {
 		d AS (DELETE FROM `+a.st.schema+`.dedup WHERE topic_id IN (SELECT id FROM t))
 		SELECT count(*) FROM t`, name).Scan(&n)
 	if err != nil {
-		return redacted(err, a.secret)
+		return driver.Redacted(err, a.secret)
 	}
 	if n == 0 {
 		return &driver.Error{Code: driver.NotFound, Msg: "postgres: topic " + strconv.Quote(name) + " does not exist"}
@@ -109,7 +109,7 @@ func (a *Admin) DeleteSubscription(ctx context.Context, topic, name string) erro
 		q AS (DELETE FROM `+a.st.schema+`.queue WHERE sub_id IN (SELECT id FROM s))
 		SELECT count(*) FROM s`, topic, name).Scan(&n)
 	if err != nil {
-		return redacted(err, a.secret)
+		return driver.Redacted(err, a.secret)
 	}
 	if n == 0 {
 		return &driver.Error{Code: driver.NotFound, Msg: "postgres: subscription " + strconv.Quote(name) + " of topic " + strconv.Quote(topic) + " does not exist"}

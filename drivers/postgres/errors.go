@@ -114,25 +114,3 @@ func errorAs(err error, i any) bool {
 	}
 	return false
 }
-
-// redactedError hides a password that a native error may echo.
-type redactedError struct {
-	err    error
-	secret string
-}
-
-func (e *redactedError) Error() string {
-	s := e.err.Error()
-	if e.secret != "" {
-		s = strings.ReplaceAll(s, e.secret, "xxxxx")
-	}
-	return s
-}
-func (e *redactedError) Unwrap() error { return e.err }
-
-func redacted(err error, secret string) error {
-	if err == nil || secret == "" {
-		return err
-	}
-	return &redactedError{err: err, secret: secret}
-}

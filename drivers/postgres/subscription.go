@@ -272,7 +272,7 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 			if s.waiters.leave(w) || n == len(dst) {
 				s.waiters.wakeOne()
 			}
-			return n, redacted(err, s.secret)
+			return n, driver.Redacted(err, s.secret)
 		}
 		if ctx.Err() != nil {
 			// Ended while picking: the idle work (reap, cleanup, the next
@@ -293,7 +293,7 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
 			}
-			return 0, redacted(err, s.secret)
+			return 0, driver.Redacted(err, s.secret)
 		}
 		if wait <= 0 {
 			s.waiters.leave(w) // picking again at once uses a wake
@@ -471,11 +471,11 @@ func (s *Subscription) touched(ctx context.Context, sql string, settles bool, id
 	rowIDs, leases := idArrays(ids)
 	rows, err := s.db.Query(ctx, sql, append([]any{rowIDs, leases, s.id}, args...)...)
 	if err != nil {
-		return redacted(err, s.secret)
+		return driver.Redacted(err, s.secret)
 	}
 	done, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return redacted(err, s.secret)
+		return driver.Redacted(err, s.secret)
 	}
 	if settles {
 		s.settled(done)
@@ -584,7 +584,7 @@ func (s *Subscription) nack(ctx context.Context, ids []driver.AckID, delay time.
 	var notified int64
 	err := s.db.QueryRow(ctx, s.st.nack, rowIDs, leases, s.id, delay.Microseconds(), s.maxAttempts, s.dlq, reason, s.name, s.st.channel).Scan(&done, &notified)
 	if err != nil {
-		return redacted(err, s.secret)
+		return driver.Redacted(err, s.secret)
 	}
 	s.settled(done)
 	return results(ids, done)
@@ -608,7 +608,7 @@ func (s *Subscription) DeadLetter(ctx context.Context, items []driver.DeadLetter
 	var notified int64
 	err := s.db.QueryRow(ctx, s.st.deadLetter, rowIDs, leases, s.id, reasons, s.dlq, s.name, s.st.channel).Scan(&done, &notified)
 	if err != nil {
-		return redacted(err, s.secret)
+		return driver.Redacted(err, s.secret)
 	}
 	s.settled(done)
 	return results(ids, done)
@@ -623,7 +623,7 @@ func (s *Subscription) Seek(ctx context.Context, t time.Time) error {
 	var n int64
 	var unused any
 	err := s.db.QueryRow(ctx, s.st.seek, s.id, t, s.st.channel).Scan(&n, &unused)
-	return redacted(err, s.secret)
+	return driver.Redacted(err, s.secret)
 }
 
 // Backlog implements driver.Backlogger: the messages of the subscription
@@ -635,7 +635,7 @@ func (s *Subscription) Backlog(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.db.QueryRow(ctx, `SELECT count(*) FROM `+s.st.schema+`.queue WHERE sub_id = $1 AND acked_at IS NULL
 		AND (locked_until IS NULL OR locked_until <= now())`, s.id).Scan(&n)
-	return n, redacted(err, s.secret)
+	return n, driver.Redacted(err, s.secret)
 }
 
 // Info implements driver.Subscription.

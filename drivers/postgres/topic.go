@@ -113,7 +113,7 @@ func (t *Topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 		return errClosed
 	}
 	var a sendArrays
-	return redacted(sendBatch(ctx, t.db, t.st, t.name, msgs, &a), t.secret)
+	return driver.Redacted(sendBatch(ctx, t.db, t.st, t.name, msgs, &a), t.secret)
 }
 
 // sendArrays are the array parameters of sendSQL.

@@ -111,15 +111,15 @@ func parse(u *url.URL, allowed []string) (*parsed, error) {
 func (p *parsed) pool(ctx context.Context) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(p.connString)
 	if err != nil {
-		return nil, &driver.Error{Code: driver.InvalidArgument, Msg: "postgres: " + driver.ErrInvalidURL.Error(), Err: redacted(err, p.secret)}
+		return nil, &driver.Error{Code: driver.InvalidArgument, Msg: "postgres: " + driver.ErrInvalidURL.Error(), Err: driver.Redacted(err, p.secret)}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, classified(redacted(err, p.secret))
+		return nil, classified(driver.Redacted(err, p.secret))
 	}
 	if err := ensureSchema(ctx, pool, pool, p.schema); err != nil {
 		pool.Close()
-		return nil, classified(redacted(err, p.secret))
+		return nil, classified(driver.Redacted(err, p.secret))
 	}
 	return pool, nil
 }
@@ -157,7 +157,7 @@ func (o *URLOpener) OpenTopic(ctx context.Context, u *url.URL) (driver.Topic, er
 	st := stmtsFor(p.schema)
 	if _, err := ensureTopic(ctx, pool, st, name, window.Microseconds()); err != nil {
 		pool.Close()
-		return nil, redacted(err, p.secret)
+		return nil, driver.Redacted(err, p.secret)
 	}
 	if _, ok := p.q["dedup_window"]; ok {
 		if err := checkTopicSetting(ctx, pool, st, name, window); err != nil {
@@ -207,7 +207,7 @@ func (o *URLOpener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Su
 	s, err := newSubscription(ctx, pool, topic, name, opts)
 	if err != nil {
 		pool.Close()
-		return nil, redacted(err, p.secret)
+		return nil, driver.Redacted(err, p.secret)
 	}
 	s.own, s.secret = pool, p.secret
 	return s, nil

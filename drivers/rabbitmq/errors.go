@@ -114,39 +114,6 @@ func errorAs(err error, i any) bool {
 	return false
 }
 
-// redactedError hides a password that a native error may echo.
-type redactedError struct {
-	err    error
-	secret string
-}
-
-func (e *redactedError) Error() string { return redact(e.err.Error(), e.secret) }
-func (e *redactedError) Unwrap() error { return e.err }
-
-func redact(s, secret string) string {
-	if secret == "" {
-		return s
-	}
-	s = strings.ReplaceAll(s, secret, "xxxxx")
-	if esc := escapeUserinfo(secret); esc != secret {
-		s = strings.ReplaceAll(s, esc, "xxxxx")
-	}
-	return s
-}
-
-func escapeUserinfo(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteString("%" + strings.ToUpper(strconv.FormatUint(uint64(c)|0x100, 16)[1:]))
-	}
-	return b.String()
-}
-
 // inequivalent matches the setting a PRECONDITION_FAILED re-declare names.
 var inequivalent = regexp.MustCompile(`inequivalent arg '([^']+)' for (queue|exchange) '([^']*)'`)
 

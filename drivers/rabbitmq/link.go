@@ -85,7 +85,7 @@ func (ep *endpoint) dialer(connName string) func(ctx context.Context) (*amqp.Con
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, &redactedError{err: unavailableIfNet(err, "dial "+ep.redacted), secret: ep.password}
+			return nil, driver.Redacted(unavailableIfNet(err, "dial "+ep.redacted), ep.password)
 		}
 		return conn, nil
 	}

@@ -111,7 +111,7 @@ func (p *publisher) closedError() error {
 	}
 	if reason != nil && classify(reason) != driver.Unavailable {
 		// For example NOT_FOUND: the exchange was deleted.
-		return &driver.Error{Code: classify(reason), Msg: "rabbitmq: the broker closed the channel", Err: &redactedError{reason, p.secret}}
+		return &driver.Error{Code: classify(reason), Msg: "rabbitmq: the broker closed the channel", Err: driver.Redacted(reason, p.secret)}
 	}
 	var cause error
 	if reason != nil {
