@@ -170,17 +170,7 @@ func (h *subHandle) settle(ids []driver.AckID, op settleOp, d time.Duration) err
 	}
 	s.arm(&at)
 	s.unlock()
-	return batchErr(errs)
-}
-
-func batchErr(errs []error) error {
-	switch {
-	case errs == nil:
-		return nil
-	case len(errs) == 1:
-		return errs[0]
-	}
-	return &driver.BatchError{Errs: errs}
+	return driver.BatchResult(errs)
 }
 
 // Ack implements driver.Subscription.
@@ -241,7 +231,7 @@ func (h *subHandle) DeadLetter(ctx context.Context, items []driver.DeadLetter) e
 	}
 	s.arm(&at)
 	s.unlock()
-	return batchErr(errs)
+	return driver.BatchResult(errs)
 }
 
 // OpenDeadLetterTopic implements driver.DeadLetterTopicOpener: it returns

@@ -155,24 +155,10 @@ func (s *subscription) claim(ids []driver.AckID, settle bool) *claimed {
 	return c
 }
 
-func (c *claimed) fail(i, n int, err error) {
-	if c.errs == nil {
-		c.errs = make([]error, n)
-	}
-	c.errs[i] = err
-}
+func (c *claimed) fail(i, n int, err error) { c.errs = driver.SetItemError(c.errs, n, i, err) }
 
-// result turns the per-item errors into the SPI's shape: nil, the lone
-// item's error, or a *driver.BatchError.
-func (c *claimed) result() error {
-	if c.errs == nil {
-		return nil
-	}
-	if len(c.errs) == 1 {
-		return c.errs[0]
-	}
-	return &driver.BatchError{Errs: c.errs}
-}
+// result turns the per-item errors into the SPI's shape (driver.BatchResult).
+func (c *claimed) result() error { return driver.BatchResult(c.errs) }
 
 // rpc calls f on the live ack IDs in chunks of maxBatch and records the
 // error of a failed chunk on each of its items.

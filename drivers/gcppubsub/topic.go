@@ -121,18 +121,9 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 		if key := msgs[i].Key; key != "" {
 			t.resumeAfter(r, key)
 		}
-		if errs == nil {
-			errs = make([]error, len(msgs))
-		}
-		errs[i] = wrap(err, "publish to %s", t.name)
+		errs = driver.SetItemError(errs, len(msgs), i, wrap(err, "publish to %s", t.name))
 	}
-	switch {
-	case errs == nil:
-		return nil
-	case len(msgs) == 1:
-		return errs[0]
-	}
-	return &driver.BatchError{Errs: errs}
+	return driver.BatchResult(errs)
 }
 
 // resumeAfter resumes publishing on key once r failed. The publisher

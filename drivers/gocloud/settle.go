@@ -49,7 +49,7 @@ func (s *subscription) Ack(ctx context.Context, ids []driver.AckID) error {
 		}
 	}
 	s.settled(marked)
-	return batchErr(errs)
+	return driver.BatchResult(errs)
 }
 
 // Nack makes the deliveries available again. With a retry topic it
@@ -72,7 +72,7 @@ func (s *subscription) Nack(ctx context.Context, ids []driver.AckID, _ time.Dura
 				errs[i] = &driver.Error{Code: driver.Unsupported, Msg: "gocloud: this Go CDK driver cannot nack and the subscription has no retry_topic; the backend redelivers after its own ack deadline, if it has one", Err: errors.ErrUnsupported}
 			}
 		}
-		return batchErr(errs)
+		return driver.BatchResult(errs)
 	}
 	rt, err := s.retryTopic(ctx)
 	var cur *pubsub.Topic
@@ -98,7 +98,7 @@ func (s *subscription) Nack(ctx context.Context, ids []driver.AckID, _ time.Dura
 		}
 	}
 	wg.Wait()
-	return batchErr(errs)
+	return driver.BatchResult(errs)
 }
 
 // giveBack returns a delivery whose retry copy could not be sent: nacked
@@ -126,18 +126,4 @@ func (s *subscription) retryTopic(ctx context.Context) (*topic, error) {
 	}
 	s.retry = t
 	return t, nil
-}
-
-// batchErr returns nil if every item succeeded, the error of a single
-// item, or a *driver.BatchError.
-func batchErr(errs []error) error {
-	for _, err := range errs {
-		if err != nil {
-			if len(errs) == 1 {
-				return err
-			}
-			return &driver.BatchError{Errs: errs}
-		}
-	}
-	return nil
 }

@@ -23,14 +23,14 @@ func (s *subscription) Ack(ctx context.Context, ids []driver.AckID) error {
 	for i, id := range ids {
 		e := s.outLocked(id)
 		if e == nil {
-			errs = setErr(errs, len(ids), i, driver.ErrLeaseExpired())
+			errs = driver.SetItemError(errs, len(ids), i, driver.ErrLeaseExpired())
 			continue
 		}
 		s.finishLocked(e, kgo.AckAccept)
 	}
 	s.wakeLocked()
 	s.mu.Unlock()
-	return batchError(errs)
+	return driver.BatchResult(errs)
 }
 
 // Nack makes the deliveries available again no sooner than delay, one
@@ -49,7 +49,7 @@ func (s *subscription) Nack(ctx context.Context, ids []driver.AckID, delay time.
 		e := s.outLocked(id)
 		switch {
 		case e == nil:
-			errs = setErr(errs, len(ids), i, driver.ErrLeaseExpired())
+			errs = driver.SetItemError(errs, len(ids), i, driver.ErrLeaseExpired())
 		case s.o.MaxAttempts > 0 && e.attempt >= s.o.MaxAttempts:
 			e.state = stBusy
 			jobs = append(jobs, s.deadLetterJob(i, e, maxAttemptsReason(s.o.MaxAttempts)))
@@ -72,7 +72,7 @@ func (s *subscription) Nack(ctx context.Context, ids []driver.AckID, delay time.
 	if release {
 		s.share.flush(ctx)
 	}
-	return batchError(errs)
+	return driver.BatchResult(errs)
 }
 
 // DeadLetter writes each delivery to the dead-letter topic with its
@@ -84,14 +84,14 @@ func (s *subscription) DeadLetter(ctx context.Context, items []driver.DeadLetter
 	for i, it := range items {
 		e := s.outLocked(it.AckID)
 		if e == nil {
-			errs = setErr(errs, len(items), i, driver.ErrLeaseExpired())
+			errs = driver.SetItemError(errs, len(items), i, driver.ErrLeaseExpired())
 			continue
 		}
 		e.state = stBusy
 		jobs = append(jobs, s.deadLetterJob(i, e, it.Reason))
 	}
 	s.mu.Unlock()
-	return batchError(s.runCopies(ctx, jobs, errs, len(items)))
+	return driver.BatchResult(s.runCopies(ctx, jobs, errs, len(items)))
 }
 
 // copyJob is one copy to the retry or dead-letter topic of a busy entry.
@@ -146,7 +146,7 @@ func (s *subscription) runCopies(ctx context.Context, jobs []copyJob, errs []err
 		}
 		if err := results[k]; err != nil {
 			if j.dead {
-				errs = setErr(errs, n, j.i, wrap("dead-letter to "+s.o.DeadLetterTopic, err))
+				errs = driver.SetItemError(errs, n, j.i, wrap("dead-letter to "+s.o.DeadLetterTopic, err))
 			}
 			s.redeliverLocked(e, j.due)
 			continue
@@ -243,22 +243,4 @@ func (s *subscription) ensureDeadLetterTopic(ctx context.Context) error {
 	s.dlqReady = true
 	s.mu.Unlock()
 	return nil
-}
-
-func setErr(errs []error, n, i int, err error) []error {
-	if errs == nil {
-		errs = make([]error, n)
-	}
-	errs[i] = err
-	return errs
-}
-
-func batchError(errs []error) error {
-	if errs == nil {
-		return nil
-	}
-	if len(errs) == 1 {
-		return errs[0]
-	}
-	return &driver.BatchError{Errs: errs}
 }

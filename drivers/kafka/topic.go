@@ -122,10 +122,7 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 	ids := idList{buf: make([]byte, 0, 12*len(recs)), ends: make([]int, 0, len(recs))}
 	for i := range recs {
 		if b.errs != nil && b.errs[i] != nil {
-			if errs == nil {
-				errs = make([]error, len(recs))
-			}
-			errs[i] = wrap("send to "+t.name, b.errs[i])
+			errs = driver.SetItemError(errs, len(recs), i, wrap("send to "+t.name, b.errs[i]))
 			continue
 		}
 		ids.add(recs[i].Partition, recs[i].Offset)
@@ -137,13 +134,7 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 			k++
 		}
 	}
-	if errs == nil {
-		return nil
-	}
-	if len(recs) == 1 {
-		return errs[0]
-	}
-	return &driver.BatchError{Errs: errs}
+	return driver.BatchResult(errs)
 }
 
 // recordPool recycles the records of SendBatch calls: the client is done

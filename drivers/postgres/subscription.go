@@ -455,6 +455,8 @@ func results(ids []driver.AckID, done []int64) error {
 	for _, id := range done {
 		ok[id] = true
 	}
+	// Always a *BatchError, also for one id: Extend and the Consumer's
+	// transactional acks clear the items acked in a committed transaction.
 	errs := make([]error, len(ids))
 	for i, a := range ids {
 		if !ok[int64(a.Seq)] {
@@ -534,15 +536,7 @@ func (s *Subscription) ackRest(ctx context.Context, ids, rest []driver.AckID, at
 	if len(rest) == 0 {
 		return nil
 	}
-	err := s.ackSQL(ctx, rest)
-	if err == nil {
-		return nil
-	}
-	errs := make([]error, len(ids))
-	for j, i := range at {
-		errs[i] = driver.ItemError(err, j)
-	}
-	return &driver.BatchError{Errs: errs}
+	return driver.SubBatchResult(len(ids), at, s.ackSQL(ctx, rest))
 }
 
 // Extend implements driver.Subscription.

@@ -160,12 +160,7 @@ func (p *publisher) publish(ctx context.Context, n int, next func(i int) (target
 	}
 	out := make([]sent, n)
 	var errs []error
-	fail := func(i int, err error) {
-		if errs == nil {
-			errs = make([]error, n)
-		}
-		errs[i] = err
-	}
+	fail := func(i int, err error) { errs = driver.SetItemError(errs, n, i, err) }
 	oldest := 0 // out[oldest:published] hold window slots
 	// reap waits for the confirm of message oldest and frees its slot.
 	reap := func() error {
@@ -223,10 +218,7 @@ func (p *publisher) publish(ctx context.Context, n int, next func(i int) (target
 			return err
 		}
 	}
-	if errs == nil {
-		return nil
-	}
-	return &driver.BatchError{Errs: errs}
+	return driver.BatchResult(errs)
 }
 
 // acquire takes a window slot, collecting this caller's oldest confirms

@@ -242,20 +242,9 @@ func (s *subscription) each(ids []driver.AckID, f func(i int, ss *session, e *en
 		if err == nil {
 			err = f(i, ss, e)
 		}
-		if err != nil {
-			if errs == nil {
-				errs = make([]error, len(ids))
-			}
-			errs[i] = err
-		}
+		errs = driver.SetItemError(errs, len(ids), i, err)
 	}
-	switch {
-	case errs == nil:
-		return nil
-	case len(ids) == 1:
-		return errs[0]
-	}
-	return &driver.BatchError{Errs: errs}
+	return driver.BatchResult(errs)
 }
 
 // Ack implements driver.Subscription.

@@ -654,15 +654,7 @@ func (s *Subscription) ackUnordered(ctx context.Context, ids []driver.AckID) err
 	for j, i := range late {
 		sub[j] = ids[i]
 	}
-	lerr := s.ackScripted(ctx, sub)
-	if lerr == nil {
-		return nil
-	}
-	errs := make([]error, len(ids))
-	for j, i := range late {
-		errs[i] = driver.ItemError(lerr, j)
-	}
-	return &driver.BatchError{Errs: errs}
+	return driver.SubBatchResult(len(ids), late, s.ackScripted(ctx, sub))
 }
 
 // ackScripted acks deliveries through ackScript.
@@ -733,17 +725,9 @@ func (a streamID) String() string {
 func itemErrors(n int, f func(i int) error) error {
 	var errs []error
 	for i := range n {
-		if err := f(i); err != nil {
-			if errs == nil {
-				errs = make([]error, n)
-			}
-			errs[i] = err
-		}
+		errs = driver.SetItemError(errs, n, i, f(i))
 	}
-	if errs == nil {
-		return nil
-	}
-	return &driver.BatchError{Errs: errs}
+	return driver.BatchResult(errs)
 }
 
 // Nack implements driver.Subscription: the entry is acked and its copy,

@@ -238,20 +238,12 @@ func (t *Topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 			}
 			msgs[i].ID, err = sendResult(c)
 		}
-		if err != nil {
-			if errs == nil {
-				errs = make([]error, len(msgs))
-			}
-			errs[i] = err
-		}
+		errs = driver.SetItemError(errs, len(msgs), i, err)
 	}
 	if delayed {
 		t.mover.poke()
 	}
-	if errs != nil {
-		return &driver.BatchError{Errs: errs}
-	}
-	return nil
+	return driver.BatchResult(errs)
 }
 
 func (t *Topic) scriptArgs(m *driver.Message) ([]string, []any) {

@@ -44,7 +44,7 @@ func TestPublishReportsEachEntry(t *testing.T) {
 		t.Fatalf("errors %v, want only the second entry to fail with InvalidArgument", errs)
 	}
 	var batch *driver.BatchError
-	if !errors.As(awsmq.BatchResult(errs), &batch) {
+	if !errors.As(driver.BatchResult(errs), &batch) {
 		t.Errorf("BatchResult of a partial failure is not a *driver.BatchError")
 	}
 }

@@ -112,7 +112,7 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 			msgs[i].ID = enc[i].ID
 		}
 	}
-	return awsmq.BatchResult(errs)
+	return driver.BatchResult(errs)
 }
 
 // publish sends one batch and sets errs for the entries that failed.

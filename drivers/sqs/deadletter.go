@@ -61,7 +61,7 @@ func (s *subscription) DeadLetter(ctx context.Context, items []driver.DeadLetter
 		reasons[k] = items[idx[k]].Reason
 	}
 	s.deadLetter(ctx, rs, idx, reasons, len(items), &errs)
-	return awsmq.BatchResult(errs)
+	return driver.BatchResult(errs)
 }
 
 func (s *subscription) deadLetter(ctx context.Context, rs []*receipt, idx []int, reasons []string, n int, errs *[]error) {

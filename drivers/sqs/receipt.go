@@ -66,6 +66,9 @@ func (s *subscription) receipts(ids []driver.AckID, now time.Time, errs *[]error
 	return rs, idx
 }
 
+// setErr records err as item i's in *errs, making it on the first error.
+// Concurrent batches of one call share errs, made before they start, so
+// that this only writes errs[i]: it must not assign *errs then.
 func setErr(errs *[]error, n, i int, err error) {
 	if *errs == nil {
 		*errs = make([]error, n)

@@ -155,7 +155,7 @@ func (s *subscription) Ack(ctx context.Context, ids []driver.AckID) error {
 	var errs []error
 	rs, idx := s.receipts(ids, time.Now(), &errs)
 	s.deleteReceipts(ctx, rs, idx, len(ids), &errs)
-	return awsmq.BatchResult(errs)
+	return driver.BatchResult(errs)
 }
 
 // forBatches calls f for each run of at most 10 receipts, concurrently
@@ -264,7 +264,7 @@ func (s *subscription) Nack(ctx context.Context, ids []driver.AckID, delay time.
 		}
 		s.deadLetter(ctx, dead, deadIdx, reasons, len(ids), &errs)
 	}
-	return awsmq.BatchResult(errs)
+	return driver.BatchResult(errs)
 }
 
 func errTooLate(op string, d time.Duration) error {
@@ -313,7 +313,7 @@ func (s *subscription) Extend(ctx context.Context, ids []driver.AckID, lease tim
 	}
 	until := now.Add(lease).UnixNano()
 	s.changeVisibility(ctx, keep, keepIdx, len(ids), &errs, lease, func(r *receipt) { r.deadline.Store(until) })
-	return awsmq.BatchResult(errs)
+	return driver.BatchResult(errs)
 }
 
 // As implements driver.Common: **sqs.Client (of the AWS SDK).
@@ -361,7 +361,7 @@ func (s *subscription) Close() error {
 		s.changeVisibility(ctx, rs, seq(len(rs)), len(rs), &errs, 0, nil)
 		cancel()
 		if errs != nil {
-			err = awsmq.BatchResult(errs)
+			err = driver.BatchResult(errs)
 		}
 	}
 	s.conn.Close()

@@ -139,7 +139,7 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 			}
 		}
 	}
-	return awsmq.BatchResult(errs)
+	return driver.BatchResult(errs)
 }
 
 // Capabilities implements driver.Topic.

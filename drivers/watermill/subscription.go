@@ -188,22 +188,14 @@ func fill(dm *driver.Message, m *message.Message) {
 
 // settle runs f (Ack or Nack) on each delivery not settled before.
 func settle(ids []driver.AckID, f func(*message.Message) bool) error {
-	errs := make([]error, len(ids))
-	failed := false
+	var errs []error
 	for i, id := range ids {
 		rec, ok := id.Ref.(*delivery)
 		if !ok || rec == nil || rec.m == nil || !rec.settled.CompareAndSwap(false, true) || !f(rec.m) {
-			errs[i] = driver.ErrLeaseExpired()
-			failed = true
+			errs = driver.SetItemError(errs, len(ids), i, driver.ErrLeaseExpired())
 		}
 	}
-	switch {
-	case !failed:
-		return nil
-	case len(ids) == 1:
-		return errs[0]
-	}
-	return &driver.BatchError{Errs: errs}
+	return driver.BatchResult(errs)
 }
 
 // Ack acks the Watermill messages.

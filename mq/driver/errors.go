@@ -137,6 +137,64 @@ func (e *BatchError) Unwrap() []error {
 	return out
 }
 
+// BatchResult turns the per-item errors of a batch call into its result,
+// the one shape every driver returns: nil when every item succeeded (errs
+// may be nil), the lone item's error for a batch of one, the error itself
+// when every item failed with the same one (a failed request), else a
+// *BatchError holding errs.
+func BatchResult(errs []error) error {
+	var first error
+	same := true
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			same = false
+		case first == nil:
+			first = err
+		case err != first:
+			same = false
+		}
+	}
+	switch {
+	case first == nil:
+		return nil
+	case same || len(errs) == 1:
+		return first
+	}
+	return &BatchError{Errs: errs}
+}
+
+// SetItemError records err as the error of item i of an n-item batch in
+// errs, which it makes on the first error (so that a batch where all
+// succeed allocates nothing), and returns errs; BatchResult(errs) is then
+// the call's result. A nil err records nothing. Goroutines filling one
+// batch's errors at once make errs first and set errs[i] themselves.
+func SetItemError(errs []error, n, i int, err error) []error {
+	if err == nil {
+		return errs
+	}
+	if errs == nil {
+		errs = make([]error, n)
+	}
+	errs[i] = err
+	return errs
+}
+
+// SubBatchResult is the result, for an n-item batch, of a call made for
+// its items at[0], at[1], ... only, whose result was err: nil when err is
+// nil, else a *BatchError with err's item errors (ItemError) in their
+// places (nil for the items not in at).
+func SubBatchResult(n int, at []int, err error) error {
+	if err == nil {
+		return nil
+	}
+	errs := make([]error, n)
+	for j, i := range at {
+		errs[i] = ItemError(err, j)
+	}
+	return BatchResult(errs)
+}
+
 // ItemError returns the error of item i of a batch call's result err: the
 // item's own error for a *BatchError, else err itself.
 func ItemError(err error, i int) error {

@@ -45,3 +45,42 @@ func TestRedactedLeavesOtherErrorsAlone(t *testing.T) {
 		}
 	}
 }
+
+func TestBatchResultShapes(t *testing.T) {
+	a, b := errors.New("a"), errors.New("b")
+	for _, c := range []struct {
+		name string
+		errs []error
+		want func(error) bool
+	}{
+		{"nil", nil, func(err error) bool { return err == nil }},
+		{"all ok", []error{nil, nil}, func(err error) bool { return err == nil }},
+		{"one item", []error{a}, func(err error) bool { return err == a }},
+		{"same for all", []error{a, a, a}, func(err error) bool { return err == a }},
+		{"some", []error{nil, a}, func(err error) bool {
+			be, ok := err.(*BatchError)
+			return ok && be.Errs[0] == nil && be.Errs[1] == a
+		}},
+		{"different", []error{a, b}, func(err error) bool { _, ok := err.(*BatchError); return ok }},
+	} {
+		if got := BatchResult(c.errs); !c.want(got) {
+			t.Errorf("%s: BatchResult = %v", c.name, got)
+		}
+	}
+	var errs []error
+	errs = SetItemError(errs, 3, 1, nil)
+	if errs != nil {
+		t.Error("SetItemError made errs for a nil error")
+	}
+	errs = SetItemError(errs, 3, 2, b)
+	if len(errs) != 3 || errs[2] != b || errs[0] != nil {
+		t.Errorf("SetItemError = %v", errs)
+	}
+	got := SubBatchResult(4, []int{1, 3}, &BatchError{Errs: []error{nil, a}})
+	if be, ok := got.(*BatchError); !ok || be.Errs[3] != a || be.Errs[1] != nil || be.Errs[0] != nil {
+		t.Errorf("SubBatchResult = %v", got)
+	}
+	if SubBatchResult(4, []int{1, 3}, nil) != nil {
+		t.Error("SubBatchResult of nil is not nil")
+	}
+}

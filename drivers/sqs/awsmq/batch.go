@@ -34,31 +34,6 @@ func BatchIndex(id *string, n int) int {
 	return i
 }
 
-// BatchResult turns per-item errors into a call's result: nil when all
-// succeeded, the error itself when every item failed with the same error
-// (a failed request), else a *driver.BatchError.
-func BatchResult(errs []error) error {
-	var first error
-	same := true
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			same = false
-		case first == nil:
-			first = err
-		case err != first:
-			same = false
-		}
-	}
-	switch {
-	case first == nil:
-		return nil
-	case same:
-		return first
-	}
-	return &driver.BatchError{Errs: errs}
-}
-
 // Batches yields the bounds [lo, hi) of consecutive runs of enc with at
 // most MaxBatch messages and at most maxBytes bytes (a message larger than
 // maxBytes goes alone).
