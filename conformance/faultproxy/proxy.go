@@ -223,8 +223,8 @@ func (p *Proxy) pipe(c net.Conn) {
 	p.conns[s] = struct{}{}
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
-	go func() { copyHalf(s, c); done <- struct{}{} }()
-	go func() { copyHalf(c, s); done <- struct{}{} }()
+	go func() { p.copyHalf(s, c); done <- struct{}{} }()
+	go func() { p.copyHalf(c, s); done <- struct{}{} }()
 	<-done
 	// One side ended: end the other, orderly unless a cut reset both.
 	_ = c.Close()
@@ -236,8 +236,19 @@ func (p *Proxy) pipe(c net.Conn) {
 	p.mu.Unlock()
 }
 
-func copyHalf(dst, src net.Conn) {
+// copyHalf copies src to dst and then ends dst's writing in order
+// (FIN), unless a cut reset dst: a cut resets the connections while
+// holding p.mu and takes them out of p.conns, and a half whose src the
+// cut reset must not send its peer a FIN ahead of the cut's reset (the
+// client would read EOF instead of ECONNRESET).
+func (p *Proxy) copyHalf(dst, src net.Conn) {
 	_, _ = io.Copy(dst, src)
+	p.mu.Lock()
+	_, live := p.conns[dst]
+	p.mu.Unlock()
+	if !live {
+		return
+	}
 	if tc, ok := dst.(*net.TCPConn); ok {
 		_ = tc.CloseWrite()
 	}
