@@ -188,11 +188,14 @@ func readSubscription(ctx context.Context, c *goredis.Client, k keys, sub string
 	var cfg driver.SubscriptionConfig
 	var meta *goredis.MapStringStringCmd
 	var groups *goredis.XInfoGroupsCmd
-	_, _ = c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+	cmds, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		meta = p.HGetAll(ctx, k.meta(sub))
 		groups = p.XInfoGroups(ctx, k.stream)
 		return nil
 	})
+	if err := pipelineError(err, cmds); err != nil {
+		return cfg, fmt.Errorf("redis: subscription %s: %w", sub, coded(err))
+	}
 	gs, err := groups.Result()
 	if err != nil {
 		if goredis.HasErrorPrefix(err, "no such key") || goredis.HasErrorPrefix(err, "ERR no such key") {

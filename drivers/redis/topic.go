@@ -113,7 +113,7 @@ func openTopic(ctx context.Context, c *goredis.Client, topic string, opts *Topic
 	t.log = logger(t.opts.Logger)
 	var exists *goredis.IntCmd
 	var dedup *goredis.StringCmd
-	_, _ = c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+	cmds, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		exists = p.Exists(ctx, t.k.stream)
 		dedup = p.HGet(ctx, t.k.stream+":meta", "dedup")
 		// SendBatch pipelines EVALSHA of the send script: load it now
@@ -121,6 +121,9 @@ func openTopic(ctx context.Context, c *goredis.Client, topic string, opts *Topic
 		sendScript.Load(ctx, p)
 		return nil
 	})
+	if err := pipelineError(err, cmds); err != nil {
+		return nil, fmt.Errorf("redis: topic %s: %w", topic, coded(err))
+	}
 	n, err := exists.Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis: topic %s: %w", topic, err)
@@ -202,7 +205,7 @@ func (t *Topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 	}
 	cmds := make([]goredis.Cmder, len(msgs))
 	delayed := false
-	_, err := t.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+	ran, err := t.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i := range msgs {
 			m := &msgs[i]
 			if m.Delay > 0 || (t.opts.DedupWindow > 0 && m.DedupID != "") {
@@ -224,6 +227,9 @@ func (t *Topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 	})
 	if err != nil && !goredis.HasErrorPrefix(err, "NOSCRIPT") && classify(err) == driver.Unavailable {
 		return err // the connection failed: nothing may be assumed sent
+	}
+	if err := pipelineError(err, ran); err != nil {
+		return err // the connection could not be set up: nothing was sent
 	}
 	var errs []error
 	for i, c := range cmds {
@@ -336,4 +342,24 @@ func idTime(id string) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(n)
+}
+
+// pipelineError returns err when a pipeline failed as a whole rather than
+// by the error of one of its commands. go-redis reports a connection it
+// could not set up (AUTH or HELLO refused after a password change, SELECT
+// of a database the server does not have) as Pipelined's error while every
+// queued command keeps a nil error and a zero value, which reads as a
+// success with an empty result: an XADD that never ran would look sent.
+// When err is a command's own error, the commands' results say which
+// failed, and pipelineError returns nil.
+func pipelineError(err error, cmds []goredis.Cmder) error {
+	if err == nil {
+		return nil
+	}
+	for _, c := range cmds {
+		if c.Err() == err {
+			return nil
+		}
+	}
+	return err
 }
