@@ -63,7 +63,9 @@
 // messages that failed Unavailable again, and Receive and ReceiveBatch
 // fetch again, pausing 50 ms doubling to 2 s (jittered) between tries,
 // until their context ends or Shutdown begins. Then they return an
-// Unavailable error, for which IsRetryable is true. A send whose confirm
+// Unavailable error, or DeadlineExceeded where the driver's own call was
+// still waiting for the backend when the context ended (Kafka, Pub/Sub);
+// IsRetryable is true for both. A send whose confirm
 // was lost in the cut may be delivered twice (give it a DedupID where that
 // matters); a delivery held when the connection dropped comes back with
 // one more attempt; a Consumer keeps running through any outage and stops

@@ -93,11 +93,22 @@
 // attributes are metadata entries; Key, DedupID and PublishedAt (the
 // sender's clock) travel in the metadata entries [AttrKey],
 // [AttrDedupID] and [AttrPublishedAt], which are removed on receipt.
-// Payloads are copied on send. A Subscribe channel that the backend closes
-// (its connection ended) makes the receive fail with Unavailable, which mq
-// retries; the driver subscribes again on the next receive. Errors are
-// classified by Backend.ErrorCode, then as context errors, then network
-// errors (Unavailable).
+// Payloads are copied on send. Errors are classified by
+// Backend.ErrorCode, then as context errors, then network errors
+// (Unavailable).
+//
+// # Faults
+//
+// A cut or a restart of the broker behind a Watermill backend is seen
+// through that backend: a Subscribe channel that the backend closes (its
+// connection ended) makes the receive fail with Unavailable, which mq
+// waits out and retries, and the driver subscribes again on the next
+// receive; a Publish that fails with a network error is Unavailable too,
+// and mq sends again until the context ends. What mq keeps in the process
+// (the lease of a held delivery, an emulated delay) keeps running through
+// the fault; a delivery whose lease ends meanwhile is nacked back to the
+// backend, one more attempt for the application. A restart of this
+// process loses what mq held and leaves redelivery to the backend.
 //
 // watermill+gochannel: one GoChannel for the process ([GoChannel]). A
 // GoChannel has no consumer groups and keeps nothing nobody subscribes
