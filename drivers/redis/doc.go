@@ -84,6 +84,14 @@
 // runs on one Redis node (no Cluster): its scripts touch keys of two
 // topics at once (a subscription's and its dead-letter topic's).
 //
+// Connections: the handles of one client share its pool for commands
+// (sends, acks, the reaper and delay loops). A blocking read holds its
+// connection while it waits, so each subscription handle dials
+// connections of its own for them, one per receive waiting in Redis at
+// once (up to 1024), kept for reuse (up to 8) and closed with the handle:
+// plan the server's maxclients for the receives your processes keep
+// waiting, plus the pools.
+//
 // # Semantics
 //
 // Each rule of the contract, and how it is met. "Driver" means the

@@ -73,6 +73,7 @@ type Subscription struct {
 	short   map[string]struct{}
 	nshort  atomic.Int32
 
+	blk    *goredis.Client // the blocking reads' own connections (blockingClient)
 	mu     sync.Mutex
 	free   []*bconn         // idle connections for blocking reads
 	extra  []driver.Message // read beyond what a ReceiveBatch asked for
@@ -155,6 +156,7 @@ func openSubscription(ctx context.Context, c *goredis.Client, topic, sub string,
 		return nil, optionError("subscription " + strconv.Quote(sub) + ": max_attempts needs a dead_letter topic (Redis has nowhere to move the message)")
 	}
 	s.ordered = o.Ordered || meta.Ordered
+	s.blk = blockingClient(c)
 	s.consumer = o.Consumer
 	if s.consumer == "" {
 		s.consumer = consumerName()
@@ -532,13 +534,33 @@ func (s *Subscription) conn(ctx context.Context) (*bconn, error) {
 		return bc, nil
 	}
 	s.mu.Unlock()
-	c := s.c.Conn()
+	c := s.blk.Conn()
 	id, err := c.ClientID(ctx).Result()
 	if err != nil {
 		_ = c.Close()
 		return nil, err
 	}
 	return &bconn{c: c, id: id}, nil
+}
+
+// maxBlockingReads bounds the blocking reads of one handle waiting in
+// Redis at once; more wait for a connection (up to the pool timeout).
+const maxBlockingReads = 1024
+
+// blockingClient returns a client with c's settings (server, credentials,
+// TLS, timeouts) whose connections serve only this handle's blocking
+// reads. A blocking XREADGROUP holds its connection for as long as it
+// waits: taken from c's pool, which every send, ack and loop of the
+// process's handles shares (10 connections per CPU by default), a few
+// dozen waiting receives exhausted it and every other command failed with
+// a pool timeout. Its connections are dialed on demand and closed with the
+// handle.
+func blockingClient(c *goredis.Client) *goredis.Client {
+	o := *c.Options()
+	o.PoolSize = maxBlockingReads
+	o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns = 0, 0, 0
+	o.PipelinePoolSize = -1
+	return goredis.NewClient(&o)
 }
 
 func (s *Subscription) putConn(bc *bconn) {
@@ -989,6 +1011,7 @@ func (s *Subscription) Close() error {
 	for _, bc := range free {
 		_ = bc.c.Close()
 	}
+	_ = s.blk.Close()
 	// What this consumer still holds (deliveries the application did not
 	// settle) goes back at once, each delivery counting as an attempt.
 	dlq, owners, park := s.dlq, s.owners, s.park
