@@ -56,6 +56,18 @@ func RabbitMQURL() string {
 // RabbitMQHowToStart says how to start the local RabbitMQ server.
 const RabbitMQHowToStart = "start it with: rabbitmq-server -detached && rabbitmqctl await_startup (or set PORTMQ_TEST_RABBITMQ_URL)"
 
+// RedisURL is the URL of the test Redis server:
+// PORTMQ_TEST_REDIS_URL, else redis://127.0.0.1:6379/0.
+func RedisURL() string {
+	if u := os.Getenv("PORTMQ_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+// RedisHowToStart says how to start the local Redis server.
+const RedisHowToStart = `start it with: redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no (or set PORTMQ_TEST_REDIS_URL)`
+
 // BrokerLock is a cross-process reader/writer lock on a shared test
 // server. Tests that use the server hold it shared; a test that restarts
 // the server holds it exclusive for the restart.

@@ -5,8 +5,9 @@
 // kept (and extended) while a handler runs, attempt counts, backoff on
 // Nack, and native dead-lettering, on every portmq backend. It is built
 // and tested against Watermill v1.5.1 and passes Watermill's own Pub/Sub
-// test suite (pubsub/tests.TestPubSub) over memdriver, RabbitMQ, Kafka (on
-// kfake), and Watermill's own GoChannel behind package drivers/watermill.
+// test suite (pubsub/tests.TestPubSub) over memdriver, RabbitMQ, Redis,
+// Kafka (on kfake), and Watermill's own GoChannel behind package
+// drivers/watermill.
 //
 // The other direction, Watermill's Pub/Subs behind portmq's API, is
 // package [github.com/portmq/portmq/drivers/watermill].
@@ -50,7 +51,9 @@
 // Backends where a topic must exist before it is used (Kafka, for example)
 // need PublisherConfig.Provision and SubscriberConfig.Provision, called
 // before a topic's first open, for example with an mq.Admin's CreateTopic
-// (AlreadyExists counts as success).
+// (AlreadyExists counts as success). On Redis the subscription must exist
+// too: SubscriberConfig.Provision creates the topic and then the group
+// with CreateSubscription.
 //
 // # Semantics
 //
