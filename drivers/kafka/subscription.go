@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"container/heap"
 	"context"
 	"sync"
 	"time"
@@ -9,7 +8,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/portmq/portmq/internal/heapq"
+	"github.com/portmq/portmq/internal/notify"
 	"github.com/portmq/portmq/mq/driver"
+	"github.com/portmq/portmq/mq/driver/redeliver"
 )
 
 // subscription is a driver.Subscription on one topic and consumer or
@@ -31,18 +33,18 @@ type subscription struct {
 	copyCtx context.Context // ends when Close gives up on copies
 	stopCp  context.CancelFunc
 	wg      sync.WaitGroup // scheduler, share loop, teardowns
-	kick    chan struct{}  // wakes the scheduler
+	kick    notify.Kick    // wakes the scheduler
 
 	mu         sync.Mutex
 	ready      fifo
-	wake       broadcast // receivers waiting for entries
-	space      broadcast // fetch loops waiting for room in the ready queue
-	receivers  int       // ReceiveBatch calls in progress
-	lastActive int64     // Unix ns of the last receive or settle
-	idleAt     int64     // Unix ns when to check for idleness; 0: off
+	wake       notify.Broadcast // receivers waiting for entries
+	space      notify.Broadcast // fetch loops waiting for room in the ready queue
+	receivers  int              // ReceiveBatch calls in progress
+	lastActive int64            // Unix ns of the last receive or settle
+	idleAt     int64            // Unix ns when to check for idleness; 0: off
 	closed     bool
 	fatal      error
-	due        dueHeap
+	due        heapq.Heap[*entry]
 	groups     []*groupSource
 	share      *shareSource
 	dlqReady   bool
@@ -75,7 +77,7 @@ func openSubscription(ctx context.Context, cl *kgo.Client, own bool, topic, sub 
 	}
 	s := &subscription{
 		topic: topic, group: sub, o: o, base: cl, own: own, adm: kadm.NewClient(cl),
-		kick: make(chan struct{}, 1),
+		kick: notify.NewKick(), due: newDueHeap(),
 	}
 	maxMsg, err := topicMaxMessageBytes(ctx, s.adm, topic)
 	if err != nil {
@@ -167,7 +169,7 @@ func (s *subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 			s.fatal = nil
 			return 0, err
 		}
-		w := s.wake.wait()
+		w := s.wake.Wait()
 		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
@@ -205,7 +207,7 @@ func (s *subscription) activateLocked() error {
 		}
 	}
 	if s.share != nil {
-		s.share.signal()
+		s.share.kick.Notify()
 	}
 	return nil
 }
@@ -249,7 +251,7 @@ func (s *subscription) takeLocked(dst []driver.Message) (int, map[*member]commit
 		s.wakeLocked() // others take what is left
 	}
 	if n > 0 && s.ready.len() < s.o.MaxPollRecords {
-		s.space.fire()
+		s.space.Fire()
 	}
 	return n, counts
 }
@@ -287,7 +289,7 @@ func (s *subscription) handableLocked(e *entry) bool {
 func (s *subscription) waitSpace(ctx context.Context) bool {
 	s.mu.Lock()
 	for s.ready.len() >= s.o.MaxPollRecords && !s.closed {
-		sp := s.space.wait()
+		sp := s.space.Wait()
 		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
@@ -301,31 +303,12 @@ func (s *subscription) waitSpace(ctx context.Context) bool {
 }
 
 // wakeAll wakes every waiting receiver, for an error or Close.
-func (s *subscription) wakeAll() { s.wake.fire() }
+func (s *subscription) wakeAll() { s.wake.Fire() }
 
 // wakeLocked wakes the receivers waiting for entries.
 func (s *subscription) wakeLocked() {
 	if s.ready.len() > 0 {
-		s.wake.fire()
-	}
-}
-
-// broadcast wakes every goroutine waiting on it at once: a channel made
-// when the first waits and closed when fired. Guarded by the caller's
-// mutex.
-type broadcast struct{ ch chan struct{} }
-
-func (b *broadcast) wait() <-chan struct{} {
-	if b.ch == nil {
-		b.ch = make(chan struct{})
-	}
-	return b.ch
-}
-
-func (b *broadcast) fire() {
-	if b.ch != nil {
-		close(b.ch)
-		b.ch = nil
+		s.wake.Fire()
 	}
 }
 
@@ -344,26 +327,19 @@ func (s *subscription) noteFetchErrorsLocked(fs kgo.Fetches) {
 
 // routeLocked decides what happens to a freshly fetched entry.
 func (s *subscription) routeLocked(e *entry, now int64) {
-	if s.o.MaxAttempts > 0 && e.attempt > s.o.MaxAttempts {
+	if redeliver.Exhausted(e.attempt-1, s.o.MaxAttempts) {
 		// Delivered MaxAttempts times already (the broker counted
 		// deliveries we never saw fail, or the limit was lowered).
-		s.copyAsyncLocked(e, true, maxAttemptsReason(s.o.MaxAttempts), e.attempt-1)
+		s.copyAsyncLocked(e, true, redeliver.MaxAttemptsReason(s.o.MaxAttempts), e.attempt-1)
 		return
 	}
 	if p := e.part; p != nil && s.o.Ordered && len(e.rec.Key) > 0 {
-		if p.keys == nil {
-			p.keys = make(map[string]*keyQueue)
-		}
-		k := string(e.rec.Key)
-		if q := p.keys[k]; q != nil {
-			q.tail.keyNext = e
-			q.tail = e
+		if !p.keys.Claim(string(e.rec.Key), e) {
 			e.state = stQueued
 			p.waiting++
 			s.maybePauseLocked(p)
 			return
 		}
-		p.keys[k] = &keyQueue{head: e, tail: e}
 	}
 	s.placeLocked(e, now, false)
 }
@@ -379,14 +355,14 @@ func (s *subscription) placeLocked(e *entry, now int64, inMemory bool) {
 			return
 		}
 		e.state = stHeld
-		heap.Push(&s.due, e)
+		s.due.Push(e)
 		if p := e.part; p != nil {
 			p.waiting++
 			p.m.held++
 			s.maybePauseLocked(p)
 		}
-		if s.due[0] == e {
-			s.poke()
+		if s.due.Peek() == e {
+			s.kick.Notify()
 		}
 		return
 	}
@@ -444,7 +420,7 @@ func (s *subscription) finishLocked(e *entry, status kgo.AckStatus) {
 		e.rec = nil
 		m.pending--
 		if m.pending == 0 {
-			m.sh.signal()
+			m.sh.kick.Notify()
 		}
 		s.noteSettledLocked()
 		return
@@ -462,7 +438,7 @@ func (s *subscription) finishLocked(e *entry, status kgo.AckStatus) {
 		p.out--
 		p.m.out--
 		if p.revoking {
-			p.m.notifySettled()
+			p.m.settled.Notify()
 		}
 	}
 	p.advance()
@@ -485,17 +461,10 @@ func (s *subscription) noteSettledLocked() {
 
 // releaseKeyLocked lets the next message of e's key go once e is done.
 func (s *subscription) releaseKeyLocked(p *partition, e *entry, key string) {
-	q := p.keys[key]
-	if q == nil || q.head != e {
+	next, ok := p.keys.Done(key, e)
+	if !ok {
 		return
 	}
-	next := e.keyNext
-	e.keyNext = nil
-	if next == nil {
-		delete(p.keys, key)
-		return
-	}
-	q.head = next
 	p.waiting--
 	s.maybeResumeLocked(p)
 	s.placeLocked(next, time.Now().UnixNano(), false)
@@ -517,7 +486,7 @@ func (s *subscription) redeliverLocked(e *entry, due int64) {
 	p.out--
 	p.m.out--
 	if p.revoking {
-		p.m.notifySettled()
+		p.m.settled.Notify()
 	}
 	e.attempt++
 	e.due = due
@@ -530,14 +499,7 @@ func (s *subscription) redeliverLocked(e *entry, due int64) {
 func (s *subscription) armIdleLocked() {
 	if s.idleAt == 0 && !s.closed {
 		s.idleAt = s.lastActive + int64(s.o.IdleLeave)
-		s.poke()
-	}
-}
-
-func (s *subscription) poke() {
-	select {
-	case s.kick <- struct{}{}:
-	default:
+		s.kick.Notify()
 	}
 }
 
@@ -564,13 +526,13 @@ func (s *subscription) step() time.Duration {
 	now := time.Now().UnixNano()
 	next := int64(time.Hour)
 	promoted := false
-	for len(s.due) > 0 {
-		e := s.due[0]
+	for s.due.Len() > 0 {
+		e := s.due.Peek()
 		if e.due > now {
 			next = min(next, e.due-now)
 			break
 		}
-		heap.Pop(&s.due)
+		s.due.Pop()
 		if e.state != stHeld || e.stale() {
 			continue
 		}
@@ -614,7 +576,7 @@ func (s *subscription) checkIdleLocked(now int64) {
 		}
 		g.m = nil
 		m.closing = true
-		m.notifySettled() // a revocation waiting for deliveries gives up
+		m.settled.Notify() // a revocation waiting for deliveries gives up
 		s.wg.Go(func() { g.teardown(m) })
 	}
 	if s.share != nil {
@@ -638,13 +600,13 @@ func (s *subscription) Close() error {
 	}
 	s.closed = true
 	s.wakeAll()
-	s.space.fire()
+	s.space.Fire()
 	var ms []*member
 	for _, g := range s.groups {
 		if g.m != nil {
 			ms = append(ms, g.m)
 			g.m.closing = true
-			g.m.notifySettled()
+			g.m.settled.Notify()
 			g.m = nil
 		}
 	}

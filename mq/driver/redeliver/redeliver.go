@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/portmq/portmq/mq/driver"
@@ -213,6 +214,21 @@ func Due(now time.Time, delay time.Duration) time.Time {
 // Send sends copies and returns only once the backend confirmed them: nil
 // when all were, else an error whose driver.ItemError(err, k) is copy k's.
 type Send func(ctx context.Context, copies []driver.Message) error
+
+// Each returns a Send for clients that send one message a call: it sends
+// the copies concurrently, copy k with one(ctx, k, &copies[k]), and
+// returns once every call returned.
+func Each(one func(ctx context.Context, k int, m *driver.Message) error) Send {
+	return func(ctx context.Context, copies []driver.Message) error {
+		errs := make([]error, len(copies))
+		var wg sync.WaitGroup
+		for k := range copies {
+			wg.Go(func() { errs[k] = one(ctx, k, &copies[k]) })
+		}
+		wg.Wait()
+		return driver.BatchResult(errs)
+	}
+}
 
 // Move sends copies (copy k is for item at[k] of an n-item batch), then
 // settles each original with settle(k, err): err is nil when copy k was

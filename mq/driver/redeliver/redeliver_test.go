@@ -150,6 +150,23 @@ func TestMoveAcksConfirmedCopiesAndGivesBackTheRest(t *testing.T) {
 	}
 }
 
+func TestEachSendsEveryCopyAndReportsItsError(t *testing.T) {
+	boom := errors.New("boom")
+	send := Each(func(_ context.Context, k int, m *driver.Message) error {
+		if string(m.Body) != strconv.Itoa(k) {
+			t.Errorf("copy %d is %q", k, m.Body)
+		}
+		if k == 1 {
+			return boom
+		}
+		return nil
+	})
+	err := send(context.Background(), []driver.Message{{Body: []byte("0")}, {Body: []byte("1")}})
+	if driver.ItemError(err, 0) != nil || driver.ItemError(err, 1) != boom {
+		t.Errorf("Each returned %v, want copy 1's error only", err)
+	}
+}
+
 // FuzzParse checks that attributes as anyone may write them never panic
 // Parse, never leave a carried attribute among the user's, never read a
 // negative or uncapped delivery count, and survive a copy.
