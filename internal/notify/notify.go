@@ -1,7 +1,7 @@
 // Package notify holds the small waking and waiting primitives that the
 // drivers' loops share: a broadcast that wakes every waiter at once, a
-// coalescing kick for one loop, and waits bounded by a context or a
-// duration.
+// coalescing kick for one loop, a scheduler loop, and waits bounded by a
+// context or a duration.
 package notify
 
 import (
@@ -45,6 +45,26 @@ func (k Kick) Notify() {
 	select {
 	case k <- struct{}{}:
 	default:
+	}
+}
+
+// Run is a scheduler loop: it calls step, waits until the duration step
+// returned has passed, kick is notified or done is closed, and calls step
+// again, until done is closed. A step that returns 0 or less leaves the
+// previous wait in place.
+func Run(done <-chan struct{}, kick Kick, step func() time.Duration) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		if next := step(); next > 0 {
+			t.Reset(next)
+		}
+		select {
+		case <-done:
+			return
+		case <-kick:
+		case <-t.C:
+		}
 	}
 }
 

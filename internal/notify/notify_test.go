@@ -47,6 +47,31 @@ func TestKickCoalescesAndNeverBlocks(t *testing.T) {
 	}
 }
 
+func TestRunStepsOnKickAndTimeUntilDone(t *testing.T) {
+	k := NewKick()
+	done := make(chan struct{})
+	steps := make(chan int, 10)
+	n := 0
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		Run(done, k, func() time.Duration {
+			n++
+			steps <- n
+			if n == 2 {
+				return time.Nanosecond // the timer brings step 3
+			}
+			return time.Hour
+		})
+	}()
+	<-steps // the first step runs at once
+	k.Notify()
+	<-steps // a kick brings the second
+	<-steps // its short wait the third
+	close(done)
+	<-finished
+}
+
 func TestSleepEndsWithItsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
