@@ -122,30 +122,6 @@ func (p *partition) frontier() int64 {
 	return p.last + 1
 }
 
-// fifo is the ready queue: entries waiting for a ReceiveBatch.
-type fifo struct {
-	buf  []*entry
-	head int
-}
-
-func (q *fifo) len() int { return len(q.buf) - q.head }
-
-func (q *fifo) push(e *entry) { q.buf = append(q.buf, e) }
-
-func (q *fifo) pop() *entry {
-	e := q.buf[q.head]
-	q.buf[q.head] = nil
-	q.head++
-	if q.head == len(q.buf) {
-		q.buf, q.head = q.buf[:0], 0
-	} else if q.head >= 1024 && q.head*2 >= len(q.buf) {
-		n := copy(q.buf, q.buf[q.head:])
-		clear(q.buf[n:])
-		q.buf, q.head = q.buf[:n], 0
-	}
-	return e
-}
-
 // newDueHeap returns the heap of held entries, by due time.
 func newDueHeap() heapq.Heap[*entry] {
 	return heapq.New(func(a, b *entry) bool { return a.due < b.due }, func(e *entry, i int) { e.heapIdx = i })

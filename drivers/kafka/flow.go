@@ -15,7 +15,7 @@ var holdCap = 1000
 // waitSpace waits until the ready queue has room for another fetch.
 func (s *subscription) waitSpace(ctx context.Context) bool {
 	s.mu.Lock()
-	for s.ready.len() >= s.o.MaxPollRecords && !s.closed {
+	for s.ready.Len() >= s.o.MaxPollRecords && !s.closed {
 		sp := s.space.Wait()
 		s.mu.Unlock()
 		select {
@@ -34,7 +34,7 @@ func (s *subscription) wakeAll() { s.wake.Fire() }
 
 // wakeLocked wakes the receivers waiting for entries.
 func (s *subscription) wakeLocked() {
-	if s.ready.len() > 0 {
+	if s.ready.Len() > 0 {
 		s.wake.Fire()
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -199,30 +198,19 @@ type commitAt struct {
 // commitSet is what to commit, per partition.
 type commitSet map[tp]commitAt
 
-// metaPrefix starts the commit metadata the driver writes:
-// "portmq:OFFSET:DELIVERIES".
-const metaPrefix = "portmq:"
-
+// metadata is the commit metadata of c (redeliver.FormatCheckpoint).
 func (c commitAt) metadata() string {
-	return metaPrefix + strconv.FormatInt(c.off, 10) + ":" + strconv.Itoa(c.n)
+	return redeliver.FormatCheckpoint(strconv.FormatInt(c.off, 10), c.n)
 }
 
 // parseMetadata reads commit metadata written by metadata.
 func parseMetadata(md string) (off int64, n int, ok bool) {
-	rest, found := strings.CutPrefix(md, metaPrefix)
-	if !found {
+	pos, n, ok := redeliver.ParseCheckpoint(md)
+	off, err := strconv.ParseInt(pos, 10, 64)
+	if !ok || err != nil {
 		return 0, 0, false
 	}
-	o, c, found := strings.Cut(rest, ":")
-	if !found {
-		return 0, 0, false
-	}
-	off, err1 := strconv.ParseInt(o, 10, 64)
-	n, err2 := strconv.Atoi(c)
-	if err1 != nil || err2 != nil || n < 0 {
-		return 0, 0, false
-	}
-	return off, min(n, redeliver.MaxDelivered), true
+	return off, n, true
 }
 
 // frontiersLocked returns what to commit for ps (all live partitions when

@@ -97,8 +97,8 @@ func (s *subscription) activateLocked() error {
 func (s *subscription) takeLocked(dst []driver.Message) (int, map[*member]commitSet) {
 	var counts map[*member]commitSet
 	n := 0
-	for n < len(dst) && s.ready.len() > 0 {
-		e := s.ready.pop()
+	for n < len(dst) && s.ready.Len() > 0 {
+		e := s.ready.Pop()
 		if e.state != stReady || !s.handableLocked(e) {
 			continue
 		}
@@ -126,10 +126,10 @@ func (s *subscription) takeLocked(dst []driver.Message) (int, map[*member]commit
 		n++
 	}
 	s.setIDsLocked(dst[:n])
-	if n > 0 && s.ready.len() > 0 {
+	if n > 0 && s.ready.Len() > 0 {
 		s.wakeLocked() // others take what is left
 	}
-	if n > 0 && s.ready.len() < s.o.MaxPollRecords {
+	if n > 0 && s.ready.Len() < s.o.MaxPollRecords {
 		s.space.Fire()
 	}
 	return n, counts

@@ -31,7 +31,7 @@ func (s *subscription) step() time.Duration {
 		}
 		s.unholdLocked(e)
 		e.state = stReady
-		s.ready.push(e)
+		s.ready.Push(e)
 		promoted = true
 	}
 	if promoted {

@@ -54,7 +54,7 @@ func (s *subscription) placeLocked(e *entry, now int64, inMemory bool) {
 		return
 	}
 	e.state = stReady
-	s.ready.push(e)
+	s.ready.Push(e)
 }
 
 // retryable reports whether e's retries go through the retry topic

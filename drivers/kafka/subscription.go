@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/portmq/portmq/internal/fifo"
 	"github.com/portmq/portmq/internal/heapq"
 	"github.com/portmq/portmq/internal/notify"
 	"github.com/portmq/portmq/mq/driver"
@@ -39,7 +40,7 @@ type subscription struct {
 	kick    notify.Kick    // wakes the scheduler
 
 	mu         sync.Mutex
-	ready      fifo
+	ready      fifo.Queue[*entry]
 	wake       notify.Broadcast // receivers waiting for entries
 	space      notify.Broadcast // fetch loops waiting for room in the ready queue
 	receivers  int              // ReceiveBatch calls in progress

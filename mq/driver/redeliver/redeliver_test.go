@@ -197,3 +197,23 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckpoint checks that ParseCheckpoint never panics, reads back what
+// FormatCheckpoint writes, and reads no negative or uncapped count.
+func FuzzCheckpoint(f *testing.F) {
+	for _, s := range []string{"portmq:17:2", "portmq:-1:0", "portmq:1", "portmq::", "other", "", "portmq:1:-1", "portmq:a:b:3", "portmq:0:9223372036854775807"} {
+		f.Add(s, "17", 2)
+	}
+	f.Fuzz(func(t *testing.T, md, pos string, n int) {
+		if _, c, ok := ParseCheckpoint(md); ok && (c < 0 || c > MaxDelivered) {
+			t.Fatalf("ParseCheckpoint(%q) read count %d", md, c)
+		}
+		if n < 0 {
+			return
+		}
+		s := FormatCheckpoint(pos, n)
+		if p, c, ok := ParseCheckpoint(s); !ok || p != pos || c != min(n, MaxDelivered) {
+			t.Fatalf("ParseCheckpoint(%q) = %q, %d, %v; want %q, %d", s, p, c, ok, pos, min(n, MaxDelivered))
+		}
+	})
+}
