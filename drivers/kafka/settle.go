@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
 
@@ -101,54 +100,50 @@ func (s *subscription) deadLetterJob(i int, e *entry, reason string) copyJob {
 		m: deadLetterCopy(e.rec, s.o.sourceName, s.topic, e.attempt, reason)}
 }
 
-// runCopies moves the jobs' entries with redeliver.Move: it writes the
-// copies, waits until they are acknowledged, and settles their entries. A
-// copy that fails leaves the message with this handle (redelivered from
-// memory, or released to the share group), so nothing is lost; a failed
-// dead-letter copy is reported.
+// runCopies moves the jobs' entries with redeliver.Move, the retry copies
+// and then the dead letters: it sends the copies through a topic of the
+// subscription's client (SendBatch: acknowledged by all in-sync replicas)
+// and settles their entries. A copy that fails leaves the message with
+// this handle (redelivered from memory, or released to the share group),
+// so nothing is lost; a failed dead-letter copy is reported.
 func (s *subscription) runCopies(ctx context.Context, jobs []copyJob, errs []error, n int) []error {
 	if len(jobs) == 0 {
 		return errs
 	}
-	copies := make([]driver.Message, len(jobs))
-	at := make([]int, len(jobs))
-	for k, j := range jobs {
-		copies[k], at[k] = j.m, j.i
+	for _, dead := range [...]bool{false, true} {
+		var js []copyJob
+		var copies []driver.Message
+		var at []int
+		for _, j := range jobs {
+			if j.dead == dead {
+				js, copies, at = append(js, j), append(copies, j.m), append(at, j.i)
+			}
+		}
+		errs = redeliver.Move(ctx, s.copySender(dead), copies, at, func(k int, err error) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.settleCopyLocked(js[k], err)
+		}, errs, n)
 	}
-	send := func(ctx context.Context, copies []driver.Message) error { return s.produceCopies(ctx, jobs, copies) }
-	errs = redeliver.Move(ctx, send, copies, at, func(k int, err error) error {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.settleCopyLocked(jobs[k], err)
-	}, errs, n)
 	s.mu.Lock()
 	s.wakeLocked()
 	s.mu.Unlock()
 	return errs
 }
 
-// produceCopies writes the jobs' copies (creating the dead-letter topic
-// first if one goes there) and waits until they are acknowledged.
-func (s *subscription) produceCopies(ctx context.Context, jobs []copyJob, copies []driver.Message) error {
-	results := make([]error, len(jobs))
-	var dlqErr error
-	if slices.ContainsFunc(jobs, func(j copyJob) bool { return j.dead }) {
-		dlqErr = s.ensureDeadLetterTopic(ctx)
+// copySender sends copies to the retry topic or (creating it on first
+// use) the dead-letter topic.
+func (s *subscription) copySender(dead bool) redeliver.Send {
+	t := &topic{cl: s.base, name: s.copyTopic(dead)}
+	if !dead {
+		return t.SendBatch
 	}
-	var wg sync.WaitGroup
-	for k, j := range jobs {
-		if j.dead && dlqErr != nil {
-			results[k] = dlqErr
-			continue
+	return func(ctx context.Context, ms []driver.Message) error {
+		if err := s.ensureDeadLetterTopic(ctx); err != nil {
+			return err
 		}
-		wg.Add(1)
-		s.base.Produce(ctx, copyRecord(&copies[k], s.copyTopic(j.dead)), func(_ *kgo.Record, err error) {
-			results[k] = err
-			wg.Done()
-		})
+		return t.SendBatch(ctx, ms)
 	}
-	wg.Wait()
-	return driver.BatchResult(results)
 }
 
 // copyTopic is where a copy goes.
