@@ -81,7 +81,7 @@
 //	seek         none     Seek fails with Unsupported
 //
 // The driver carries the rest of a portmq message in metadata entries of
-// its own (AttrID, AttrPublishedAt, AttrKey, AttrDedupID, AttrAttempt,
+// its own (AttrID, AttrPublishedAt, AttrKey, AttrDedupID, AttrDelivered,
 // AttrRetryFor; up to 4 on a sent message, 6 on a retried copy) and
 // removes them on receipt: Key, DedupID, the ID that Send returns (the Go
 // CDK returns none) and PublishedAt (the sender's clock) survive the round
@@ -92,9 +92,10 @@
 // with an attribute limit (SQS: 10) leave fewer for the application.
 //
 // Attempt counting (with retry_topic): Nack publishes a copy of the
-// delivery to the retry topic, with AttrAttempt set to the next attempt and
-// AttrRetryFor to the subscription's name, and then acks the original (a
-// crash in between leaves both; never neither). Other subscriptions of the
+// delivery to the retry topic, with AttrDelivered set to the deliveries so
+// far and AttrRetryFor to the subscription's name, and then acks the
+// original (package mq/driver/redeliver: a crash in between leaves both;
+// never neither). Other subscriptions of the
 // retry topic ack and drop copies that are not for them, so a fan-out
 // topic works as retry topic at the cost of that traffic (Go CDK
 // applications reading the topic directly see the copies). mq nacks on

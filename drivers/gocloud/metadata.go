@@ -8,32 +8,36 @@ import (
 	"time"
 
 	"github.com/portmq/portmq/mq/driver"
+	"github.com/portmq/portmq/mq/driver/redeliver"
 )
 
 // The Go CDK message has a body and string metadata only. The driver
 // carries the rest of a portmq message in metadata entries of its own,
 // with the "portmq-" prefix that portmq reserves, and removes them on
-// receive.
+// receive; a retried copy carries what package redeliver says besides.
 const (
 	// AttrID carries the message ID the driver gave the message on send
-	// (the Go CDK returns none). A retried copy keeps it.
-	AttrID = "portmq-id"
+	// (the Go CDK returns none). A retried copy keeps it (redeliver.AttrID).
+	AttrID = redeliver.AttrID
 	// AttrPublishedAt carries the send time (the sender's clock, RFC 3339).
 	AttrPublishedAt = "portmq-published-at"
 	// AttrKey carries Message.Key.
 	AttrKey = "portmq-key"
 	// AttrDedupID carries Message.DedupID.
 	AttrDedupID = "portmq-dedup-id"
-	// AttrAttempt carries the attempt number of a retried copy (absent on
-	// the first delivery).
-	AttrAttempt = "portmq-attempt"
+	// AttrDelivered carries, on a retried copy, how many times the message
+	// was delivered before it (absent on the first delivery): the copy's
+	// attempt is one more (redeliver.AttrDelivered). It replaces the
+	// attempt number that "portmq-attempt" carried.
+	AttrDelivered = redeliver.AttrDelivered
 	// AttrRetryFor names the subscription a retried copy is for; other
-	// subscriptions of the retry topic drop it.
-	AttrRetryFor = "portmq-retry-for"
+	// subscriptions of the retry topic drop it (redeliver.AttrFor).
+	AttrRetryFor = redeliver.AttrFor
 )
 
-// ownAttrs are removed from received metadata.
-var ownAttrs = [...]string{AttrID, AttrPublishedAt, AttrKey, AttrDedupID, AttrAttempt, AttrRetryFor}
+// ownAttrs are removed from received metadata: the driver's entries and
+// what a retried copy carries.
+var ownAttrs = append(redeliver.Attrs[:len(redeliver.Attrs):len(redeliver.Attrs)], AttrPublishedAt, AttrKey, AttrDedupID)
 
 // idPrefix makes IDs unique across processes; idSeq within one.
 var (
@@ -71,73 +75,33 @@ func encode(m *driver.Message, now time.Time) map[string]string {
 // decoded is what the driver's metadata entries say about a received
 // message.
 type decoded struct {
-	id, key, dedupID, retryFor string
-	publishedAt                time.Time
-	attempt                    int // 0: first delivery
+	key, dedupID string
+	publishedAt  time.Time
+	redeliver.Carried
 }
 
-// decode fills dm's attributes (the metadata without the driver's
-// entries) and returns the entries.
+// decode returns md's attributes (the metadata without the driver's
+// entries) and the entries.
 func decode(md map[string]string) (attrs map[string]string, d decoded) {
-	own := 0
-	for _, k := range ownAttrs {
-		if v, ok := md[k]; ok {
-			own++
-			switch k {
-			case AttrID:
-				d.id = v
-			case AttrPublishedAt:
-				d.publishedAt, _ = time.Parse(time.RFC3339Nano, v)
-			case AttrKey:
-				d.key = v
-			case AttrDedupID:
-				d.dedupID = v
-			case AttrAttempt:
-				if n, err := strconv.Atoi(v); err == nil && n > 0 {
-					d.attempt = n
-				}
-			case AttrRetryFor:
-				d.retryFor = v
-			}
+	attrs = redeliver.Split(md, ownAttrs, func(k, v string) {
+		switch k {
+		case AttrPublishedAt:
+			d.publishedAt, _ = time.Parse(time.RFC3339Nano, v)
+		case AttrKey:
+			d.key = v
+		case AttrDedupID:
+			d.dedupID = v
+		default:
+			d.Read(k, v)
 		}
-	}
-	if len(md) == own {
-		return nil, d
-	}
-	if own == 0 {
-		return md, d
-	}
-	attrs = make(map[string]string, len(md)-own)
-	for k, v := range md {
-		if !isOwn(k) {
-			attrs[k] = v
-		}
-	}
+	})
 	return attrs, d
 }
 
-func isOwn(k string) bool {
-	for _, o := range ownAttrs {
-		if k == o {
-			return true
-		}
-	}
-	return false
-}
-
-// retryMetadata returns the metadata of the copy of a received message
-// that a nack republishes: the original's, with the next attempt number
-// and the subscription it is for. A message not sent through portmq gets
-// id (its Go CDK LoggableID), so that the copy keeps the ID.
-func retryMetadata(md map[string]string, attempt int, sub, id string) map[string]string {
-	out := make(map[string]string, len(md)+3)
-	for k, v := range md {
-		out[k] = v
-	}
-	if _, ok := out[AttrID]; !ok {
-		out[AttrID] = id
-	}
-	out[AttrAttempt] = strconv.Itoa(attempt)
-	out[AttrRetryFor] = sub
-	return out
+// retryMetadata returns the metadata of the copy of a received message,
+// with metadata md and ID id, that a nack republishes (redeliver.Copy):
+// the original's, with the deliveries so far and the subscription it is
+// for.
+func retryMetadata(md map[string]string, delivered int, sub, id string) map[string]string {
+	return redeliver.Copy(&driver.Message{Attributes: md, ID: id}, redeliver.Carried{Delivered: delivered, For: sub}).Attributes
 }

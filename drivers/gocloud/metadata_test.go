@@ -21,15 +21,15 @@ func TestMetadataRoundTripRemovesDriverEntries(t *testing.T) {
 	if !maps.Equal(attrs, user) {
 		t.Errorf("decoded attributes %v, want %v", attrs, user)
 	}
-	if d.id != m.ID || d.key != "k" || d.dedupID != "d" || !d.publishedAt.Equal(now) || d.attempt != 0 || d.retryFor != "" {
+	if d.ID != m.ID || d.key != "k" || d.dedupID != "d" || !d.publishedAt.Equal(now) || d.Attempt() != 1 || d.For != "" {
 		t.Errorf("decoded %+v", d)
 	}
-	r := retryMetadata(md, 2, "sub", "ignored")
+	r := retryMetadata(md, 1, "sub", d.ID)
 	_, rd := decode(r)
-	if rd.id != m.ID || rd.attempt != 2 || rd.retryFor != "sub" || rd.key != "k" {
+	if rd.ID != m.ID || rd.Attempt() != 2 || rd.For != "sub" || rd.key != "k" || !rd.publishedAt.Equal(now) {
 		t.Errorf("retry copy decodes to %+v", rd)
 	}
-	if _, ok := md[AttrAttempt]; ok {
+	if _, ok := md[AttrDelivered]; ok {
 		t.Errorf("retryMetadata changed the original metadata")
 	}
 }
@@ -38,7 +38,7 @@ func TestDecodeOfForeignMessages(t *testing.T) {
 	// A message not sent through portmq: no entries, attributes as is.
 	md := map[string]string{"x": "y"}
 	attrs, d := decode(md)
-	if !maps.Equal(attrs, md) || d.id != "" {
+	if !maps.Equal(attrs, md) || d.ID != "" {
 		t.Errorf("decode(%v) = %v, %+v", md, attrs, d)
 	}
 	if attrs, _ := decode(map[string]string{AttrID: "1"}); attrs != nil {
@@ -46,12 +46,12 @@ func TestDecodeOfForeignMessages(t *testing.T) {
 	}
 	// A retried copy of a foreign message gets the ID it was delivered
 	// with; a bad attempt number counts as the first.
-	r := retryMetadata(md, 2, "s", "cdk-id")
+	r := retryMetadata(md, 1, "s", "cdk-id")
 	if r[AttrID] != "cdk-id" {
 		t.Errorf("retry of a foreign message has ID %q, want cdk-id", r[AttrID])
 	}
-	if _, d := decode(map[string]string{AttrAttempt: "-3"}); d.attempt != 0 {
-		t.Errorf("attempt -3 decoded as %d", d.attempt)
+	if _, d := decode(map[string]string{AttrDelivered: "-3"}); d.Attempt() != 1 {
+		t.Errorf("deliveries -3 decoded as attempt %d", d.Attempt())
 	}
 }
 

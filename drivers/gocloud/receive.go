@@ -134,7 +134,7 @@ func (s *subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 			return 0, err
 		}
 		attrs, d := decode(m.Metadata)
-		if d.retryFor != "" && d.retryFor != s.name {
+		if d.For != "" && d.For != s.name {
 			m.Ack()
 			continue
 		}
@@ -145,11 +145,11 @@ func (s *subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 }
 
 func (s *subscription) fill(dm *driver.Message, m *pubsub.Message, gen uint64, attrs map[string]string, d *decoded) {
-	id := d.id
+	id := d.ID
 	if id == "" {
 		id = m.LoggableID // not sent through portmq
 	}
-	rec := &delivery{m: m, gen: gen, id: id, attempt: max(d.attempt, 1)}
+	rec := &delivery{m: m, gen: gen, id: id, attempt: d.Attempt()}
 	*dm = driver.Message{
 		ID:          id,
 		Body:        m.Body,

@@ -3,12 +3,12 @@ package gocloud
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"gocloud.dev/pubsub"
 
 	"github.com/portmq/portmq/mq/driver"
+	"github.com/portmq/portmq/mq/driver/redeliver"
 )
 
 // claim marks each delivery settled. It returns the deliveries it may act
@@ -53,8 +53,9 @@ func (s *subscription) Ack(ctx context.Context, ids []driver.AckID) error {
 }
 
 // Nack makes the deliveries available again. With a retry topic it
-// republishes a copy carrying the next attempt number and then acks the
-// original (a crash in between leaves both, never neither); without one it
+// republishes a copy carrying the deliveries so far and then acks the
+// original, with redeliver.Move (a crash in between leaves both, never
+// neither; a failed copy gives the original back); without one it
 // nacks through the Go CDK, uncounted, where the Go CDK driver can nack
 // (Message.Nackable) and fails with Unsupported where it cannot (the
 // backend then redelivers after its own ack deadline, if it has one).
@@ -79,7 +80,8 @@ func (s *subscription) Nack(ctx context.Context, ids []driver.AckID, _ time.Dura
 	if err == nil {
 		cur, err = rt.current(ctx)
 	}
-	var wg sync.WaitGroup
+	var copies []driver.Message
+	var at []int
 	for i, rec := range recs {
 		switch {
 		case rec == nil:
@@ -87,17 +89,22 @@ func (s *subscription) Nack(ctx context.Context, ids []driver.AckID, _ time.Dura
 			giveBack(rec)
 			errs[i] = err
 		default:
-			wg.Go(func() {
-				md := retryMetadata(rec.m.Metadata, rec.attempt+1, s.name, rec.id)
-				if errs[i] = rt.sendRaw(ctx, cur, rec.m.Body, md, rec.id); errs[i] != nil {
-					giveBack(rec)
-					return
-				}
-				rec.m.Ack()
-			})
+			md := retryMetadata(rec.m.Metadata, rec.attempt, s.name, rec.id)
+			copies = append(copies, driver.Message{Body: rec.m.Body, Attributes: md})
+			at = append(at, i)
 		}
 	}
-	wg.Wait()
+	send := redeliver.Each(func(ctx context.Context, k int, m *driver.Message) error {
+		return rt.sendRaw(ctx, cur, m.Body, m.Attributes, recs[at[k]].id)
+	})
+	errs = redeliver.Move(ctx, send, copies, at, func(k int, err error) error {
+		if rec := recs[at[k]]; err != nil {
+			giveBack(rec)
+		} else {
+			rec.m.Ack()
+		}
+		return err
+	}, errs, len(ids))
 	return driver.BatchResult(errs)
 }
 

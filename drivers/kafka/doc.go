@@ -118,8 +118,12 @@
 //
 // Nack writes a copy of the message to the retry topic TOPIC.retry.NAME,
 // which the subscription consumes in the same group, with headers
-// carrying the attempts made and the due time; once the copy is
-// acknowledged the original's offset can be committed. A record of the
+// carrying the original's ID and publish time, the deliveries made and
+// the due time (portmq-id, portmq-published, portmq-delivered,
+// portmq-due: package mq/driver/redeliver); once the copy is acknowledged
+// by all in-sync replicas the original is settled and its offset can be
+// committed (a crash in between delivers the message once more, never
+// loses it; a copy that fails leaves the original with the handle). A record of the
 // retry topic that is not due is held in memory, not delivered, and its
 // partition is paused (pause/resume, no sleeping) when 1000 records of it
 // wait; the scheduler delivers each at its due time (millisecond

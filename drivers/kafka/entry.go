@@ -1,10 +1,12 @@
 package kafka
 
 import (
-	"container/heap"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/portmq/portmq/internal/heapq"
+	"github.com/portmq/portmq/internal/keyhold"
 )
 
 // entry is one fetched record the subscription tracks until it is
@@ -20,7 +22,6 @@ type entry struct {
 	state   state
 	gen     uint64 // counts hand-outs; an AckID carries the one it was made for
 	heapIdx int
-	keyNext *entry // ordered: the next entry of the same key
 }
 
 type state uint8
@@ -80,10 +81,8 @@ type partition struct {
 	out        int // entries handed out or busy
 	waiting    int // entries held for their due time or behind their key
 	paused     bool
-	keys       map[string]*keyQueue // ordered subscriptions
+	keys       keyhold.Hold[*entry] // ordered subscriptions
 }
-
-type keyQueue struct{ head, tail *entry }
 
 func newPartition(m *member, topic string, id int32, retry bool) *partition {
 	return &partition{m: m, topic: topic, id: id, retry: retry, last: -1, start: -1, committedAt: commitAt{off: -1}, metaOff: -1, fetchedOff: -1}
@@ -123,52 +122,9 @@ func (p *partition) frontier() int64 {
 	return p.last + 1
 }
 
-// fifo is the ready queue: entries waiting for a ReceiveBatch.
-type fifo struct {
-	buf  []*entry
-	head int
-}
-
-func (q *fifo) len() int { return len(q.buf) - q.head }
-
-func (q *fifo) push(e *entry) { q.buf = append(q.buf, e) }
-
-func (q *fifo) pop() *entry {
-	e := q.buf[q.head]
-	q.buf[q.head] = nil
-	q.head++
-	if q.head == len(q.buf) {
-		q.buf, q.head = q.buf[:0], 0
-	} else if q.head >= 1024 && q.head*2 >= len(q.buf) {
-		n := copy(q.buf, q.buf[q.head:])
-		clear(q.buf[n:])
-		q.buf, q.head = q.buf[:n], 0
-	}
-	return e
-}
-
-// dueHeap orders held entries by due time.
-type dueHeap []*entry
-
-func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, j int) bool { return h[i].due < h[j].due }
-func (h dueHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx, h[j].heapIdx = i, j
-}
-func (h *dueHeap) Push(x any) { e := x.(*entry); e.heapIdx = len(*h); *h = append(*h, e) }
-func (h *dueHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	e.heapIdx = -1
-	return e
+// newDueHeap returns the heap of held entries, by due time.
+func newDueHeap() heapq.Heap[*entry] {
+	return heapq.New(func(a, b *entry) bool { return a.due < b.due }, func(e *entry, i int) { e.heapIdx = i })
 }
 
 func nanos(t time.Time) int64 { return t.UnixNano() }
-
-// heapRemove takes e out of h.
-func heapRemove(h *dueHeap, e *entry) {
-	heap.Remove(h, e.heapIdx)
-}

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/portmq/portmq/mq/driver"
+	"github.com/portmq/portmq/mq/driver/redeliver"
 )
 
 // FuzzParseURL checks that the URL parser never panics and fails only with
@@ -87,19 +88,19 @@ func FuzzParseURL(f *testing.F) {
 // count.
 func FuzzRecordHeaders(f *testing.F) {
 	f.Add("color", []byte("red"), []byte("0-17"), []byte("2"), []byte("1700000000123"), []byte("1700000000000"), []byte("d"))
-	f.Add(hdrID, []byte("x"), []byte("notanid"), []byte("-4"), []byte("99999999999999999999"), []byte("x"), []byte(""))
+	f.Add(redeliver.AttrID, []byte("x"), []byte("notanid"), []byte("-4"), []byte("99999999999999999999"), []byte("x"), []byte(""))
 	f.Add("k", []byte(""), []byte("2147483648-1"), []byte("9223372036854775807"), []byte("-1"), []byte("-9223372036854775808"), []byte("\xff"))
 	f.Add(driver.AttrAttempts, []byte("3"), []byte("-1--1"), []byte(""), []byte(""), []byte(""), []byte(nil))
 	f.Fuzz(func(t *testing.T, k string, v, id, delivered, due, published, dedup []byte) {
 		r := &kgo.Record{
 			Topic: "t", Partition: 3, Offset: 42, Value: v, Key: v, Timestamp: time.UnixMilli(1),
 			Headers: []kgo.RecordHeader{
-				{Key: k, Value: v}, {Key: hdrID, Value: id}, {Key: hdrDelivered, Value: delivered},
-				{Key: hdrDue, Value: due}, {Key: hdrPublished, Value: published}, {Key: hdrDedupID, Value: dedup},
+				{Key: k, Value: v}, {Key: redeliver.AttrID, Value: id}, {Key: redeliver.AttrDelivered, Value: delivered},
+				{Key: redeliver.AttrDue, Value: due}, {Key: redeliver.AttrPublished, Value: published}, {Key: hdrDedupID, Value: dedup},
 			},
 		}
 		meta := readMeta(r)
-		if meta.delivered < 0 || meta.delivered > maxDeliveries {
+		if meta.delivered < 0 || meta.delivered > redeliver.MaxDelivered {
 			t.Fatalf("delivered %q read as %d", delivered, meta.delivered)
 		}
 		var m driver.Message
@@ -109,18 +110,21 @@ func FuzzRecordHeaders(f *testing.F) {
 				t.Fatalf("internal header %q among the attributes", a)
 			}
 		}
-		oid, _, _ := origin(r)
+		oid := received(r).ID
 		if oid == "" {
 			t.Fatal("empty origin ID")
 		}
-		rc := retryCopy(r, "t.retry", meta.delivered+1, time.UnixMilli(5))
-		if got, want := readMeta(rc).delivered, min(meta.delivered+1, maxDeliveries); got != want {
+		origin(r, oid)
+		rm := retryCopy(r, meta.delivered+1, time.UnixMilli(5))
+		rc := copyRecord(&rm, "t.retry")
+		if got, want := readMeta(rc).delivered, min(meta.delivered+1, redeliver.MaxDelivered); got != want {
 			t.Fatalf("retry copy carries %d deliveries, want %d", got, want)
 		}
-		if id2, _, _ := origin(rc); id2 != oid {
+		if id2 := received(rc).ID; id2 != oid {
 			t.Fatalf("retry copy has origin %q, want %q", id2, oid)
 		}
-		dl := deadLetterCopy(r, "t.dlq", "t/s", "t", meta.delivered+1, string(v))
+		dm0 := deadLetterCopy(r, "t/s", "t", meta.delivered+1, string(v))
+		dl := copyRecord(&dm0, "t.dlq")
 		var dm driver.Message
 		fillMessage(&dm, dl)
 		if dm.Attributes[driver.AttrAttempts] != strconv.Itoa(meta.delivered+1) {
@@ -136,15 +140,15 @@ func FuzzCommitMetadata(f *testing.F) {
 		f.Add(s, int64(17), 2)
 	}
 	f.Fuzz(func(t *testing.T, md string, off int64, n int) {
-		if o, c, ok := parseMetadata(md); ok && (c < 0 || c > maxDeliveries) {
+		if o, c, ok := parseMetadata(md); ok && (c < 0 || c > redeliver.MaxDelivered) {
 			t.Fatalf("parseMetadata(%q) = %d, %d, true: negative count", md, o, c)
 		}
 		if n < 0 {
 			return
 		}
 		s := commitAt{off: off, n: n}.metadata()
-		if o, c, ok := parseMetadata(s); !ok || o != off || c != min(n, maxDeliveries) {
-			t.Fatalf("parseMetadata(%q) = %d, %d, %v; want %d, %d", s, o, c, ok, off, min(n, maxDeliveries))
+		if o, c, ok := parseMetadata(s); !ok || o != off || c != min(n, redeliver.MaxDelivered) {
+			t.Fatalf("parseMetadata(%q) = %d, %d, %v; want %d, %d", s, o, c, ok, off, min(n, redeliver.MaxDelivered))
 		}
 	})
 }

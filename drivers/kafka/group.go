@@ -4,12 +4,14 @@ import (
 	"context"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/portmq/portmq/internal/notify"
+	"github.com/portmq/portmq/mq/driver/redeliver"
 )
 
 // groupSource consumes topics in a classic consumer group. It joins the
@@ -41,7 +43,7 @@ type member struct {
 	closing    bool // torn down: callbacks do nothing, nothing is handed out
 	pollCancel context.CancelFunc
 	seeks      []*seekReq
-	settled    chan struct{} // signaled when a revoking partition's delivery settles
+	settled    notify.Kick // signaled when a revoking partition's delivery settles
 }
 
 type tp struct {
@@ -52,7 +54,7 @@ type tp struct {
 // join creates a member and starts its goroutines. Called with s.mu held.
 func (g *groupSource) join() error {
 	s := g.s
-	m := &member{g: g, parts: make(map[tp]*partition), settled: make(chan struct{}, 1), left: make(chan struct{})}
+	m := &member{g: g, parts: make(map[tp]*partition), settled: notify.NewKick(), left: make(chan struct{})}
 	opts := slices.Clone(s.base.Opts())
 	opts = append(opts,
 		kgo.ConsumerGroup(g.id),
@@ -155,13 +157,6 @@ func (m *member) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int3
 	}
 }
 
-func (m *member) notifySettled() {
-	select {
-	case m.settled <- struct{}{}:
-	default:
-	}
-}
-
 // dropLocked forgets a partition: its entries become stale, so their
 // deliveries can no longer be settled (another member redelivers them).
 func (m *member) dropLocked(p *partition) {
@@ -174,14 +169,15 @@ func (m *member) dropLocked(p *partition) {
 		switch e.state {
 		case stHeld:
 			if e.heapIdx >= 0 {
-				heapRemove(&s.due, e)
+				s.due.Remove(e.heapIdx)
 			}
 			m.held--
 		case stOut, stBusy:
 			m.out--
 		}
 	}
-	p.ents, p.keys = nil, nil
+	p.ents = nil
+	p.keys.Reset()
 	if m.parts[tp{p.topic, p.id}] == p {
 		delete(m.parts, tp{p.topic, p.id})
 	}
@@ -202,30 +198,19 @@ type commitAt struct {
 // commitSet is what to commit, per partition.
 type commitSet map[tp]commitAt
 
-// metaPrefix starts the commit metadata the driver writes:
-// "portmq:OFFSET:DELIVERIES".
-const metaPrefix = "portmq:"
-
+// metadata is the commit metadata of c (redeliver.FormatCheckpoint).
 func (c commitAt) metadata() string {
-	return metaPrefix + strconv.FormatInt(c.off, 10) + ":" + strconv.Itoa(c.n)
+	return redeliver.FormatCheckpoint(strconv.FormatInt(c.off, 10), c.n)
 }
 
 // parseMetadata reads commit metadata written by metadata.
 func parseMetadata(md string) (off int64, n int, ok bool) {
-	rest, found := strings.CutPrefix(md, metaPrefix)
-	if !found {
+	pos, n, ok := redeliver.ParseCheckpoint(md)
+	off, err := strconv.ParseInt(pos, 10, 64)
+	if !ok || err != nil {
 		return 0, 0, false
 	}
-	o, c, found := strings.Cut(rest, ":")
-	if !found {
-		return 0, 0, false
-	}
-	off, err1 := strconv.ParseInt(o, 10, 64)
-	n, err2 := strconv.Atoi(c)
-	if err1 != nil || err2 != nil || n < 0 {
-		return 0, 0, false
-	}
-	return off, min(n, maxDeliveries), true
+	return off, n, true
 }
 
 // frontiersLocked returns what to commit for ps (all live partitions when
@@ -346,6 +331,7 @@ func (m *member) onFetched(_ context.Context, _ *kgo.Client, resp *kmsg.OffsetFe
 // buffers at most one more.
 func (m *member) fetchLoop() {
 	s := m.g.s
+	fails := 0
 	for s.waitSpace(m.ctx) {
 		pctx, cancel := context.WithCancel(m.ctx)
 		s.mu.Lock()
@@ -358,7 +344,7 @@ func (m *member) fetchLoop() {
 		}
 		n := m.admit(fs) // before any seek: these records were fetched before it
 		m.runSeeks()
-		if n == 0 && len(fs.Errors()) > 0 && !sleepCtx(m.ctx, 100*time.Millisecond) {
+		if fails = failed(fails, n == 0 && len(fs.Errors()) > 0); fails > 0 && !notify.Sleep(m.ctx, retryBackoff.Delay(fails)) {
 			return
 		}
 	}
@@ -437,7 +423,7 @@ func (g *groupSource) teardown(m *member) {
 	s := g.s
 	m.cancel()
 	m.loops.Wait()
-	waitTimeout(&m.copies, 10*time.Second)
+	notify.WaitTimeout(&m.copies, 10*time.Second)
 	s.mu.Lock()
 	offsets := m.frontiersLocked(nil, false)
 	for _, p := range m.parts {
@@ -447,16 +433,4 @@ func (g *groupSource) teardown(m *member) {
 	m.commit(context.Background(), offsets)
 	m.cl.Close()
 	close(m.left)
-}
-
-// waitTimeout waits for wg, at most d.
-func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-	}
 }

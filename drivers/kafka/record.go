@@ -8,25 +8,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/portmq/portmq/mq/driver"
+	"github.com/portmq/portmq/mq/driver/redeliver"
 )
 
 // Record headers the driver uses. User attributes travel as headers of
-// their own names (their keys cannot start with "portmq-"). The internal
-// headers below are removed on receive; the dead-letter headers are not,
-// so that readers of a dead-letter topic see them as attributes.
+// their own names (their keys cannot start with "portmq-"). Retry copies
+// carry the attributes of package redeliver (the original's ID, the
+// deliveries so far, the due time, the original's publish time), and
+// Message.Delay travels as its due-time header; those and hdrDedupID are
+// removed on receive. The dead-letter headers are not, so that readers of
+// a dead-letter topic see them as attributes.
 const (
-	// hdrID is the message ID ("PARTITION-OFFSET" of the original record
-	// in the subscribed topic), carried by retry copies.
-	hdrID = "portmq-id"
-	// hdrDelivered is how many times the message was delivered before
-	// (retry copies).
-	hdrDelivered = "portmq-delivered"
-	// hdrDue is when the message may be delivered, in Unix milliseconds
-	// (Message.Delay, Nack with a delay).
-	hdrDue = "portmq-due"
-	// hdrPublished is the original publish time of a retry copy, in Unix
-	// milliseconds.
-	hdrPublished = "portmq-published"
 	// hdrDedupID carries Message.DedupID.
 	hdrDedupID = "portmq-dedup-id"
 
@@ -37,18 +29,9 @@ const (
 	HeaderSourceOffset    = "portmq-source-offset"
 )
 
-// maxReasonLen caps the dead-letter reason header.
-const maxReasonLen = 1024
-
 // internalHeader reports whether k is removed from the attributes of a
 // received message.
-func internalHeader(k string) bool {
-	switch k {
-	case hdrID, hdrDelivered, hdrDue, hdrPublished, hdrDedupID:
-		return true
-	}
-	return false
-}
+func internalHeader(k string) bool { return k == hdrDedupID || redeliver.Carries(k) }
 
 // messageID is the ID of the record at partition and offset.
 func messageID(partition int32, offset int64) string {
@@ -116,28 +99,9 @@ func toRecord(r *kgo.Record, m *driver.Message, topic string, now time.Time) {
 		r.Headers = append(r.Headers, kgo.RecordHeader{Key: hdrDedupID, Value: []byte(m.DedupID)})
 	}
 	if m.Delay > 0 {
-		r.Headers = append(r.Headers, kgo.RecordHeader{Key: hdrDue, Value: millis(now.Add(m.Delay))})
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: redeliver.AttrDue, Value: redeliver.AppendDue(nil, now.Add(m.Delay))})
 	}
 }
-
-// millis encodes t as Unix milliseconds, rounded up so that a due time is
-// never early.
-func millis(t time.Time) []byte {
-	ms := (t.UnixNano() + int64(time.Millisecond) - 1) / int64(time.Millisecond)
-	return strconv.AppendInt(nil, ms, 10)
-}
-
-func parseMillis(v []byte) (time.Time, bool) {
-	ms, err := strconv.ParseInt(string(v), 10, 64)
-	if err != nil {
-		return time.Time{}, false
-	}
-	return time.UnixMilli(ms), true
-}
-
-// maxDeliveries caps the delivery counts read from headers and commit
-// metadata, so that a damaged one cannot overflow an attempt count.
-const maxDeliveries = 1 << 30
 
 // meta is what the driver reads from a fetched record's headers.
 type meta struct {
@@ -146,18 +110,15 @@ type meta struct {
 }
 
 func readMeta(r *kgo.Record) meta {
-	var m meta
+	var c redeliver.Carried
 	for _, h := range r.Headers {
-		switch h.Key {
-		case hdrDelivered:
-			if n, err := strconv.Atoi(string(h.Value)); err == nil && n > 0 {
-				m.delivered = min(n, maxDeliveries)
-			}
-		case hdrDue:
-			if t, ok := parseMillis(h.Value); ok {
-				m.due = t.UnixNano()
-			}
+		if redeliver.Carries(h.Key) {
+			c.Read(h.Key, string(h.Value))
 		}
+	}
+	m := meta{delivered: c.Delivered}
+	if !c.Due.IsZero() {
+		m.due = c.Due.UnixNano()
 	}
 	return m
 }
@@ -173,124 +134,76 @@ func fillMessage(m *driver.Message, r *kgo.Record) {
 		m.Key = string(r.Key)
 	}
 	m.PublishedAt = r.Timestamp
-	if len(r.Headers) > 0 {
-		for _, h := range r.Headers {
-			switch h.Key {
-			case hdrID:
-				m.ID = string(h.Value)
-			case hdrPublished:
-				if t, ok := parseMillis(h.Value); ok {
-					m.PublishedAt = t
-				}
-			case hdrDedupID:
-				m.DedupID = string(h.Value)
-			case hdrDelivered, hdrDue:
-			default:
-				if m.Attributes == nil {
-					m.Attributes = make(map[string]string, len(r.Headers))
-				}
-				m.Attributes[h.Key] = string(h.Value)
-			}
-		}
+	if len(r.Headers) == 0 {
+		return
 	}
-}
-
-// origin returns the message ID and its place in the subscribed topic:
-// the record's own for a record of the topic, the original's for a retry
-// copy.
-func origin(r *kgo.Record) (id string, partition int32, offset int64) {
+	var c redeliver.Carried
 	for _, h := range r.Headers {
-		if h.Key == hdrID {
-			id = string(h.Value)
-			p, o, ok := strings.Cut(id, "-")
-			if !ok {
-				break
+		v := string(h.Value)
+		switch {
+		case h.Key == hdrDedupID:
+			m.DedupID = v
+		case c.Read(h.Key, v):
+		default:
+			if m.Attributes == nil {
+				m.Attributes = make(map[string]string, len(r.Headers))
 			}
-			pn, err1 := strconv.ParseInt(p, 10, 32)
-			on, err2 := strconv.ParseInt(o, 10, 64)
-			if err1 != nil || err2 != nil {
-				break
-			}
-			return id, int32(pn), on
+			m.Attributes[h.Key] = v
 		}
 	}
-	return messageID(r.Partition, r.Offset), r.Partition, r.Offset
-}
-
-// copyHeaders returns r's headers without the internal ones (and, for a
-// dead letter, without earlier dead-letter metadata), with room for extra
-// more.
-func copyHeaders(r *kgo.Record, extra int, dead bool) []kgo.RecordHeader {
-	hs := make([]kgo.RecordHeader, 0, len(r.Headers)+extra)
-	for _, h := range r.Headers {
-		if internalHeader(h.Key) && h.Key != hdrDedupID || dead && deadLetterHeader(h.Key) {
-			continue
-		}
-		hs = append(hs, h)
+	m.ID = c.ID
+	if !c.Published.IsZero() {
+		m.PublishedAt = c.Published
 	}
-	return hs
 }
 
-func deadLetterHeader(k string) bool {
-	switch k {
-	case driver.AttrDeadLetterReason, driver.AttrAttempts, driver.AttrSource,
-		HeaderSourceTopic, HeaderSourcePartition, HeaderSourceOffset:
-		return true
+// received returns the message a delivery of r carries, with its ID.
+func received(r *kgo.Record) driver.Message {
+	var m driver.Message
+	fillMessage(&m, r)
+	if m.ID == "" {
+		m.ID = messageID(r.Partition, r.Offset)
 	}
-	return false
+	return m
 }
 
-// retryCopy returns the record to write to the retry topic for r, which
-// was delivered delivered times and is due at due.
-func retryCopy(r *kgo.Record, topic string, delivered int, due time.Time) *kgo.Record {
-	id, _, _ := origin(r)
-	hs := copyHeaders(r, 4, false)
-	published := r.Timestamp
-	for _, h := range r.Headers {
-		if h.Key == hdrPublished {
-			if t, ok := parseMillis(h.Value); ok {
-				published = t
-			}
+// origin returns the message's place in the subscribed topic: the
+// record's own for a record of the topic, the original's (from its ID)
+// for a retry copy.
+func origin(r *kgo.Record, id string) (partition int32, offset int64) {
+	if p, o, ok := strings.Cut(id, "-"); ok {
+		pn, err1 := strconv.ParseInt(p, 10, 32)
+		on, err2 := strconv.ParseInt(o, 10, 64)
+		if err1 == nil && err2 == nil {
+			return int32(pn), on
 		}
 	}
-	hs = append(hs,
-		kgo.RecordHeader{Key: hdrID, Value: []byte(id)},
-		kgo.RecordHeader{Key: hdrPublished, Value: strconv.AppendInt(nil, published.UnixMilli(), 10)},
-		kgo.RecordHeader{Key: hdrDelivered, Value: strconv.AppendInt(nil, int64(delivered), 10)},
-	)
-	if !due.IsZero() {
-		hs = append(hs, kgo.RecordHeader{Key: hdrDue, Value: millis(due)})
-	}
-	return &kgo.Record{Topic: topic, Key: r.Key, Value: r.Value, Headers: hs}
+	return r.Partition, r.Offset
 }
 
-// deadLetterCopy returns the record to write to the dead-letter topic for
-// r, a message of subscription source (TOPIC/SUBSCRIPTION) on topic
-// srcTopic, dead-lettered after attempts deliveries for reason.
-func deadLetterCopy(r *kgo.Record, dlq, source, srcTopic string, attempts int, reason string) *kgo.Record {
-	_, p, o := origin(r)
-	if len(reason) > maxReasonLen {
-		reason = truncateUTF8(reason, maxReasonLen)
-	}
-	hs := copyHeaders(r, 6, true)
-	hs = append(hs,
-		kgo.RecordHeader{Key: driver.AttrDeadLetterReason, Value: []byte(reason)},
-		kgo.RecordHeader{Key: driver.AttrAttempts, Value: strconv.AppendInt(nil, int64(attempts), 10)},
-		kgo.RecordHeader{Key: driver.AttrSource, Value: []byte(source)},
-		kgo.RecordHeader{Key: HeaderSourceTopic, Value: []byte(srcTopic)},
-		kgo.RecordHeader{Key: HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(p), 10)},
-		kgo.RecordHeader{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, o, 10)},
-	)
-	return &kgo.Record{Topic: dlq, Key: r.Key, Value: r.Value, Headers: hs}
+// retryCopy returns the copy to write to the retry topic of r, which was
+// delivered delivered times and is due at due.
+func retryCopy(r *kgo.Record, delivered int, due time.Time) driver.Message {
+	m := received(r)
+	return redeliver.Copy(&m, redeliver.Carried{Delivered: delivered, Due: due})
 }
 
-// truncateUTF8 cuts s to at most n bytes without splitting a character.
-func truncateUTF8(s string, n int) string {
-	if n >= len(s) {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
+// deadLetterCopy returns the copy to write to the dead-letter topic of r,
+// a message of subscription source (TOPIC/SUBSCRIPTION) on topic srcTopic,
+// dead-lettered after attempts deliveries for reason.
+func deadLetterCopy(r *kgo.Record, source, srcTopic string, attempts int, reason string) driver.Message {
+	m := received(r)
+	p, o := origin(r, m.ID)
+	dl := redeliver.DeadLetter(&m, reason, attempts, source, 3)
+	dl.Attributes[HeaderSourceTopic] = srcTopic
+	dl.Attributes[HeaderSourcePartition] = strconv.FormatInt(int64(p), 10)
+	dl.Attributes[HeaderSourceOffset] = strconv.FormatInt(o, 10)
+	return dl
+}
+
+// copyRecord returns the record of a copy to write to topic.
+func copyRecord(m *driver.Message, topic string) *kgo.Record {
+	r := &kgo.Record{}
+	toRecord(r, m, topic, time.Time{})
+	return r
 }

@@ -15,17 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/portmq/portmq/mq/driver"
+	"github.com/portmq/portmq/mq/driver/redeliver"
 )
-
-// received turns a record into the message a delivery carries.
-func received(r *kgo.Record) driver.Message {
-	var m driver.Message
-	fillMessage(&m, r)
-	if m.ID == "" {
-		m.ID = messageID(r.Partition, r.Offset)
-	}
-	return m
-}
 
 func TestRecordRoundTripKeepsMessage(t *testing.T) {
 	now := time.Date(2025, 1, 2, 3, 4, 5, 600_000_000, time.UTC)
@@ -71,7 +62,7 @@ func TestRetryCopyCarriesIDAttemptsAndDueTime(t *testing.T) {
 	orig := &kgo.Record{Topic: "orders", Partition: 1, Offset: 7, Timestamp: pub, Key: []byte("k"), Value: []byte("v"),
 		Headers: []kgo.RecordHeader{{Key: "a", Value: []byte("1")}, {Key: hdrDedupID, Value: []byte("d")}}}
 	due := time.UnixMilli(1_700_000_100_000)
-	c1 := retryCopy(orig, "orders.retry.s", 1, due)
+	c1 := copyRecord(ptr(retryCopy(orig, 1, due)), "orders.retry.s")
 	c1.Partition, c1.Offset, c1.Timestamp = 0, 3, time.Now()
 	md := readMeta(c1)
 	if md.delivered != 1 || md.due != due.UnixNano() {
@@ -84,7 +75,7 @@ func TestRetryCopyCarriesIDAttemptsAndDueTime(t *testing.T) {
 	}
 	// A copy of a copy keeps the original ID and publish time and does
 	// not repeat headers.
-	c2 := retryCopy(c1, "orders.retry.s", 2, time.Time{})
+	c2 := copyRecord(ptr(retryCopy(c1, 2, time.Time{})), "orders.retry.s")
 	c2.Partition, c2.Offset = 2, 9
 	if got := received(c2); got.ID != "1-7" || !got.PublishedAt.Equal(pub) {
 		t.Errorf("second copy received as %+v", got)
@@ -105,9 +96,9 @@ func TestRetryCopyCarriesIDAttemptsAndDueTime(t *testing.T) {
 
 func TestDeadLetterCopyCarriesMetadata(t *testing.T) {
 	orig := &kgo.Record{Topic: "orders.retry.s", Partition: 0, Offset: 3, Value: []byte("v"),
-		Headers: []kgo.RecordHeader{{Key: "a", Value: []byte("1")}, {Key: hdrID, Value: []byte("2-40")}, {Key: hdrDelivered, Value: []byte("2")}}}
-	reason := strings.Repeat("é", maxReasonLen) // two bytes each
-	dl := deadLetterCopy(orig, "orders.dlq.s", "orders/s", "orders", 3, reason)
+		Headers: []kgo.RecordHeader{{Key: "a", Value: []byte("1")}, {Key: redeliver.AttrID, Value: []byte("2-40")}, {Key: redeliver.AttrDelivered, Value: []byte("2")}}}
+	reason := strings.Repeat("é", redeliver.MaxReasonLen) // two bytes each
+	dl := copyRecord(ptr(deadLetterCopy(orig, "orders/s", "orders", 3, reason)), "orders.dlq.s")
 	dl.Partition, dl.Offset = 0, 0
 	got := received(dl)
 	want := map[string]string{
@@ -120,25 +111,15 @@ func TestDeadLetterCopyCarriesMetadata(t *testing.T) {
 		}
 	}
 	r := got.Attributes[driver.AttrDeadLetterReason]
-	if len(r) > maxReasonLen || !utf8.ValidString(r) || !strings.HasPrefix(reason, r) {
-		t.Errorf("reason of %d bytes, valid UTF-8 %v: want a prefix of at most %d bytes", len(r), utf8.ValidString(r), maxReasonLen)
+	if len(r) > redeliver.MaxReasonLen || !utf8.ValidString(r) || !strings.HasPrefix(reason, r) {
+		t.Errorf("reason of %d bytes, valid UTF-8 %v: want a prefix of at most %d bytes", len(r), utf8.ValidString(r), redeliver.MaxReasonLen)
 	}
 	if got.ID == "2-40" {
 		t.Errorf("a dead letter is a new message; it kept the original ID")
 	}
 }
 
-func TestTruncateUTF8(t *testing.T) {
-	for _, c := range []struct {
-		s    string
-		n    int
-		want string
-	}{{"abc", 5, "abc"}, {"abc", 2, "ab"}, {"aé", 2, "a"}, {"éé", 3, "é"}, {"", 3, ""}} {
-		if got := truncateUTF8(c.s, c.n); got != c.want {
-			t.Errorf("truncateUTF8(%q, %d) = %q, want %q", c.s, c.n, got, c.want)
-		}
-	}
-}
+func ptr[T any](v T) *T { return &v }
 
 func TestIDListCutsEachID(t *testing.T) {
 	var l idList

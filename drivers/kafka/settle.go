@@ -2,18 +2,14 @@ package kafka
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/portmq/portmq/mq/driver"
+	"github.com/portmq/portmq/mq/driver/redeliver"
 )
-
-func maxAttemptsReason(n int) string {
-	return "max attempts (" + strconv.Itoa(n) + ") reached"
-}
 
 // Ack settles the deliveries: their offsets become committable (group
 // mode) or the broker accepts them (share mode).
@@ -50,19 +46,15 @@ func (s *subscription) Nack(ctx context.Context, ids []driver.AckID, delay time.
 		switch {
 		case e == nil:
 			errs = driver.SetItemError(errs, len(ids), i, driver.ErrLeaseExpired())
-		case s.o.MaxAttempts > 0 && e.attempt >= s.o.MaxAttempts:
+		case redeliver.Exhausted(e.attempt, s.o.MaxAttempts):
 			e.state = stBusy
-			jobs = append(jobs, s.deadLetterJob(i, e, maxAttemptsReason(s.o.MaxAttempts)))
+			jobs = append(jobs, s.deadLetterJob(i, e, redeliver.MaxAttemptsReason(s.o.MaxAttempts)))
 		case e.sh != nil && delay == 0:
 			s.finishLocked(e, kgo.AckRelease)
 			release = true
 		case s.retryable(e):
 			e.state = stBusy
-			due := time.Time{}
-			if delay > 0 {
-				due = now.Add(delay)
-			}
-			jobs = append(jobs, copyJob{i: i, e: e, rec: retryCopy(e.rec, s.o.RetryTopic, e.attempt, due), due: nanos(now.Add(delay))})
+			jobs = append(jobs, copyJob{i: i, e: e, m: retryCopy(e.rec, e.attempt, redeliver.Due(now, delay)), due: nanos(now.Add(delay))})
 		default:
 			s.redeliverLocked(e, nanos(now.Add(delay)))
 		}
@@ -98,67 +90,87 @@ func (s *subscription) DeadLetter(ctx context.Context, items []driver.DeadLetter
 type copyJob struct {
 	i    int // index in the caller's batch
 	e    *entry
-	rec  *kgo.Record
+	m    driver.Message
 	dead bool  // to the dead-letter topic
 	due  int64 // retry: when to redeliver from memory if the copy fails
 }
 
 func (s *subscription) deadLetterJob(i int, e *entry, reason string) copyJob {
 	return copyJob{i: i, e: e, dead: true, due: time.Now().UnixNano(),
-		rec: deadLetterCopy(e.rec, s.o.DeadLetterTopic, s.o.sourceName, s.topic, e.attempt, reason)}
+		m: deadLetterCopy(e.rec, s.o.sourceName, s.topic, e.attempt, reason)}
 }
 
-// runCopies writes the copies, waits until they are acknowledged, and
-// settles their entries. A copy that fails leaves the message with this
-// handle (redelivered from memory, or released to the share group), so
-// nothing is lost; a failed dead-letter copy is reported.
+// runCopies moves the jobs' entries with redeliver.Move, the retry copies
+// and then the dead letters: it sends the copies through a topic of the
+// subscription's client (SendBatch: acknowledged by all in-sync replicas)
+// and settles their entries. A copy that fails leaves the message with
+// this handle (redelivered from memory, or released to the share group),
+// so nothing is lost; a failed dead-letter copy is reported.
 func (s *subscription) runCopies(ctx context.Context, jobs []copyJob, errs []error, n int) []error {
 	if len(jobs) == 0 {
 		return errs
 	}
-	results := make([]error, len(jobs))
-	var dlqErr error
-	for _, j := range jobs {
-		if j.dead {
-			dlqErr = s.ensureDeadLetterTopic(ctx)
-			break
-		}
-	}
-	var wg sync.WaitGroup
-	for k := range jobs {
-		if jobs[k].dead && dlqErr != nil {
-			results[k] = dlqErr
-			continue
-		}
-		wg.Add(1)
-		s.base.Produce(ctx, jobs[k].rec, func(_ *kgo.Record, err error) {
-			results[k] = err
-			wg.Done()
-		})
-	}
-	wg.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, j := range jobs {
-		e := j.e
-		if e.state != stBusy || e.stale() {
-			continue
-		}
-		if err := results[k]; err != nil {
-			if j.dead {
-				errs = driver.SetItemError(errs, n, j.i, wrap("dead-letter to "+s.o.DeadLetterTopic, err))
+	for _, dead := range [...]bool{false, true} {
+		var js []copyJob
+		var copies []driver.Message
+		var at []int
+		for _, j := range jobs {
+			if j.dead == dead {
+				js, copies, at = append(js, j), append(copies, j.m), append(at, j.i)
 			}
-			s.redeliverLocked(e, j.due)
-			continue
 		}
-		if j.dead {
-			s.finishLocked(e, kgo.AckReject)
-		} else {
-			s.finishLocked(e, kgo.AckAccept)
-		}
+		errs = redeliver.Move(ctx, s.copySender(dead), copies, at, func(k int, err error) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.settleCopyLocked(js[k], err)
+		}, errs, n)
 	}
+	s.mu.Lock()
 	s.wakeLocked()
+	s.mu.Unlock()
 	return errs
+}
+
+// copySender sends copies to the retry topic or (creating it on first
+// use) the dead-letter topic.
+func (s *subscription) copySender(dead bool) redeliver.Send {
+	t := &topic{cl: s.base, name: s.copyTopic(dead)}
+	if !dead {
+		return t.SendBatch
+	}
+	return func(ctx context.Context, ms []driver.Message) error {
+		if err := s.ensureDeadLetterTopic(ctx); err != nil {
+			return err
+		}
+		return t.SendBatch(ctx, ms)
+	}
+}
+
+// copyTopic is where a copy goes.
+func (s *subscription) copyTopic(dead bool) string {
+	if dead {
+		return s.o.DeadLetterTopic
+	}
+	return s.o.RetryTopic
+}
+
+// settleCopyLocked settles the entry of a job whose copy was written (err
+// nil) or not, and returns the job's error.
+func (s *subscription) settleCopyLocked(j copyJob, err error) error {
+	e := j.e
+	switch {
+	case e.state != stBusy || e.stale():
+	case err != nil:
+		s.redeliverLocked(e, j.due)
+		if j.dead {
+			return wrap("dead-letter to "+s.o.DeadLetterTopic, err)
+		}
+	case j.dead:
+		s.finishLocked(e, kgo.AckReject)
+	default:
+		s.finishLocked(e, kgo.AckAccept)
+	}
+	return nil
 }
 
 // copyAsyncLocked writes a fetched entry's copy in the background: to the
@@ -174,12 +186,13 @@ func (s *subscription) copyAsyncLocked(e *entry, dead bool, reason string, deliv
 	} else {
 		wg = &e.sh.copies
 	}
-	var rec *kgo.Record
+	var m driver.Message
 	if dead {
-		rec = deadLetterCopy(e.rec, s.o.DeadLetterTopic, s.o.sourceName, s.topic, delivered, reason)
+		m = deadLetterCopy(e.rec, s.o.sourceName, s.topic, delivered, reason)
 	} else {
-		rec = retryCopy(e.rec, s.o.RetryTopic, delivered, time.Unix(0, e.due))
+		m = retryCopy(e.rec, delivered, time.Unix(0, e.due))
 	}
+	rec := copyRecord(&m, s.copyTopic(dead))
 	done := func(_ *kgo.Record, err error) {
 		s.mu.Lock()
 		s.copiedLocked(e, dead, err)
@@ -218,7 +231,7 @@ func (s *subscription) copiedLocked(e *entry, dead bool, err error) {
 		p.out--
 		p.m.out--
 		if p.revoking {
-			p.m.notifySettled()
+			p.m.settled.Notify()
 		}
 		if dead {
 			e.due = time.Now().Add(time.Second).UnixNano()

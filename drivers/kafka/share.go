@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/portmq/portmq/internal/notify"
+	"github.com/portmq/portmq/mq"
 )
 
 // shareSource consumes the subscribed topic in a share group (KIP-932).
@@ -20,7 +23,7 @@ import (
 // receives from leaves the group (see checkIdleLocked).
 type shareSource struct {
 	s    *subscription
-	kick chan struct{}
+	kick notify.Kick
 
 	// Guarded by s.mu.
 	m          *shareMember // nil when not in the group
@@ -76,19 +79,13 @@ func (m *shareMember) flushSoonLocked() {
 }
 
 func newShareSource(s *subscription) *shareSource {
-	return &shareSource{s: s, kick: make(chan struct{}, 1)}
-}
-
-func (sh *shareSource) signal() {
-	select {
-	case sh.kick <- struct{}{}:
-	default:
-	}
+	return &shareSource{s: s, kick: notify.NewKick()}
 }
 
 // loop polls when the previous poll is settled and somebody receives.
 func (sh *shareSource) loop() {
 	s := sh.s
+	fails := 0
 	for {
 		s.mu.Lock()
 		for !s.closed && (s.receivers == 0 || (sh.m != nil && sh.m.pending > 0)) {
@@ -113,7 +110,7 @@ func (sh *shareSource) loop() {
 				s.fatal = err
 				s.wakeAll()
 				s.mu.Unlock()
-				if !sleepCtx(s.ctx, time.Second) {
+				if fails++; !notify.Sleep(s.ctx, retryBackoff.Delay(fails)) {
 					return
 				}
 				continue
@@ -138,7 +135,7 @@ func (sh *shareSource) loop() {
 		if s.ctx.Err() != nil {
 			return
 		}
-		if m.admit(fs, polled) == 0 && len(fs.Errors()) > 0 && !sleepCtx(s.ctx, 100*time.Millisecond) {
+		if fails = failed(fails, m.admit(fs, polled) == 0 && len(fs.Errors()) > 0); fails > 0 && !notify.Sleep(s.ctx, retryBackoff.Delay(fails)) {
 			return
 		}
 	}
@@ -193,7 +190,7 @@ func (m *shareMember) admit(fs kgo.Fetches, polled int64) int {
 	})
 	if n > 0 && m.lockDur > 0 {
 		m.renewAt = polled + m.lockDur/2
-		s.poke()
+		s.kick.Notify()
 	}
 	s.wakeLocked()
 	return n
@@ -276,7 +273,7 @@ func (sh *shareSource) close() {
 // leave waits (a bounded time) for background copies, then closes the
 // client, which acknowledges what was settled and releases the rest.
 func (m *shareMember) leave() {
-	waitTimeout(&m.copies, 10*time.Second)
+	notify.WaitTimeout(&m.copies, 10*time.Second)
 	s := m.sh.s
 	s.mu.Lock()
 	m.gone = true
@@ -284,14 +281,15 @@ func (m *shareMember) leave() {
 	m.cl.Close()
 }
 
-// sleepCtx waits d and reports whether ctx is still alive.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
+// retryBackoff spaces the retries of a fetch loop whose polls fail (or
+// whose client cannot be made): mq's backoff, from 100 ms doubling to 5 s.
+var retryBackoff = mq.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+
+// failed returns the count of consecutive failures after a poll that
+// failed or not.
+func failed(fails int, failure bool) int {
+	if failure {
+		return fails + 1
 	}
+	return 0
 }

@@ -11,6 +11,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/portmq/portmq/mq/driver"
+	"github.com/portmq/portmq/mq/driver/redeliver"
 )
 
 // holdings remembers which wait or delay queues a handle declared and
@@ -143,7 +144,7 @@ func (s *subscription) maxAttemptsReached(ctx context.Context, ss *session, e *e
 	if s.spec.deadLetter != "" {
 		return s.rejectToDeadLetter(ss, e)
 	}
-	return s.deadLetter(ctx, ss, e, "max attempts ("+strconv.Itoa(s.opts.MaxAttempts)+") reached", e.attempt)
+	return s.deadLetter(ctx, ss, e, redeliver.MaxAttemptsReason(s.opts.MaxAttempts), e.attempt)
 }
 
 // deadLetter moves a delivery to the dead-letter topic with portmq's
@@ -257,11 +258,7 @@ func (s *subscription) publishDeadLetter(ctx context.Context, e *entry, reason s
 	if err != nil {
 		return err
 	}
-	m := e.republishing(map[string]string{
-		driver.AttrDeadLetterReason: reason,
-		driver.AttrAttempts:         strconv.Itoa(attempts),
-		driver.AttrSource:           s.info.Name,
-	})
+	m := e.republishing(redeliver.DeadLetter(&driver.Message{}, reason, attempts, s.info.Name, 0).Attributes)
 	to := target{exchange: s.spec.deadLetter, key: dlRoutingKey(s.spec.maxAttempts), mandatory: true}
 	return p.publishOne(ctx, to, m)
 }
