@@ -37,7 +37,12 @@ const (
 
 // ownAttrs are removed from received metadata: the driver's entries and
 // what a retried copy carries.
-var ownAttrs = append(redeliver.Attrs[:len(redeliver.Attrs):len(redeliver.Attrs)], AttrPublishedAt, AttrKey, AttrDedupID)
+var ownAttrs = append(redeliver.Attrs[:len(redeliver.Attrs):len(redeliver.Attrs)], AttrPublishedAt, AttrKey, AttrDedupID, attrAttemptV1)
+
+// attrAttemptV1 is what retried copies carried before AttrDelivered: the
+// number of the attempt the copy is (deliveries so far plus one). A copy
+// still waiting in a retry topic from then is read with its count kept.
+const attrAttemptV1 = "portmq-attempt"
 
 // idPrefix makes IDs unique across processes; idSeq within one.
 var (
@@ -83,6 +88,7 @@ type decoded struct {
 // decode returns md's attributes (the metadata without the driver's
 // entries) and the entries.
 func decode(md map[string]string) (attrs map[string]string, d decoded) {
+	v1 := 0
 	attrs = redeliver.Split(md, ownAttrs, func(k, v string) {
 		switch k {
 		case AttrPublishedAt:
@@ -91,10 +97,17 @@ func decode(md map[string]string) (attrs map[string]string, d decoded) {
 			d.key = v
 		case AttrDedupID:
 			d.dedupID = v
+		case attrAttemptV1:
+			if n, err := strconv.Atoi(v); err == nil && n > 1 {
+				v1 = min(n-1, redeliver.MaxDelivered)
+			}
 		default:
 			d.Read(k, v)
 		}
 	})
+	if d.Delivered == 0 {
+		d.Delivered = v1
+	}
 	return attrs, d
 }
 

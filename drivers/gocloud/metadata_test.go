@@ -55,6 +55,30 @@ func TestDecodeOfForeignMessages(t *testing.T) {
 	}
 }
 
+// TestCopiesOfTheOldFormatKeepTheirCount: copies republished before
+// AttrDelivered carried the attempt number in portmq-attempt; one still in
+// a retry topic keeps its count and does not show the entry.
+func TestCopiesOfTheOldFormatKeepTheirCount(t *testing.T) {
+	for _, c := range []struct {
+		md   map[string]string
+		want int
+	}{
+		{map[string]string{attrAttemptV1: "3", "a": "1"}, 3},
+		{map[string]string{attrAttemptV1: "1"}, 1},
+		{map[string]string{attrAttemptV1: "x"}, 1},
+		{map[string]string{attrAttemptV1: "-7"}, 1},
+		{map[string]string{attrAttemptV1: "3", AttrDelivered: "4"}, 5}, // the new entry wins
+	} {
+		attrs, d := decode(c.md)
+		if d.Attempt() != c.want {
+			t.Errorf("decode(%v): attempt %d, want %d", c.md, d.Attempt(), c.want)
+		}
+		if _, ok := attrs[attrAttemptV1]; ok {
+			t.Errorf("decode(%v): attributes %v still hold %s", c.md, attrs, attrAttemptV1)
+		}
+	}
+}
+
 func TestIDsAreUnique(t *testing.T) {
 	seen := map[string]bool{}
 	for range 1000 {
