@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/portmq/portmq/clock"
 )
 
 // Handler processes one delivery. Returning nil acks it; returning an error
@@ -47,6 +49,7 @@ type Consumer struct {
 	sub *Subscription
 	h   Handler
 	cfg consumerConfig
+	clk clock.Clock
 
 	mu       sync.Mutex
 	running  bool
@@ -66,6 +69,7 @@ type consumerConfig struct {
 	maxAttempts  int
 	store        IdempotencyStore
 	logger       *slog.Logger
+	clk          clock.Clock
 }
 
 // ConsumerOption configures a Consumer.
@@ -134,6 +138,20 @@ func WithIdempotency(store IdempotencyStore) ConsumerOption {
 	}
 }
 
+// WithConsumerClock makes the Consumer measure its retry backoff, lease
+// keeping and idempotency waits with c (default: the Subscription's clock;
+// see WithSubscriptionClock). Deadlines of the contexts passed in stay on
+// real time.
+func WithConsumerClock(c clock.Clock) ConsumerOption {
+	return func(cfg *consumerConfig) error {
+		if c == nil {
+			return newError(InvalidArgument, "mq.WithConsumerClock", "nil clock", nil)
+		}
+		cfg.clk = c
+		return nil
+	}
+}
+
 // WithLogger sets where the Consumer reports failures it cannot return,
 // such as a failed ack (default: nowhere).
 func WithLogger(l *slog.Logger) ConsumerOption {
@@ -161,8 +179,12 @@ func NewConsumer(sub *Subscription, h Handler, opts ...ConsumerOption) (*Consume
 	if cfg.maxAttempts == 0 {
 		cfg.maxAttempts = sub.info.MaxAttempts
 	}
+	clk := cfg.clk
+	if clk == nil {
+		clk = sub.clk
+	}
 	return &Consumer{
-		sub: sub, h: h, cfg: cfg,
+		sub: sub, h: h, cfg: cfg, clk: clk,
 		stopping: make(chan struct{}),
 		stopped:  make(chan struct{}),
 		inflight: make(map[*Delivery]time.Time),
@@ -288,12 +310,8 @@ func (c *Consumer) worker(recvCtx, hctx context.Context) error {
 			}
 			c.logf("receive failed", err)
 			failures++
-			t := time.NewTimer(c.cfg.backoff.Delay(failures))
-			select {
-			case <-recvCtx.Done():
-				t.Stop()
+			if clock.Sleep(recvCtx, c.clk, c.cfg.backoff.Delay(failures), nil) != nil {
 				return nil
-			case <-t.C:
 			}
 			continue
 		}
@@ -312,7 +330,7 @@ func (c *Consumer) worker(recvCtx, hctx context.Context) error {
 
 func (c *Consumer) track(d *Delivery) {
 	c.mu.Lock()
-	c.inflight[d] = time.Now()
+	c.inflight[d] = c.clk.Now()
 	c.mu.Unlock()
 }
 
@@ -480,12 +498,8 @@ func (c *Consumer) claim(ctx context.Context, key string) (Claim, error) {
 		if err != nil || res.Result != Busy {
 			return res, err
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if clock.Sleep(ctx, c.clk, wait, nil) != nil {
 			return res, nil
-		case <-t.C:
 		}
 		wait = min(2*wait, time.Second)
 	}
@@ -523,16 +537,12 @@ func (c *Consumer) keepLeases(stop <-chan struct{}) {
 	// to spare: a slow backend (seconds to apply a visibility change) must
 	// not see the lease end first.
 	every := max(lease/4, 10*time.Millisecond)
-	t := time.NewTicker(every)
-	defer t.Stop()
 	var batch []*Delivery
 	for {
-		select {
-		case <-stop:
+		if clock.Sleep(context.Background(), c.clk, every, stop) != nil {
 			return
-		case <-t.C:
 		}
-		now := time.Now()
+		now := c.clk.Now()
 		batch = batch[:0]
 		c.mu.Lock()
 		for d, since := range c.inflight {
