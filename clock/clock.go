@@ -29,10 +29,18 @@ type Timer interface {
 // Sleep waits until d has passed on c, ctx ends or stop (which may be nil)
 // is closed, whichever comes first. It returns nil after d, ctx.Err() when
 // ctx ended, and ErrStopped when stop was closed. A d of zero or less
-// returns at once, with ctx's error if it has one.
+// returns at once: nil, or ctx's error or ErrStopped if either is there.
 func Sleep(ctx context.Context, c Clock, d time.Duration, stop <-chan struct{}) error {
 	if d <= 0 {
-		return ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		select {
+		case <-stop:
+			return ErrStopped
+		default:
+			return nil
+		}
 	}
 	done := make(chan struct{})
 	t := c.AfterFunc(d, func() { close(done) })

@@ -121,4 +121,7 @@ func TestSleepStopsOnContextAndStop(t *testing.T) {
 	if err := Sleep(context.Background(), c, 0, nil); err != nil {
 		t.Fatalf("Sleep(0) = %v", err)
 	}
+	if err := Sleep(context.Background(), c, 0, stop); !errors.Is(err, ErrStopped) {
+		t.Fatalf("Sleep(0) with a closed stop = %v", err)
+	}
 }

@@ -32,11 +32,19 @@ func (c *Consumer) keepLeases(stop <-chan struct{}) {
 	// not see the lease end first.
 	every := max(lease/4, 10*time.Millisecond)
 	var batch []*Delivery
+	// Visits keep to a grid, as with a time.Ticker: a visit that took long
+	// (extending during an outage) is followed by the next at once, and
+	// the ticks missed meanwhile are dropped.
+	next := c.clk.Now()
 	for {
-		if clock.Sleep(context.Background(), c.clk, every, stop) != nil {
+		next = next.Add(every)
+		if clock.Sleep(context.Background(), c.clk, next.Sub(c.clk.Now()), stop) != nil {
 			return
 		}
 		now := c.clk.Now()
+		if late := now.Sub(next); late >= every {
+			next = next.Add(late / every * every)
+		}
 		batch = batch[:0]
 		c.mu.Lock()
 		for d, since := range c.inflight {
