@@ -7,14 +7,17 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/portmq/portmq/conformance"
-	_ "github.com/portmq/portmq/memdriver"
+	"github.com/portmq/portmq/memdriver"
 	"github.com/portmq/portmq/mq"
+	"github.com/portmq/portmq/mq/driver"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -24,7 +27,7 @@ const memLease = 200 * time.Millisecond
 // memProvision provisions mem:// resources; emulate makes every handle
 // declare lease, nack delay, delay and dead-lettering as missing, so that
 // mq's emulation of them runs.
-func memProvision(emulate bool) func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
+func memProvision(mux *mq.URLMux, emulate bool) func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
 	return func(ctx context.Context, spec conformance.Spec) (*conformance.Resources, error) {
 		topic := spec.Name
 		tq := url.Values{}
@@ -65,7 +68,7 @@ func memProvision(emulate bool) func(ctx context.Context, spec conformance.Spec)
 			subs = append(subs, name)
 			u := "mem://" + topic + "/" + name + "?" + sq.Encode()
 			// Opening creates the subscription (and its dead-letter topic).
-			s, err := mq.OpenSubscription(ctx, u)
+			s, err := mux.OpenSubscription(ctx, u)
 			if err != nil {
 				return nil, err
 			}
@@ -75,7 +78,7 @@ func memProvision(emulate bool) func(ctx context.Context, spec conformance.Spec)
 			res.SubscriptionURLs = append(res.SubscriptionURLs, u)
 		}
 		res.Cleanup = func(ctx context.Context) error {
-			a, err := mq.OpenAdmin(ctx, "mem://")
+			a, err := mux.OpenAdmin(ctx, "mem://")
 			if err != nil {
 				return err
 			}
@@ -94,28 +97,83 @@ func memProvision(emulate bool) func(ctx context.Context, spec conformance.Spec)
 	}
 }
 
-// memHarness opens handles through an outage wrapper (see outage_test.go)
-// so that the harness can simulate a broker restart.
+// memHarness opens handles of the default Engine through an outage
+// wrapper (see outage_test.go) so that the harness can simulate a broker
+// restart. It runs on real time.
 func memHarness(name string, emulate bool) conformance.Harness {
 	o := &outage{l: memLease}
+	mux := o.mux()
 	return conformance.Harness{
 		Name:      name,
-		Mux:       o.mux(),
-		Provision: memProvision(emulate),
+		Mux:       mux,
+		Provision: memProvision(mux, emulate),
 		Lease:     memLease,
 		Restart:   o.restart,
 		Cut:       o.cut,
 	}
 }
 
+// memFakeHarness is memHarness under fake time: each case runs in a
+// testing/synctest bubble with an Engine and an outage of its own (a
+// channel or timer made in one bubble cannot be used in another), which
+// the harness's mux, Restart and Cut reach through cur.
+func memFakeHarness(name string, emulate bool) conformance.Harness {
+	var cur atomic.Pointer[outageOpener]
+	mux := new(mq.URLMux)
+	mux.Register(memdriver.Scheme, &bubbleOpener{cur: &cur})
+	return conformance.Harness{
+		Name:      name,
+		Mux:       mux,
+		Provision: memProvision(mux, emulate),
+		Lease:     memLease,
+		Restart:   func(ctx context.Context) error { return cur.Load().o.restart(ctx) },
+		Cut:       func(ctx context.Context, d time.Duration) error { return cur.Load().o.cut(ctx, d) },
+		Wrap: func(t *testing.T, run func(t *testing.T)) {
+			synctest.Test(t, func(t *testing.T) {
+				o := &outage{l: memLease}
+				cur.Store(o.opener(memdriver.New(nil)))
+				t.Cleanup(func() { cur.Store(nil) }) // after the case's cleanups
+				run(t)
+			})
+		},
+	}
+}
+
+// bubbleOpener opens through the running case's outageOpener.
+type bubbleOpener struct{ cur *atomic.Pointer[outageOpener] }
+
+func (b *bubbleOpener) OpenTopic(ctx context.Context, u *url.URL) (driver.Topic, error) {
+	return b.cur.Load().OpenTopic(ctx, u)
+}
+
+func (b *bubbleOpener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Subscription, error) {
+	return b.cur.Load().OpenSubscription(ctx, u)
+}
+
+func (b *bubbleOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, error) {
+	return b.cur.Load().OpenAdmin(ctx, u)
+}
+
+// TestMem and TestMemEmulated run the suite on mem under fake time, which
+// takes a fraction of the real leases' time; TestMemRealTime runs it once
+// more on real time, where goroutines race the clock as they do on a
+// network backend.
 func TestMem(t *testing.T) {
 	t.Parallel()
-	conformance.Run(t, memHarness("mem", false))
+	conformance.Run(t, memFakeHarness("mem", false))
 }
 
 func TestMemEmulated(t *testing.T) {
 	t.Parallel()
-	conformance.Run(t, memHarness("mem-emulated", true))
+	conformance.Run(t, memFakeHarness("mem-emulated", true))
+}
+
+func TestMemRealTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time run skipped in -short mode; TestMem runs the suite under fake time")
+	}
+	t.Parallel()
+	conformance.Run(t, memHarness("mem-realtime", false))
 }
 
 // TestCheckReportsBrokenHarness shows that Check itself can fail: a harness

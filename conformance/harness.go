@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"testing"
 	"time"
 
 	"github.com/portmq/portmq/mq"
@@ -39,6 +40,13 @@ type Harness struct {
 	// MaxBody is the largest body the round-trip case sends. Zero means
 	// the backend's Capabilities.MaxBodySize, capped at 1 MiB.
 	MaxBody int
+	// Wrap, if non-nil, runs each case for Run: in the case's subtest, Run
+	// calls Wrap(t, run), and Wrap must call run once, with t or a
+	// *testing.T of its own. synctest.Test is one: it runs the case, and
+	// Provision, in a bubble of fake time, so that its leases, delays and
+	// context deadlines pass as fast as the goroutines get idle (see the
+	// package doc). Check, which has no *testing.T, ignores Wrap.
+	Wrap func(t *testing.T, run func(t *testing.T))
 	// Skip names cases this harness cannot run, each with the reason, for
 	// limits of a test server rather than of the backend (for example a
 	// fake that crashes on replay). The reason is reported with the skip.

@@ -44,8 +44,9 @@ func testOrderPerKey(t tb, s *suite) {
 		}
 		busy[d.Key] = true
 		mu.Unlock()
-		// Some work, so that the Consumer's handlers overlap.
-		time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond)
+		// Some work (up to 1 % of a lease), so that the Consumer's
+		// handlers overlap.
+		work(ctx, time.Duration(rand.Int64N(int64(e.tm.lease/100)+1)))
 		var k, i int
 		if _, err := fmt.Sscanf(string(d.Body), "%d/%d", &k, &i); err != nil {
 			t.Errorf("unexpected %s", describe(d))
@@ -129,5 +130,16 @@ func testNackBlocksKey(t tb, s *suite) {
 	}
 	if !a0Back.IsZero() && bDone.After(a0Back) {
 		t.Errorf("key b finished only after a0 came back from its %v nack delay: a nacked message must block its own key only", delay)
+	}
+}
+
+// work stands for a handler's work of d: it returns after d, or when ctx
+// ends.
+func work(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }

@@ -81,8 +81,18 @@ func (o *outage) check() error {
 
 func (o *outage) mux() *mq.URLMux {
 	m := new(mq.URLMux)
-	m.Register(memdriver.Scheme, &outageOpener{o: o, inner: memdriver.Default().Opener()})
+	m.Register(memdriver.Scheme, o.opener(memdriver.Default()))
 	return m
+}
+
+// opener opens e's handles through o.
+func (o *outage) opener(e *memdriver.Engine) *outageOpener {
+	return &outageOpener{o: o, inner: e.Opener()}
+}
+
+// OpenAdmin passes through: provisioning is not cut.
+func (op *outageOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, error) {
+	return op.inner.(driver.AdminOpener).OpenAdmin(ctx, u)
 }
 
 type outageOpener struct {

@@ -96,7 +96,18 @@ func Run(t *testing.T, h Harness) {
 	for _, c := range allCases {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Logf("rule %s: %s", c.Rule, c.Description)
-			s.runCase(t, &c)
+			if h.Wrap == nil {
+				s.runCase(t, &c)
+				return
+			}
+			ran := false
+			h.Wrap(t, func(t *testing.T) {
+				ran = true
+				s.runCase(t, &c)
+			})
+			if !ran && !t.Failed() && !t.Skipped() {
+				t.Fatal("conformance: Harness.Wrap did not run the case")
+			}
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/portmq/portmq/memdriver"
@@ -46,53 +47,57 @@ func TestCasesFailOnBrokenDriver(t *testing.T) {
 		{leakPassword, "ErrorsNeverContainPassword"},
 		{redeliverAcked, "DoubleSettleReturnsErrSettled"},
 	} {
+		// Under fake time (a bubble each), as TestMem runs the suite.
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			var cd *caseDef
-			for i := range allCases {
-				if allCases[i].Name == c.name {
-					cd = &allCases[i]
+			synctest.Test(t, func(t *testing.T) {
+				var cd *caseDef
+				for i := range allCases {
+					if allCases[i].Name == c.name {
+						cd = &allCases[i]
+					}
 				}
-			}
-			if cd == nil {
-				t.Fatalf("no case %s", c.name)
-			}
-			mux := new(mq.URLMux)
-			mux.Register(memdriver.Scheme, &sabOpener{sab: c.sab, inner: memdriver.Default().Opener()})
-			s := newSuite(Harness{Name: "sabotaged", Mux: mux, Provision: sabProvision, Lease: 200 * time.Millisecond})
-			res := runRecorded(t.Context(), cd, s, nil, time.Minute)
-			if res.Status != Fail {
-				t.Errorf("case %s: status %v on a driver with sabotage %d, want FAIL; log:\n%s", c.name, res.Status, c.sab, res.Message)
-			} else {
-				t.Logf("fails as it must:\n%s", res.Message)
-			}
+				if cd == nil {
+					t.Fatalf("no case %s", c.name)
+				}
+				mux := new(mq.URLMux)
+				mux.Register(memdriver.Scheme, &sabOpener{sab: c.sab, inner: memdriver.New(nil).Opener()})
+				s := newSuite(Harness{Name: "sabotaged", Mux: mux, Provision: sabProvision(mux), Lease: 200 * time.Millisecond})
+				res := runRecorded(t.Context(), cd, s, nil, time.Minute)
+				if res.Status != Fail {
+					t.Errorf("case %s: status %v on a driver with sabotage %d, want FAIL; log:\n%s", c.name, res.Status, c.sab, res.Message)
+				} else {
+					t.Logf("fails as it must:\n%s", res.Message)
+				}
+			})
 		})
 	}
 }
 
-func sabProvision(ctx context.Context, spec Spec) (*Resources, error) {
-	q := url.Values{}
-	q.Set("visibility", spec.Lease.String())
-	if spec.MaxAttempts > 0 {
-		q.Set("max_attempts", strconv.Itoa(spec.MaxAttempts))
-	}
-	res := &Resources{TopicURL: "mem://" + spec.Name}
-	if spec.DeadLetter {
-		q.Set("dead_letter", spec.Name+"-dlq")
-		res.DeadLetterURL = "mem://" + spec.Name + "-dlq/dlq"
-	}
-	for i := range spec.Subscriptions {
-		u := fmt.Sprintf("mem://%s/sub-%d?%s", spec.Name, i, q.Encode())
-		s, err := mq.OpenSubscription(ctx, u)
-		if err != nil {
-			return nil, err
+func sabProvision(mux *mq.URLMux) func(ctx context.Context, spec Spec) (*Resources, error) {
+	return func(ctx context.Context, spec Spec) (*Resources, error) {
+		q := url.Values{}
+		q.Set("visibility", spec.Lease.String())
+		if spec.MaxAttempts > 0 {
+			q.Set("max_attempts", strconv.Itoa(spec.MaxAttempts))
 		}
-		if err := s.Shutdown(ctx); err != nil {
-			return nil, err
+		res := &Resources{TopicURL: "mem://" + spec.Name}
+		if spec.DeadLetter {
+			q.Set("dead_letter", spec.Name+"-dlq")
+			res.DeadLetterURL = "mem://" + spec.Name + "-dlq/dlq"
 		}
-		res.SubscriptionURLs = append(res.SubscriptionURLs, u)
+		for i := range spec.Subscriptions {
+			u := fmt.Sprintf("mem://%s/sub-%d?%s", spec.Name, i, q.Encode())
+			s, err := mux.OpenSubscription(ctx, u)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.Shutdown(ctx); err != nil {
+				return nil, err
+			}
+			res.SubscriptionURLs = append(res.SubscriptionURLs, u)
+		}
+		return res, nil
 	}
-	return res, nil
 }
 
 type sabOpener struct {

@@ -66,6 +66,10 @@ func RunIdempotencyStore(t *testing.T, h StoreHarness) {
 		h.Retention = 2 * h.TTL
 	}
 	if h.Wait == nil {
+		// A store whose server keeps the time (Redis PX, PostgreSQL now())
+		// expires claims on the server's clock, which is what the expiry
+		// cases test: real time has to pass. A store on a fake clock
+		// passes its Advance instead (TestMemoryIdempotencyStore).
 		h.Wait = time.Sleep
 	}
 	var b [4]byte

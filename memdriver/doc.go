@@ -86,8 +86,8 @@
 // whose lease ended, or that the subscription does not know, fail for that
 // item with driver.ErrLeaseExpired (code FailedPrecondition); a batch with
 // some such items returns a *driver.BatchError. A lease counts as ended
-// once the subscription's timer has seen it end, which on a FakeClock is
-// exactly at its deadline (Advance fires the timer) and on the RealClock
+// once the subscription's timer has seen it end, which on a clock.Fake is
+// exactly at its deadline (Advance fires the timer) and on clock.Real
 // as soon as the runtime runs the timer; settling calls do not read the
 // clock, which keeps them cheap. Closing a subscription
 // handle returns its unsettled deliveries at once. Calls on a closed handle
@@ -141,10 +141,14 @@
 //
 // # Clock
 //
-// All time in an Engine comes from its [Clock]: [RealClock] by default, or
-// a [FakeClock] passed in [Options]. With a FakeClock nothing happens until
-// the test calls [FakeClock.Advance], which fires due timers synchronously,
-// so lease expiry, delays and dedup windows are tested without sleeping.
+// All time in an Engine comes from its clock ([Options].Clock): a
+// [clock.Real] by default, or a [clock.Fake]. With a Fake nothing happens
+// until the test calls [clock.Fake.Advance], which fires due timers
+// synchronously, so lease expiry, delays and dedup windows are tested
+// without sleeping. The engine's handles expose the clock
+// ([driver.Clocked]), so mq handles opened over them measure their own
+// leases, holds and backoffs with it too: an Engine on a Fake opened
+// through mq runs all of portmq on the fake time.
 // Each subscription uses a single timer, armed for the earliest due delayed
 // message or lease end; nothing polls.
 //

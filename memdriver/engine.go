@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/portmq/portmq/clock"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -25,8 +26,8 @@ const (
 // Options configures an Engine. The zero value (and a nil *Options) gives
 // the defaults.
 type Options struct {
-	// Clock is the source of time; nil means RealClock.
-	Clock Clock
+	// Clock is the source of time; nil means clock.Real.
+	Clock clock.Clock
 }
 
 // SubscriptionOptions configures one subscription handle (not the shared
@@ -43,9 +44,9 @@ type SubscriptionOptions struct {
 // Engine is an independent namespace of topics and subscriptions held in
 // memory. All its methods are safe for concurrent use.
 type Engine struct {
-	clock Clock
-	seq   atomic.Uint64 // last message ID reserved
-	ids   atomic.Pointer[idBlock]
+	clk clock.Clock
+	seq atomic.Uint64 // last message ID reserved
+	ids atomic.Pointer[idBlock]
 
 	mu     sync.Mutex // guards topics and each topic's subscription set
 	topics map[string]*topic
@@ -53,9 +54,9 @@ type Engine struct {
 
 // New returns an empty Engine.
 func New(opts *Options) *Engine {
-	e := &Engine{clock: RealClock{}, topics: make(map[string]*topic)}
+	e := &Engine{clk: clock.Real{}, topics: make(map[string]*topic)}
 	if opts != nil && opts.Clock != nil {
-		e.clock = opts.Clock
+		e.clk = opts.Clock
 	}
 	return e
 }
@@ -66,7 +67,7 @@ var defaultEngine = sync.OnceValue(func() *Engine { return New(nil) })
 func Default() *Engine { return defaultEngine() }
 
 // Clock returns the engine's clock.
-func (e *Engine) Clock() Clock { return e.clock }
+func (e *Engine) Clock() clock.Clock { return e.clk }
 
 // OpenTopic returns a handle for sending to topic name, creating the topic
 // if absent. If the topic exists and cfg sets a DedupWindow different from
@@ -183,7 +184,7 @@ func (e *Engine) publishDeadLetters(name string, msgs []driver.Message) {
 	e.mu.Lock()
 	t := e.deadLetterTopicLocked(name)
 	e.mu.Unlock()
-	t.send(msgs, e.clock.Now())
+	t.send(msgs, e.clk.Now())
 }
 
 func checkSubConfig(c driver.SubscriptionConfig) error {

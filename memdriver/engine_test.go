@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/portmq/portmq/mq/driver"
@@ -103,50 +104,52 @@ func TestAsExposesOnlyTheEngine(t *testing.T) {
 }
 
 func TestAdminCreatesAndDeletes(t *testing.T) {
-	ctx := context.Background()
-	v := newEnv(t)
-	a := v.e.Admin()
-	defer a.Close()
-	wantCode(t, a.CreateSubscription(ctx, "t", "s", driver.SubscriptionConfig{}), driver.NotFound)
-	if err := a.CreateTopic(ctx, "t", driver.TopicConfig{DedupWindow: time.Minute}); err != nil {
-		t.Fatal(err)
-	}
-	wantCode(t, a.CreateTopic(ctx, "t", driver.TopicConfig{}), driver.AlreadyExists)
-	if err := a.CreateSubscription(ctx, "t", "s", driver.SubscriptionConfig{MaxAttempts: 2}); err != nil {
-		t.Fatal(err)
-	}
-	wantCode(t, a.CreateSubscription(ctx, "t", "s", driver.SubscriptionConfig{}), driver.AlreadyExists)
-	wantCode(t, a.CreateTopic(ctx, "t.s.dlq", driver.TopicConfig{}), driver.AlreadyExists) // created with s
-	wantCode(t, a.CreateTopic(ctx, "bad/name", driver.TopicConfig{}), driver.InvalidArgument)
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		v := newEnv(t)
+		a := v.e.Admin()
+		defer a.Close()
+		wantCode(t, a.CreateSubscription(ctx, "t", "s", driver.SubscriptionConfig{}), driver.NotFound)
+		if err := a.CreateTopic(ctx, "t", driver.TopicConfig{DedupWindow: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, a.CreateTopic(ctx, "t", driver.TopicConfig{}), driver.AlreadyExists)
+		if err := a.CreateSubscription(ctx, "t", "s", driver.SubscriptionConfig{MaxAttempts: 2}); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, a.CreateSubscription(ctx, "t", "s", driver.SubscriptionConfig{}), driver.AlreadyExists)
+		wantCode(t, a.CreateTopic(ctx, "t.s.dlq", driver.TopicConfig{}), driver.AlreadyExists) // created with s
+		wantCode(t, a.CreateTopic(ctx, "bad/name", driver.TopicConfig{}), driver.InvalidArgument)
 
-	s := v.sub("t", "s", nil, nil)
-	tp := v.topic("t", nil)
-	if tp.(*topicHandle).t.dedup.getWindow() != time.Minute {
-		t.Fatal("dedup window not kept")
-	}
-	wantCode(t, a.DeleteSubscription(ctx, "t", "nope"), driver.NotFound)
-	wantCode(t, a.DeleteSubscription(ctx, "nope", "s"), driver.NotFound)
-	errc := make(chan error)
-	go func() {
-		_, err := s.ReceiveBatch(ctx, make([]driver.Message, 1))
-		errc <- err
-	}()
-	waitForWaiter(t, s)
-	if err := a.DeleteSubscription(ctx, "t", "s"); err != nil {
-		t.Fatal(err)
-	}
-	wantCode(t, <-errc, driver.NotFound)
-	wantCode(t, s.Ack(ctx, nil), driver.NotFound)
-	sendBodies(t, tp, "to nobody")
-	if err := a.DeleteTopic(ctx, "t"); err != nil {
-		t.Fatal(err)
-	}
-	wantCode(t, a.DeleteTopic(ctx, "t"), driver.NotFound)
-	wantCode(t, tp.SendBatch(ctx, []driver.Message{{}}), driver.NotFound)
-	if err := a.Close(); err != nil {
-		t.Fatal(err)
-	}
-	wantCode(t, a.CreateTopic(ctx, "x", driver.TopicConfig{}), driver.Closed)
+		s := v.sub("t", "s", nil, nil)
+		tp := v.topic("t", nil)
+		if tp.(*topicHandle).t.dedup.getWindow() != time.Minute {
+			t.Fatal("dedup window not kept")
+		}
+		wantCode(t, a.DeleteSubscription(ctx, "t", "nope"), driver.NotFound)
+		wantCode(t, a.DeleteSubscription(ctx, "nope", "s"), driver.NotFound)
+		errc := make(chan error)
+		go func() {
+			_, err := s.ReceiveBatch(ctx, make([]driver.Message, 1))
+			errc <- err
+		}()
+		waitForWaiter(t, s)
+		if err := a.DeleteSubscription(ctx, "t", "s"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, <-errc, driver.NotFound)
+		wantCode(t, s.Ack(ctx, nil), driver.NotFound)
+		sendBodies(t, tp, "to nobody")
+		if err := a.DeleteTopic(ctx, "t"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, a.DeleteTopic(ctx, "t"), driver.NotFound)
+		wantCode(t, tp.SendBatch(ctx, []driver.Message{{}}), driver.NotFound)
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, a.CreateTopic(ctx, "x", driver.TopicConfig{}), driver.Closed)
+	})
 }
 
 func TestDefaultEngineIsShared(t *testing.T) {

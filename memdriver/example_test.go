@@ -5,16 +5,17 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/portmq/portmq/clock"
 	"github.com/portmq/portmq/memdriver"
 	"github.com/portmq/portmq/mq/driver"
 )
 
-// An Engine on a FakeClock makes lease expiry and dead-lettering testable
+// An Engine on a clock.Fake makes lease expiry and dead-lettering testable
 // without sleeping.
 func Example() {
 	ctx := context.Background()
-	clock := memdriver.NewFakeClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	e := memdriver.New(&memdriver.Options{Clock: clock})
+	clk := clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	e := memdriver.New(&memdriver.Options{Clock: clk})
 
 	sub, _ := e.OpenSubscription("orders", "billing", &driver.SubscriptionConfig{Lease: 10 * time.Second, MaxAttempts: 2}, nil)
 	defer sub.Close()
@@ -29,7 +30,7 @@ func Example() {
 	for range 2 {
 		sub.ReceiveBatch(ctx, dst)
 		fmt.Printf("%s: attempt %d\n", dst[0].Body, dst[0].Attempt)
-		clock.Advance(10 * time.Second) // the lease ends
+		clk.Advance(10 * time.Second) // the lease ends
 	}
 	dlq.ReceiveBatch(ctx, dst)
 	fmt.Printf("dead letter %s: %s\n", dst[0].Body, dst[0].Attributes[driver.AttrDeadLetterReason])

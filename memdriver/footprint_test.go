@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portmq/portmq/clock"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -49,7 +50,7 @@ func TestSpikeLeavesNoFootprint(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			clk := NewFakeClock(t0)
+			clk := clock.NewFake(t0)
 			e := New(&Options{Clock: clk})
 			var tcfg *driver.TopicConfig
 			if c.dedup {

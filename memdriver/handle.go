@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/portmq/portmq/clock"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -25,6 +26,8 @@ var (
 	_ driver.Seeker                = (*subHandle)(nil)
 	_ driver.DeadLetterer          = (*subHandle)(nil)
 	_ driver.DeadLetterTopicOpener = (*subHandle)(nil)
+	_ driver.Clocked               = (*subHandle)(nil)
+	_ driver.Clocked               = (*topicHandle)(nil)
 )
 
 func newSubHandle(s *subscription, o SubscriptionOptions) *subHandle {
@@ -275,6 +278,10 @@ func (h *subHandle) Info() driver.SubscriptionInfo { return h.info }
 
 // Capabilities implements driver.Subscription.
 func (h *subHandle) Capabilities() driver.Capabilities { return h.caps }
+
+// Clock returns the engine's clock (driver.Clocked), so that mq measures
+// its own time over the handle with it.
+func (h *subHandle) Clock() clock.Clock { return h.s.eng.clk }
 
 // As exposes the *Engine through a **Engine.
 func (h *subHandle) As(i any) bool { return asEngine(h.s.eng, i) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/portmq/portmq/mq/driver"
@@ -58,40 +59,40 @@ func TestLeaseExpiryRedeliversWithAttemptPlusOne(t *testing.T) {
 }
 
 func TestLeaseExpiryWakesABlockedReceiver(t *testing.T) {
-	v := newEnv(t)
-	s := v.sub("t", "s", &driver.SubscriptionConfig{Lease: time.Second}, nil)
-	sendBodies(t, v.topic("t", nil), "m")
-	pollOne(t, s)
-	got := make(chan driver.Message)
-	go func() {
-		dst := make([]driver.Message, 1)
-		if n, err := s.ReceiveBatch(context.Background(), dst); err == nil && n == 1 {
-			got <- dst[0]
+	synctest.Test(t, func(t *testing.T) {
+		v := newEnv(t)
+		s := v.sub("t", "s", &driver.SubscriptionConfig{Lease: time.Second}, nil)
+		sendBodies(t, v.topic("t", nil), "m")
+		pollOne(t, s)
+		got := make(chan driver.Message)
+		go func() {
+			dst := make([]driver.Message, 1)
+			if n, err := s.ReceiveBatch(context.Background(), dst); err == nil && n == 1 {
+				got <- dst[0]
+			}
+			close(got)
+		}()
+		waitForWaiter(t, s)
+		v.clk.Advance(time.Second)
+		m, ok := <-got
+		if !ok || m.Attempt != 2 {
+			t.Fatalf("blocked receiver got %+v, %v", m, ok)
 		}
-		close(got)
-	}()
-	waitForWaiter(t, s)
-	v.clk.Advance(time.Second)
-	m, ok := <-got
-	if !ok || m.Attempt != 2 {
-		t.Fatalf("blocked receiver got %+v, %v", m, ok)
-	}
+	})
 }
 
-// waitForWaiter waits until a ReceiveBatch call blocks on s.
+// waitForWaiter waits until a ReceiveBatch call blocks on s. It must run
+// in a synctest bubble.
 func waitForWaiter(t *testing.T, s driver.Subscription) {
 	t.Helper()
+	synctest.Wait()
 	sub := s.(*subHandle).s
-	for range 10000 {
-		sub.mu.Lock()
-		n := len(sub.waiters)
-		sub.mu.Unlock()
-		if n > 0 {
-			return
-		}
-		time.Sleep(100 * time.Microsecond)
+	sub.mu.Lock()
+	n := len(sub.waiters)
+	sub.mu.Unlock()
+	if n == 0 {
+		t.Fatal("no receiver blocked")
 	}
-	t.Fatal("no receiver blocked")
 }
 
 func TestAckIsFinal(t *testing.T) {
@@ -256,56 +257,62 @@ func TestCloseReturnsUnsettledDeliveries(t *testing.T) {
 }
 
 func TestCloseUnblocksReceiveBatch(t *testing.T) {
-	v := newEnv(t)
-	s, err := v.e.OpenSubscription("t", "s", nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error)
-	go func() {
-		_, err := s.ReceiveBatch(context.Background(), make([]driver.Message, 4))
-		errc <- err
-	}()
-	waitForWaiter(t, s)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	wantCode(t, <-errc, driver.Closed)
+	synctest.Test(t, func(t *testing.T) {
+		v := newEnv(t)
+		s, err := v.e.OpenSubscription("t", "s", nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		errc := make(chan error)
+		go func() {
+			_, err := s.ReceiveBatch(context.Background(), make([]driver.Message, 4))
+			errc <- err
+		}()
+		waitForWaiter(t, s)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, <-errc, driver.Closed)
+	})
 }
 
 func TestReceiveBatchReturnsContextError(t *testing.T) {
-	v := newEnv(t)
-	s := v.sub("t", "s", nil, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error)
-	go func() {
-		_, err := s.ReceiveBatch(ctx, make([]driver.Message, 4))
-		errc <- err
-	}()
-	waitForWaiter(t, s)
-	cancel()
-	if err := <-errc; !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v", err)
-	}
-	// A wake-up is not lost to the canceled call.
-	sendBodies(t, v.topic("t", nil), "m")
-	n, err := s.ReceiveBatch(context.Background(), make([]driver.Message, 4))
-	if n != 1 || err != nil {
-		t.Fatalf("n, err = %d, %v", n, err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		v := newEnv(t)
+		s := v.sub("t", "s", nil, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error)
+		go func() {
+			_, err := s.ReceiveBatch(ctx, make([]driver.Message, 4))
+			errc <- err
+		}()
+		waitForWaiter(t, s)
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v", err)
+		}
+		// A wake-up is not lost to the canceled call.
+		sendBodies(t, v.topic("t", nil), "m")
+		n, err := s.ReceiveBatch(context.Background(), make([]driver.Message, 4))
+		if n != 1 || err != nil {
+			t.Fatalf("n, err = %d, %v", n, err)
+		}
+	})
 }
 
 func TestReceiveBatchWakesOnSend(t *testing.T) {
-	v := newEnv(t)
-	s := v.sub("t", "s", nil, nil)
-	got := make(chan int)
-	go func() {
-		n, _ := s.ReceiveBatch(context.Background(), make([]driver.Message, 4))
-		got <- n
-	}()
-	waitForWaiter(t, s)
-	sendBodies(t, v.topic("t", nil), "a", "b")
-	if n := <-got; n < 1 {
-		t.Fatalf("n = %d", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		v := newEnv(t)
+		s := v.sub("t", "s", nil, nil)
+		got := make(chan int)
+		go func() {
+			n, _ := s.ReceiveBatch(context.Background(), make([]driver.Message, 4))
+			got <- n
+		}()
+		waitForWaiter(t, s)
+		sendBodies(t, v.topic("t", nil), "a", "b")
+		if n := <-got; n < 1 {
+			t.Fatalf("n = %d", n)
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/portmq/portmq/clock"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -18,12 +19,12 @@ var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 type env struct {
 	t   *testing.T
 	e   *Engine
-	clk *FakeClock
+	clk *clock.Fake
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	clk := NewFakeClock(t0)
+	clk := clock.NewFake(t0)
 	return &env{t: t, e: New(&Options{Clock: clk}), clk: clk}
 }
 

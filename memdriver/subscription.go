@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portmq/portmq/clock"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -42,7 +43,7 @@ type subscription struct {
 	wake     [4]*waiter // woken waiters to signal once mu is released
 	nwake    int
 	spare    []*waiter
-	timer    Timer
+	timer    clock.Timer
 	timerAt  time.Time        // when timer fires; zero when idle
 	dead     []driver.Message // dead letters to publish once mu is released
 }
@@ -95,7 +96,7 @@ func (s *subscription) conflicts(c driver.SubscriptionConfig) error {
 // once and only if needed: reading the clock is a large part of the cost of
 // a message.
 type instant struct {
-	c  Clock
+	c  clock.Clock
 	t  time.Time
 	ok bool
 }
@@ -216,7 +217,7 @@ func (s *subscription) take(h *subHandle, at *instant, dst []driver.Message) int
 
 // lookup returns the leased entry id names, or nil if it is unknown, stale
 // or expired. A lease that ended is expired once the timer (or a
-// ReceiveBatch) saw it end: with a FakeClock that is exactly at its
+// ReceiveBatch) saw it end: with a clock.Fake that is exactly at its
 // deadline.
 func (s *subscription) lookup(id driver.AckID) *entry {
 	e, ok := id.Ref.(*entry)
@@ -292,7 +293,7 @@ func (s *subscription) arm(at *instant) {
 	s.timerAt = next
 	d := next.Sub(at.now())
 	if s.timer == nil {
-		s.timer = s.eng.clock.AfterFunc(d, s.onTimer)
+		s.timer = s.eng.clk.AfterFunc(d, s.onTimer)
 	} else {
 		s.timer.Reset(d)
 	}
@@ -313,7 +314,7 @@ func (s *subscription) fire() {
 }
 
 func (s *subscription) instant() instant {
-	return instant{c: s.eng.clock}
+	return instant{c: s.eng.clk}
 }
 
 // unlock releases mu, then wakes the receivers chosen under it and

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/portmq/portmq/clock"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -159,12 +160,15 @@ func (h *topicHandle) SendBatch(ctx context.Context, msgs []driver.Message) erro
 			return invalid("message " + strconv.Itoa(i) + ": negative delay")
 		}
 	}
-	h.t.send(msgs, h.t.eng.clock.Now())
+	h.t.send(msgs, h.t.eng.clk.Now())
 	return nil
 }
 
 // Capabilities implements driver.Topic.
 func (h *topicHandle) Capabilities() driver.Capabilities { return h.caps }
+
+// Clock returns the engine's clock (driver.Clocked).
+func (h *topicHandle) Clock() clock.Clock { return h.t.eng.clk }
 
 // As exposes the *Engine through a **Engine.
 func (h *topicHandle) As(i any) bool { return asEngine(h.t.eng, i) }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portmq/portmq/clock"
 	"github.com/portmq/portmq/mq"
 	"github.com/portmq/portmq/mq/driver"
 )
@@ -50,7 +51,7 @@ func TestOpenTopicURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
-			o := New(&Options{Clock: NewFakeClock(t0)}).Opener()
+			o := New(&Options{Clock: clock.NewFake(t0)}).Opener()
 			u, err := url.Parse(tt.url)
 			if err != nil {
 				t.Fatal(err)
@@ -119,7 +120,7 @@ func TestOpenSubscriptionURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
-			o := New(&Options{Clock: NewFakeClock(t0)}).Opener()
+			o := New(&Options{Clock: clock.NewFake(t0)}).Opener()
 			u, err := url.Parse(tt.url)
 			if err != nil {
 				t.Fatal(err)
@@ -144,7 +145,7 @@ func TestOpenSubscriptionURL(t *testing.T) {
 }
 
 func TestOpenSubscriptionURLConflictNamesTheSetting(t *testing.T) {
-	o := New(&Options{Clock: NewFakeClock(t0)}).Opener()
+	o := New(&Options{Clock: clock.NewFake(t0)}).Opener()
 	open := func(raw string) (driver.Subscription, error) {
 		u, _ := url.Parse(raw)
 		return o.OpenSubscription(context.Background(), u)
@@ -186,7 +187,7 @@ func FuzzOpenURL(f *testing.F) {
 	for _, s := range []string{"mem://t", "mem://t/s?visibility=1s&emulate=all", "mem://t/s?max_attempts=1", "mem://%", "mem:x", ""} {
 		f.Add(s)
 	}
-	e := New(&Options{Clock: NewFakeClock(t0)})
+	e := New(&Options{Clock: clock.NewFake(t0)})
 	o := e.Opener()
 	f.Fuzz(func(t *testing.T, raw string) {
 		u, err := url.Parse(raw)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/portmq/portmq/mq/driver"
@@ -53,45 +54,45 @@ func (r *ackRecorder) Capabilities() driver.Capabilities {
 }
 
 func TestAcksArrivingDuringAFlushShareTheNextDriverCall(t *testing.T) {
-	rec := &ackRecorder{gate: make(chan struct{}), entered: make(chan struct{}, 10), failSeq: 3}
-	s, err := NewSubscription(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mk := func(seq uint64) *Delivery { return &Delivery{sub: s, ackID: driver.AckID{Seq: seq}} }
-	results := make([]error, 5)
-	var wg sync.WaitGroup
-	wg.Go(func() { results[0] = mk(0).Ack() })
-	<-rec.entered // the first ack is in the driver: the rest must queue
-	for i := 1; i < 5; i++ {
-		wg.Go(func() { results[i] = mk(uint64(i)).Ack() })
-	}
-	// Wait until the four are queued behind the flush.
-	for {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &ackRecorder{gate: make(chan struct{}), entered: make(chan struct{}, 10), failSeq: 3}
+		s, err := NewSubscription(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mk := func(seq uint64) *Delivery { return &Delivery{sub: s, ackID: driver.AckID{Seq: seq}} }
+		results := make([]error, 5)
+		var wg sync.WaitGroup
+		wg.Go(func() { results[0] = mk(0).Ack() })
+		<-rec.entered // the first ack is in the driver: the rest must queue
+		for i := 1; i < 5; i++ {
+			wg.Go(func() { results[i] = mk(uint64(i)).Ack() })
+		}
+		// Wait until the four are queued behind the flush.
+		synctest.Wait()
 		s.acker.mu.Lock()
 		n := len(s.acker.pending)
 		s.acker.mu.Unlock()
-		if n == 4 {
-			break
+		if n != 4 {
+			t.Fatalf("%d acks queued behind the flush, want 4", n)
 		}
-		time.Sleep(time.Millisecond)
-	}
-	close(rec.gate)
-	wg.Wait()
-	if len(rec.batches) != 2 || len(rec.batches[0]) != 1 || len(rec.batches[1]) != 4 {
-		t.Fatalf("driver batches = %v, want [[0] [four ids]]", rec.batches)
-	}
-	for i, err := range results {
-		if want := i == 3; (err != nil) != want {
-			t.Errorf("ack %d: err = %v, want error: %v", i, err, want)
+		close(rec.gate)
+		wg.Wait()
+		if len(rec.batches) != 2 || len(rec.batches[0]) != 1 || len(rec.batches[1]) != 4 {
+			t.Fatalf("driver batches = %v, want [[0] [four ids]]", rec.batches)
 		}
-	}
-	if !errors.Is(results[3], ErrLeaseExpired) {
-		t.Errorf("ack 3: %v, want ErrLeaseExpired", results[3])
-	}
-	if err := s.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+		for i, err := range results {
+			if want := i == 3; (err != nil) != want {
+				t.Errorf("ack %d: err = %v, want error: %v", i, err, want)
+			}
+		}
+		if !errors.Is(results[3], ErrLeaseExpired) {
+			t.Errorf("ack 3: %v, want ErrLeaseExpired", results[3])
+		}
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 func TestAckBatchSettlesManyInOneDriverCall(t *testing.T) {
@@ -150,44 +151,44 @@ func TestAckBatchSettlesManyInOneDriverCall(t *testing.T) {
 // flushed its batch returns at once; a caller whose acks queued meanwhile
 // sends the next batch.
 func TestAckReturnsAfterItsOwnBatch(t *testing.T) {
-	rec := &ackRecorder{gate: make(chan struct{}), entered: make(chan struct{}, 10), failSeq: 99}
-	s, err := NewSubscription(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mk := func(seq uint64) *Delivery { return &Delivery{sub: s, ackID: driver.AckID{Seq: seq}} }
-	first := make(chan error, 1)
-	go func() { first <- mk(0).Ack() }()
-	<-rec.entered
-	var wg sync.WaitGroup
-	for i := 1; i <= 2; i++ {
-		wg.Go(func() { _ = mk(uint64(i)).Ack() })
-	}
-	for {
-		s.acker.mu.Lock()
-		n := s.acker.waiting
-		s.acker.mu.Unlock()
-		if n == 2 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
-	rec.gate <- struct{}{} // the first batch completes
-	select {
-	case err := <-first:
+	synctest.Test(t, func(t *testing.T) {
+		rec := &ackRecorder{gate: make(chan struct{}), entered: make(chan struct{}, 10), failSeq: 99}
+		s, err := NewSubscription(rec)
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the first Ack waits for a batch of other callers")
-	}
-	<-rec.entered          // a waiting caller took over
-	rec.gate <- struct{}{} // and its batch completes
-	wg.Wait()
-	if len(rec.batches) != 2 || len(rec.batches[1]) != 2 {
-		t.Fatalf("driver batches %v, want [[0] [1 2] in either order]", rec.batches)
-	}
-	if err := s.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+		mk := func(seq uint64) *Delivery { return &Delivery{sub: s, ackID: driver.AckID{Seq: seq}} }
+		first := make(chan error, 1)
+		go func() { first <- mk(0).Ack() }()
+		<-rec.entered
+		var wg sync.WaitGroup
+		for i := 1; i <= 2; i++ {
+			wg.Go(func() { _ = mk(uint64(i)).Ack() })
+		}
+		synctest.Wait()
+		s.acker.mu.Lock()
+		n := s.acker.waiting
+		s.acker.mu.Unlock()
+		if n != 2 {
+			t.Fatalf("%d acks waiting, want 2", n)
+		}
+		rec.gate <- struct{}{} // the first batch completes
+		select {
+		case err := <-first:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the first Ack waits for a batch of other callers")
+		}
+		<-rec.entered          // a waiting caller took over
+		rec.gate <- struct{}{} // and its batch completes
+		wg.Wait()
+		if len(rec.batches) != 2 || len(rec.batches[1]) != 2 {
+			t.Fatalf("driver batches %v, want [[0] [1 2] in either order]", rec.batches)
+		}
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -76,6 +76,20 @@
 // IdempotencyStore claims hold across processes only with a shared store
 // (drivers/redis, drivers/postgres).
 //
+// # Time
+//
+// Every lease, delay, hold, backoff and idle time portmq keeps itself
+// (lease keeping, emulated leases and delays, retry backoff, the pauses
+// while an outage lasts, ForwardIdle) is measured with one clock.Clock per
+// handle: WithProducerClock, WithSubscriptionClock (which the Consumers
+// over the Subscription share; WithConsumerClock overrides it) or the
+// URLMux's SetClock; by default the driver's own clock where the driver
+// exposes one (driver.Clocked: memdriver does, so an Engine on a
+// clock.Fake runs mq on the same fake time with no option), else
+// clock.Real. Deadlines of the contexts passed in, and the bound of the
+// driver call that hands deliveries back at Shutdown, stay on real time;
+// a test that needs those fake too runs in a testing/synctest bubble.
+//
 // # Errors
 //
 // Every error is an *Error, except the partial failures of SendBatch and

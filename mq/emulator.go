@@ -179,7 +179,8 @@ func (e *emulator) add(h *hold) error {
 
 func (e *emulator) run() {
 	defer close(e.done)
-	t := time.NewTimer(time.Hour)
+	// The timer pokes, as every change of what is due does.
+	t := e.s.clk.AfterFunc(time.Hour, e.poke)
 	defer t.Stop()
 	for {
 		next := e.step()
@@ -190,7 +191,6 @@ func (e *emulator) run() {
 		case <-e.quit:
 			return
 		case <-e.kick:
-		case <-t.C:
 		}
 	}
 }

@@ -105,7 +105,11 @@ func Forward(ctx context.Context, from *Subscription, to *Producer, opts ...Forw
 		}
 		rctx, cancel := ctx, context.CancelFunc(func() {})
 		if cfg.idle > 0 {
-			rctx, cancel = context.WithTimeout(ctx, cfg.idle)
+			// The idle time is measured on the Subscription's clock.
+			rctx, cancel = context.WithCancel(ctx)
+			t := from.clk.AfterFunc(cfg.idle, cancel)
+			stop := cancel
+			cancel = func() { t.Stop(); stop() }
 		}
 		ds, err := from.ReceiveBatch(rctx, want)
 		cancel()

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/portmq/portmq/clock"
 )
 
 // ClaimResult is the outcome of IdempotencyStore.Claim.
@@ -85,7 +87,7 @@ const DefaultClaimTTL = time.Hour
 // (drivers/redis, drivers/postgres).
 type MemoryIdempotencyStore struct {
 	retention time.Duration
-	now       func() time.Time
+	clk       clock.Clock
 
 	mu     sync.Mutex
 	seq    uint64
@@ -110,13 +112,18 @@ func NewMemoryIdempotencyStore(retention time.Duration) *MemoryIdempotencyStore 
 	if retention <= 0 {
 		retention = 24 * time.Hour
 	}
-	return &MemoryIdempotencyStore{retention: retention, now: time.Now, keys: make(map[string]memKey)}
+	return &MemoryIdempotencyStore{retention: retention, clk: clock.Real{}, keys: make(map[string]memKey)}
 }
 
-// SetClock makes the store read time from now (tests).
-func (s *MemoryIdempotencyStore) SetClock(now func() time.Time) {
+// SetClock makes the store measure claims and retention with c (default
+// clock.Real); a nil c restores the default. A test gives it the
+// clock.Fake its other parts use.
+func (s *MemoryIdempotencyStore) SetClock(c clock.Clock) {
+	if c == nil {
+		c = clock.Real{}
+	}
 	s.mu.Lock()
-	s.now = now
+	s.clk = c
 	s.mu.Unlock()
 }
 
@@ -127,7 +134,7 @@ func (s *MemoryIdempotencyStore) Claim(_ context.Context, key string, ttl time.D
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.clk.Now()
 	s.prune(now)
 	k, ok := s.keys[key]
 	if ok && now.Before(k.until) {
@@ -155,7 +162,7 @@ func (s *MemoryIdempotencyStore) holds(c Claim, now time.Time) (memKey, bool) {
 func (s *MemoryIdempotencyStore) Complete(_ context.Context, c Claim) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.clk.Now()
 	k, ok := s.holds(c, now)
 	if !ok {
 		return claimLost("mq.MemoryIdempotencyStore.Complete", c.Key)
@@ -173,7 +180,7 @@ func (s *MemoryIdempotencyStore) Complete(_ context.Context, c Claim) error {
 func (s *MemoryIdempotencyStore) Release(_ context.Context, c Claim) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, ok := s.holds(c, s.now())
+	k, ok := s.holds(c, s.clk.Now())
 	if !ok {
 		return claimLost("mq.MemoryIdempotencyStore.Release", c.Key)
 	}

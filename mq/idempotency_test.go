@@ -7,13 +7,15 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/portmq/portmq/clock"
 )
 
 func TestMemoryIdempotencyStoreClaimCompleteRelease(t *testing.T) {
 	ctx := context.Background()
-	now := time.Unix(1000, 0)
+	clk := clock.NewFake(time.Unix(1000, 0))
 	s := NewMemoryIdempotencyStore(time.Minute)
-	s.SetClock(func() time.Time { return now })
+	s.SetClock(clk)
 	claim := func(want ClaimResult) Claim {
 		t.Helper()
 		c, err := s.Claim(ctx, "a", time.Minute)
@@ -39,7 +41,7 @@ func TestMemoryIdempotencyStoreClaimCompleteRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	claim(Done)
-	now = now.Add(time.Minute)
+	clk.Advance(time.Minute)
 	claim(Claimed) // retention over
 	if s.Len() != 1 {
 		t.Errorf("Len = %d after pruning, want 1", s.Len())
@@ -48,11 +50,11 @@ func TestMemoryIdempotencyStoreClaimCompleteRelease(t *testing.T) {
 
 func TestMemoryIdempotencyStoreFencesAnExpiredClaim(t *testing.T) {
 	ctx := context.Background()
-	now := time.Unix(1000, 0)
+	clk := clock.NewFake(time.Unix(1000, 0))
 	s := NewMemoryIdempotencyStore(time.Hour)
-	s.SetClock(func() time.Time { return now })
+	s.SetClock(clk)
 	first, _ := s.Claim(ctx, "k", time.Second)
-	now = now.Add(time.Second)
+	clk.Advance(time.Second)
 	second, _ := s.Claim(ctx, "k", time.Second)
 	if second.Result != Claimed {
 		t.Fatalf("claim after expiry: %v, want claimed", second.Result)

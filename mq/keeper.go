@@ -41,7 +41,7 @@ func (s *Subscription) armKeeper(now time.Time) {
 	wait := max(dl.Sub(now)-s.info.Lease/2, 0)
 	s.keeperArmed = true
 	if s.keeper == nil {
-		s.keeper = time.AfterFunc(wait, s.keep)
+		s.keeper = s.clk.AfterFunc(wait, s.keep)
 		return
 	}
 	s.keeper.Reset(wait)

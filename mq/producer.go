@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portmq/portmq/clock"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -20,7 +21,7 @@ type Producer struct {
 	stopping chan struct{}
 	obs      ProducerObserver // nil: not observed
 	pool     sync.Pool        // *[]driver.Message scratch buffers
-	now      func() time.Time
+	clk      clock.Clock
 }
 
 // ProducerOption configures a Producer.
@@ -30,6 +31,31 @@ type producerConfig struct {
 	obs          Observer
 	obsSet       bool
 	system, dest string
+	clk, muxClk  clock.Clock
+}
+
+// WithProducerClock makes the Producer measure the delays it emulates and
+// its retry backoff with c (default: the URLMux's clock if it has one,
+// else the driver's clock where the driver exposes one (driver.Clocked, as
+// memdriver does), else clock.Real). Deadlines of the contexts passed in
+// stay on real time.
+func WithProducerClock(c clock.Clock) ProducerOption {
+	return func(cfg *producerConfig) error {
+		if c == nil {
+			return newError(InvalidArgument, "mq.WithProducerClock", "nil clock", nil)
+		}
+		cfg.clk = c
+		return nil
+	}
+}
+
+// withMuxProducerClock passes the URLMux's clock, which WithProducerClock
+// overrides.
+func withMuxProducerClock(c clock.Clock) ProducerOption {
+	return func(cfg *producerConfig) error {
+		cfg.muxClk = c
+		return nil
+	}
 }
 
 // WithProducerObserver makes o observe the Producer (default: the one
@@ -63,7 +89,7 @@ func NewProducer(t driver.Topic, opts ...ProducerOption) (*Producer, error) {
 			return nil, err
 		}
 	}
-	p := &Producer{d: t, caps: t.Capabilities(), now: time.Now, stopping: make(chan struct{})}
+	p := &Producer{d: t, caps: t.Capabilities(), clk: pickClock(cfg.clk, cfg.muxClk, t), stopping: make(chan struct{})}
 	if !cfg.obsSet {
 		cfg.obs = defaultObs()
 	}
@@ -118,7 +144,7 @@ func (p *Producer) Send(ctx context.Context, m *Message) error {
 		if !isOutage(ctx, err) {
 			break
 		}
-		if why := pauseRetry(ctx, p.stopping, try); why != nil {
+		if why := pauseRetry(ctx, p.clk, p.stopping, try); why != nil {
 			err = outageError(op, err, why)
 			break
 		}
@@ -264,7 +290,7 @@ func (p *Producer) sendChunk(ctx context.Context, op string, chunk []*Message, b
 			}
 			return nil
 		}
-		if why := pauseRetry(ctx, p.stopping, try); why != nil {
+		if why := pauseRetry(ctx, p.clk, p.stopping, try); why != nil {
 			for _, i := range rIdx {
 				errs[i] = outageError(op, errs[i], why)
 			}
@@ -287,7 +313,7 @@ func (p *Producer) toDriver(dm *driver.Message, m *Message) {
 	for k, v := range m.Attributes {
 		attrs[k] = v
 	}
-	attrs[driver.AttrNotBefore] = p.now().Add(m.Delay).UTC().Format(time.RFC3339Nano)
+	attrs[driver.AttrNotBefore] = p.clk.Now().Add(m.Delay).UTC().Format(time.RFC3339Nano)
 	dm.Attributes = attrs
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/portmq/portmq/clock"
 )
 
 // Waiting out an outage (rule 15). A driver reports a lost or refused
@@ -38,17 +40,12 @@ func isOutage(ctx context.Context, err error) bool {
 // pauseRetry waits before try number try (1-based) of an operation that
 // failed Unavailable. It returns nil when the operation should be tried
 // again; otherwise stop's or ctx's reason.
-func pauseRetry(ctx context.Context, stop <-chan struct{}, try int) error {
-	t := time.NewTimer(reconnectBackoff.Delay(try))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-stop:
+func pauseRetry(ctx context.Context, clk clock.Clock, stop <-chan struct{}, try int) error {
+	err := clock.Sleep(ctx, clk, reconnectBackoff.Delay(try), stop)
+	if err == clock.ErrStopped {
 		return errStopped
 	}
+	return err
 }
 
 var errStopped = errors.New("shutting down")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/portmq/portmq/mq/driver"
@@ -36,34 +37,36 @@ func (f ctxSub) Nack(ctx context.Context, ids []driver.AckID, d time.Duration) e
 // back with that canceled context, so they came back only at their lease
 // end (an hour here).
 func TestShutdownPastItsDeadlineHandsBackAtOnce(t *testing.T) {
-	const lease = time.Hour
-	f := ctxSub{newScriptSub(driver.Capabilities{Lease: driver.Native, NackDelay: driver.Native, Delay: driver.Native}, lease), make(chan struct{}, 1)}
-	s, err := NewSubscription(f, WithPrefetch(8))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.push(msgs(1, 2, 3)...)
-	d, err := s.Receive(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	acked := make(chan error, 1)
-	go func() { acked <- d.Ack() }() // in progress when Shutdown's deadline passes
-	<-f.acking
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if err := s.Shutdown(ctx); Code(err) != DeadlineExceeded {
-		t.Errorf("Shutdown with an ack in progress past its deadline: %v, want DeadlineExceeded", err)
-	}
-	if err := <-acked; err == nil {
-		t.Error("the ack blocked past Shutdown's deadline succeeded")
-	}
-	select {
-	case c := <-f.nacks:
-		if !slices.Equal(c.seqs, []uint64{2, 3}) || c.d != 0 {
-			t.Errorf("handed back %v with delay %v, want [2 3] at once", c.seqs, c.d)
+	synctest.Test(t, func(t *testing.T) {
+		const lease = time.Hour
+		f := ctxSub{newScriptSub(driver.Capabilities{Lease: driver.Native, NackDelay: driver.Native, Delay: driver.Native}, lease), make(chan struct{}, 1)}
+		s, err := NewSubscription(f, WithPrefetch(8))
+		if err != nil {
+			t.Fatal(err)
 		}
-	default:
-		t.Fatal("Shutdown with an ended context handed nothing back: the buffered deliveries wait for their lease to end")
-	}
+		f.push(msgs(1, 2, 3)...)
+		d, err := s.Receive(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked := make(chan error, 1)
+		go func() { acked <- d.Ack() }() // in progress when Shutdown's deadline passes
+		<-f.acking
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if err := s.Shutdown(ctx); Code(err) != DeadlineExceeded {
+			t.Errorf("Shutdown with an ack in progress past its deadline: %v, want DeadlineExceeded", err)
+		}
+		if err := <-acked; err == nil {
+			t.Error("the ack blocked past Shutdown's deadline succeeded")
+		}
+		select {
+		case c := <-f.nacks:
+			if !slices.Equal(c.seqs, []uint64{2, 3}) || c.d != 0 {
+				t.Errorf("handed back %v with delay %v, want [2 3] at once", c.seqs, c.d)
+			}
+		default:
+			t.Fatal("Shutdown with an ended context handed nothing back: the buffered deliveries wait for their lease to end")
+		}
+	})
 }

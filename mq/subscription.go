@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/portmq/portmq/internal/clock"
+	"github.com/portmq/portmq/clock"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -18,7 +18,7 @@ type Subscription struct {
 	caps     driver.Capabilities
 	info     driver.SubscriptionInfo
 	prefetch int
-	now      func() time.Time
+	clk      clock.Clock
 
 	gate        gate
 	recvCtx     context.Context // canceled when Shutdown starts
@@ -45,7 +45,7 @@ type Subscription struct {
 
 	// The buffer keeper (keeper.go); guarded by mu.
 	keepBuffer  bool        // the backend has leases that run in the buffer
-	keeper      *time.Timer // nil until first armed
+	keeper      clock.Timer // nil until first armed
 	keeperArmed bool
 	keeperIdle  int  // visits in a row that found nothing received
 	popped      bool // a Receive took from the buffer since the keeper's visit
@@ -59,6 +59,48 @@ type subscriptionConfig struct {
 	obs          Observer
 	obsSet       bool
 	system, dest string
+	clk, muxClk  clock.Clock
+}
+
+// WithSubscriptionClock makes the Subscription, and the Consumers over it,
+// measure every lease, delay, hold and backoff portmq keeps with c
+// (default: the URLMux's clock if it has one, else the driver's clock
+// where the driver exposes one (driver.Clocked, as memdriver does), else
+// clock.Real). Deadlines of the contexts passed in stay on real time.
+func WithSubscriptionClock(c clock.Clock) SubscriptionOption {
+	return func(cfg *subscriptionConfig) error {
+		if c == nil {
+			return newError(InvalidArgument, "mq.WithSubscriptionClock", "nil clock", nil)
+		}
+		cfg.clk = c
+		return nil
+	}
+}
+
+// withMuxSubscriptionClock passes the URLMux's clock, which
+// WithSubscriptionClock overrides.
+func withMuxSubscriptionClock(c clock.Clock) SubscriptionOption {
+	return func(cfg *subscriptionConfig) error {
+		cfg.muxClk = c
+		return nil
+	}
+}
+
+// pickClock returns the first clock set of: the handle's option, the
+// mux's, the driver handle's own (driver.Clocked), clock.Real.
+func pickClock(opt, mux clock.Clock, handle any) clock.Clock {
+	switch {
+	case opt != nil:
+		return opt
+	case mux != nil:
+		return mux
+	}
+	if c, ok := handle.(driver.Clocked); ok {
+		if clk := c.Clock(); clk != nil {
+			return clk
+		}
+	}
+	return clock.Real{}
 }
 
 // WithSubscriptionObserver makes o observe the Subscription and the
@@ -111,7 +153,7 @@ func NewSubscription(ds driver.Subscription, opts ...SubscriptionOption) (*Subsc
 			return nil, err
 		}
 	}
-	s := &Subscription{d: ds, caps: ds.Capabilities(), info: ds.Info(), prefetch: cfg.prefetch, now: clock.Now}
+	s := &Subscription{d: ds, caps: ds.Capabilities(), info: ds.Info(), prefetch: cfg.prefetch, clk: pickClock(cfg.clk, cfg.muxClk, ds)}
 	if s.caps.MaxBatch > 0 && s.prefetch > s.caps.MaxBatch {
 		s.prefetch = s.caps.MaxBatch
 	}
@@ -138,6 +180,9 @@ func NewSubscription(ds driver.Subscription, opts ...SubscriptionOption) (*Subsc
 	}
 	return s, nil
 }
+
+// now reads the Subscription's clock.
+func (s *Subscription) now() time.Time { return s.clk.Now() }
 
 // Backlog reports how many messages wait in the subscription, as the
 // backend counts them (SQS ApproximateNumberOfMessages, a RabbitMQ
@@ -210,7 +255,7 @@ func (s *Subscription) fetchOrWait(ctx context.Context, op string, n int, try *i
 		return err
 	}
 	*try++
-	switch why := pauseRetry(ctx, s.recvCtx.Done(), *try); {
+	switch why := pauseRetry(ctx, s.clk, s.recvCtx.Done(), *try); {
 	case why == nil:
 		return nil
 	case s.recvCtx.Err() != nil:

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/portmq/portmq/clock"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -16,9 +17,32 @@ import (
 // schemes to it from init, so a blank import enables a backend:
 //
 //	import _ "github.com/portmq/portmq/memdriver"
+//
+// A mux may carry a clock (SetClock) that the handles it opens use unless
+// an option gives them their own.
 type URLMux struct {
 	mu      sync.RWMutex
 	openers map[string]driver.Opener
+	clk     clock.Clock
+}
+
+// SetClock makes c the clock of every Producer and Subscription m opens
+// from now on (and of the Consumers over them), unless WithProducerClock
+// or WithSubscriptionClock gives one. Without it (or with nil) a handle
+// uses its driver's clock where the driver exposes one (driver.Clocked),
+// else clock.Real. The clock governs the leases, delays, backoffs and
+// holds portmq keeps itself; deadlines of the contexts passed in stay on
+// real time.
+func (m *URLMux) SetClock(c clock.Clock) {
+	m.mu.Lock()
+	m.clk = c
+	m.mu.Unlock()
+}
+
+func (m *URLMux) defaultClock() clock.Clock {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.clk
 }
 
 var defaultMux = new(URLMux)
@@ -97,7 +121,7 @@ func (m *URLMux) OpenProducer(ctx context.Context, rawURL string, opts ...Produc
 	if err != nil {
 		return nil, openError(op, u, err)
 	}
-	p, err := NewProducer(t, append([]ProducerOption{withProducerNames(u.Scheme, destinationOf(u))}, opts...)...)
+	p, err := NewProducer(t, append([]ProducerOption{withProducerNames(u.Scheme, destinationOf(u)), withMuxProducerClock(m.defaultClock())}, opts...)...)
 	if err != nil {
 		_ = t.Close()
 		return nil, err
@@ -117,7 +141,7 @@ func (m *URLMux) OpenSubscription(ctx context.Context, rawURL string, opts ...Su
 	if err != nil {
 		return nil, openError(op, u, err)
 	}
-	sub, err := NewSubscription(s, append([]SubscriptionOption{withSubscriptionNames(u.Scheme, destinationOf(u))}, opts...)...)
+	sub, err := NewSubscription(s, append([]SubscriptionOption{withSubscriptionNames(u.Scheme, destinationOf(u)), withMuxSubscriptionClock(m.defaultClock())}, opts...)...)
 	if err != nil {
 		_ = s.Close()
 		return nil, err

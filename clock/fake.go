@@ -1,57 +1,26 @@
-package memdriver
+package clock
 
 import (
 	"container/heap"
 	"sync"
 	"time"
-
-	"github.com/portmq/portmq/internal/clock"
 )
 
-// Clock is the engine's source of time. Every deadline, delay, lease and
-// window in an Engine is measured with its Clock, so tests can inject a
-// FakeClock and run without sleeping.
-type Clock interface {
-	// Now returns the current time.
-	Now() time.Time
-	// AfterFunc calls f in its own goroutine (RealClock) or synchronously
-	// from FakeClock.Advance once d has passed.
-	AfterFunc(d time.Duration, f func()) Timer
-}
-
-// Timer is a timer created by Clock.AfterFunc. Its methods behave like those
-// of time.Timer.
-type Timer interface {
-	Stop() bool
-	Reset(d time.Duration) bool
-}
-
-// RealClock is the Clock of package time.
-type RealClock struct{}
-
-// Now returns the current time. It reads only the monotonic clock, which
-// costs half of time.Now; the result has a monotonic reading, so it
-// compares correctly with any time.Now value.
-func (RealClock) Now() time.Time { return clock.Now() }
-
-// AfterFunc returns time.AfterFunc(d, f).
-func (RealClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
-
-// FakeClock is a Clock whose time moves only when Advance is called. Timers
+// Fake is a Clock whose time moves only when Advance is called. Timers
 // fire synchronously inside Advance, in deadline order, with Now reading the
 // timer's deadline while it runs. It is safe for concurrent use.
-type FakeClock struct {
+type Fake struct {
 	mu     sync.Mutex
 	now    time.Time
 	seq    uint64
 	timers fakeTimers
 }
 
-// NewFakeClock returns a FakeClock reading start.
-func NewFakeClock(start time.Time) *FakeClock { return &FakeClock{now: start} }
+// NewFake returns a Fake reading start.
+func NewFake(start time.Time) *Fake { return &Fake{now: start} }
 
 // Now returns the clock's current time.
-func (c *FakeClock) Now() time.Time {
+func (c *Fake) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
@@ -59,7 +28,7 @@ func (c *FakeClock) Now() time.Time {
 
 // AfterFunc arranges for f to be called by the Advance call that moves the
 // clock to or past now+d.
-func (c *FakeClock) AfterFunc(d time.Duration, f func()) Timer {
+func (c *Fake) AfterFunc(d time.Duration, f func()) Timer {
 	t := &fakeTimer{c: c, f: f, idx: -1}
 	c.mu.Lock()
 	c.schedule(t, d)
@@ -70,7 +39,7 @@ func (c *FakeClock) AfterFunc(d time.Duration, f func()) Timer {
 // Advance moves the clock forward by d, firing every timer that falls due on
 // the way, earliest first (timers set by those callbacks included). A
 // negative d is treated as zero.
-func (c *FakeClock) Advance(d time.Duration) {
+func (c *Fake) Advance(d time.Duration) {
 	if d < 0 {
 		d = 0
 	}
@@ -94,8 +63,17 @@ func (c *FakeClock) Advance(d time.Duration) {
 	}
 }
 
+// Pending reports how many timers wait to fire. A test that advances the
+// clock past a timer another goroutine sets can wait for the timer to be
+// pending first, instead of sleeping.
+func (c *Fake) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}
+
 // schedule (re)inserts t to fire d from now; c.mu is held.
-func (c *FakeClock) schedule(t *fakeTimer, d time.Duration) {
+func (c *Fake) schedule(t *fakeTimer, d time.Duration) {
 	if d < 0 {
 		d = 0
 	}
@@ -110,7 +88,7 @@ func (c *FakeClock) schedule(t *fakeTimer, d time.Duration) {
 }
 
 type fakeTimer struct {
-	c    *FakeClock
+	c    *Fake
 	f    func()
 	when time.Time
 	seq  uint64 // ties fire in creation order
