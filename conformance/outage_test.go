@@ -174,7 +174,10 @@ func (s *outageSub) Extend(ctx context.Context, ids []driver.AckID, d time.Durat
 	if err := s.o.check(); err != nil {
 		return err
 	}
-	return s.Subscription.Extend(ctx, ids, d)
+	if e, ok := s.Subscription.(driver.Extender); ok {
+		return e.Extend(ctx, ids, d)
+	}
+	return nil
 }
 
 func (s *outageSub) Seek(ctx context.Context, t time.Time) error {

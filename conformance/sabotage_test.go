@@ -186,7 +186,10 @@ func (s *sabSub) Extend(ctx context.Context, ids []driver.AckID, d time.Duration
 	if s.sab == extendNoop {
 		return nil
 	}
-	return s.Subscription.Extend(ctx, ids, d)
+	if e, ok := s.Subscription.(driver.Extender); ok {
+		return e.Extend(ctx, ids, d)
+	}
+	return nil
 }
 
 func (s *sabSub) DeadLetter(ctx context.Context, items []driver.DeadLetter) error {

@@ -50,7 +50,7 @@ func TestEmulateLeaseNeverExpires(t *testing.T) {
 	if !m.Deadline.IsZero() {
 		t.Fatalf("Deadline %v", m.Deadline)
 	}
-	if err := s.Extend(context.Background(), []driver.AckID{m.AckID}, time.Hour); err != nil {
+	if err := s.(driver.Extender).Extend(context.Background(), []driver.AckID{m.AckID}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	v.clk.Advance(24 * time.Hour)

@@ -189,7 +189,7 @@ func (h *subHandle) Nack(ctx context.Context, ids []driver.AckID, delay time.Dur
 	return h.settle(ids, opNack, max(delay, 0))
 }
 
-// Extend implements driver.Subscription. On a handle that emulates the
+// Extend implements driver.Extender. On a handle that emulates the
 // lease it does nothing.
 func (h *subHandle) Extend(ctx context.Context, ids []driver.AckID, lease time.Duration) error {
 	if h.emu&EmulateLease != 0 {

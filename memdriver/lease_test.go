@@ -35,8 +35,8 @@ func TestDeliveryCarriesMessageFields(t *testing.T) {
 		t.Errorf("PublishedAt = %v", m.PublishedAt)
 	case !m.Deadline.Equal(t0.Add(10 * time.Second)):
 		t.Errorf("Deadline = %v", m.Deadline)
-	case m.AsFunc != nil:
-		t.Error("AsFunc set")
+	case m.Native != nil:
+		t.Error("Native set")
 	}
 }
 
@@ -114,9 +114,11 @@ func TestStaleAckAfterExpiryIsFailedPrecondition(t *testing.T) {
 	m := pollOne(t, s)
 	v.clk.Advance(time.Second) // expires; not redelivered yet
 	for name, call := range map[string]func() error{
-		"ack":    func() error { return s.Ack(context.Background(), []driver.AckID{m.AckID}) },
-		"nack":   func() error { return s.Nack(context.Background(), []driver.AckID{m.AckID}, 0) },
-		"extend": func() error { return s.Extend(context.Background(), []driver.AckID{m.AckID}, time.Minute) },
+		"ack":  func() error { return s.Ack(context.Background(), []driver.AckID{m.AckID}) },
+		"nack": func() error { return s.Nack(context.Background(), []driver.AckID{m.AckID}, 0) },
+		"extend": func() error {
+			return s.(driver.Extender).Extend(context.Background(), []driver.AckID{m.AckID}, time.Minute)
+		},
 		"dead-letter": func() error {
 			return s.(driver.DeadLetterer).DeadLetter(context.Background(), []driver.DeadLetter{{AckID: m.AckID}})
 		},
@@ -169,7 +171,7 @@ func TestExtendPreventsRedelivery(t *testing.T) {
 	sendBodies(t, v.topic("t", nil), "m")
 	m := pollOne(t, s)
 	v.clk.Advance(9 * time.Second)
-	if err := s.Extend(context.Background(), []driver.AckID{m.AckID}, time.Minute); err != nil {
+	if err := s.(driver.Extender).Extend(context.Background(), []driver.AckID{m.AckID}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	v.clk.Advance(time.Minute - time.Nanosecond)
@@ -185,7 +187,7 @@ func TestExtendCanShortenTheLease(t *testing.T) {
 	s := v.sub("t", "s", &driver.SubscriptionConfig{Lease: time.Hour}, nil)
 	sendBodies(t, v.topic("t", nil), "m")
 	m := pollOne(t, s)
-	if err := s.Extend(context.Background(), []driver.AckID{m.AckID}, time.Second); err != nil {
+	if err := s.(driver.Extender).Extend(context.Background(), []driver.AckID{m.AckID}, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	v.clk.Advance(time.Second)

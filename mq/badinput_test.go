@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/portmq/portmq/memdriver"
+	"github.com/portmq/portmq/memdriver"
 	"github.com/portmq/portmq/mq"
+	"github.com/portmq/portmq/mq/driver"
 )
 
 // TestBadInputGetsTypedErrorsAndNeverPanics drives every kind of bad input
@@ -184,4 +185,31 @@ func TestPasswordsNeverAppearInErrors(t *testing.T) {
 			t.Errorf("%s: no error", u)
 		}
 	}
+}
+
+// withoutExtend hides the Extend method of the subscription it wraps.
+type withoutExtend struct{ driver.Subscription }
+
+// TestNativeLeaseWithoutExtenderIsRefused: Extend is an optional interface
+// of the SPI (driver.Extender), required only of drivers with a native
+// lease; one that declares a native lease without it is refused at
+// NewSubscription, not found out at the first Extend.
+func TestNativeLeaseWithoutExtenderIsRefused(t *testing.T) {
+	e := memdriver.New(nil)
+	ds, err := e.OpenSubscription("t", "s", &driver.SubscriptionConfig{Lease: time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	if !ds.Capabilities().Lease.Has() {
+		t.Fatal("memdriver's lease is not native: the test needs one that is")
+	}
+	if _, err := mq.NewSubscription(withoutExtend{ds}); mq.Code(err) != mq.InvalidArgument || !strings.Contains(err.Error(), "driver.Extender") {
+		t.Errorf("NewSubscription of a native lease without Extend: %v, want InvalidArgument naming driver.Extender", err)
+	}
+	s, err := mq.NewSubscription(ds)
+	if err != nil {
+		t.Fatalf("NewSubscription of the driver itself: %v", err)
+	}
+	_ = s.Shutdown(context.Background())
 }

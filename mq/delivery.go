@@ -26,7 +26,7 @@ type Delivery struct {
 	sub      *Subscription
 	ackID    driver.AckID
 	deadline atomic.Int64 // unix nanos when the lease ends; 0 = unknown
-	as       any          // driver.Message.AsFunc, or else its Native
+	as       any          // driver.Message.Native
 	state    atomic.Uint32
 	leaseIdx int32 // guarded by sub.emu.mu (emulated lease)
 }
@@ -61,8 +61,8 @@ func (d *Delivery) As(i any) bool {
 	switch as := d.as.(type) {
 	case nil:
 		return false
-	case func(any) bool:
-		return as(i)
+	case driver.NativeAs:
+		return as.NativeAs(i)
 	default:
 		p := reflect.ValueOf(i)
 		if p.Kind() != reflect.Pointer || p.IsNil() || !reflect.TypeOf(as).AssignableTo(p.Elem().Type()) {
@@ -260,7 +260,7 @@ func (d *Delivery) extend(lease time.Duration) error {
 		}
 		return nil
 	}
-	if err := s.d.Extend(s.opCtx, []driver.AckID{d.ackID}, lease); err != nil {
+	if err := s.ext.Extend(s.opCtx, []driver.AckID{d.ackID}, lease); err != nil {
 		return wrapDriver(s.d, op, err)
 	}
 	d.deadline.Store(until.UnixNano())

@@ -282,8 +282,8 @@ func (e *emulator) step() time.Duration {
 	if len(nacks) > 0 {
 		e.nackOrRetry(nacks, now)
 	}
-	if len(extend) > 0 {
-		_ = s.d.Extend(s.opCtx, extend, s.info.Lease)
+	if len(extend) > 0 && s.ext != nil {
+		_ = s.ext.Extend(s.opCtx, extend, s.info.Lease)
 	}
 	if len(ready) > 0 {
 		for i := range ready {

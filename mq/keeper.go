@@ -95,8 +95,8 @@ func (s *Subscription) keep() {
 		ids = append(ids, s.buf[i].AckID)
 		at = append(at, i)
 	}
-	if len(ids) > 0 {
-		err := s.d.Extend(s.opCtx, ids, lease)
+	if len(ids) > 0 && s.ext != nil {
+		err := s.ext.Extend(s.opCtx, ids, lease)
 		until := now.Add(lease)
 		for j, i := range at {
 			if driver.ItemError(err, j) == nil {

@@ -11,9 +11,20 @@ import (
 
 type nativeMsg struct{ n int }
 
-// Delivery.As hands out driver.Message.Native by type, and AsFunc when a
-// driver sets one instead, in batches as in single receives.
-func TestDeliveryAsNativeAndAsFunc(t *testing.T) {
+// nativeAs is a Native that chooses what a target gets (driver.NativeAs).
+type nativeAs struct{ n int }
+
+func (a nativeAs) NativeAs(i any) bool {
+	if p, ok := i.(*int); ok {
+		*p = a.n
+		return true
+	}
+	return false
+}
+
+// Delivery.As hands out driver.Message.Native by type, or asks it when it
+// implements driver.NativeAs, in batches as in single receives.
+func TestDeliveryAsNativeAndNativeAs(t *testing.T) {
 	f := newScriptSub(driver.Capabilities{Lease: driver.Native, NackDelay: driver.Native, Delay: driver.Native}, time.Minute)
 	s, err := NewSubscription(f)
 	if err != nil {
@@ -22,13 +33,7 @@ func TestDeliveryAsNativeAndAsFunc(t *testing.T) {
 	defer shutdown(t, s)
 	ms := msgs(1, 2, 3)
 	ms[0].Native = &nativeMsg{n: 1}
-	ms[1].AsFunc = func(i any) bool {
-		if p, ok := i.(*int); ok {
-			*p = 2
-			return true
-		}
-		return false
-	}
+	ms[1].Native = nativeAs{n: 2}
 	f.push(ms...)
 	ds, err := s.ReceiveBatch(context.Background(), 3)
 	if err != nil || len(ds) != 3 {
@@ -48,7 +53,7 @@ func TestDeliveryAsNativeAndAsFunc(t *testing.T) {
 	}
 	var n int
 	if !ds[1].As(&n) || n != 2 || ds[1].As(&nm) {
-		t.Errorf("As through AsFunc: %d", n)
+		t.Errorf("As through NativeAs: %d", n)
 	}
 	if ds[2].As(&nm) || ds[2].As(&anything) {
 		t.Error("As succeeded on a message without a native form")

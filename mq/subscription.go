@@ -15,6 +15,7 @@ import (
 // with OpenSubscription or NewSubscription and Shutdown it when done.
 type Subscription struct {
 	d        driver.Subscription
+	ext      driver.Extender // d, where its lease is native; nil otherwise
 	caps     driver.Capabilities
 	info     driver.SubscriptionInfo
 	prefetch int
@@ -154,6 +155,13 @@ func NewSubscription(ds driver.Subscription, opts ...SubscriptionOption) (*Subsc
 		}
 	}
 	s := &Subscription{d: ds, caps: ds.Capabilities(), info: ds.Info(), prefetch: cfg.prefetch, clk: pickClock(cfg.clk, cfg.muxClk, ds)}
+	if s.caps.Lease.Has() {
+		ext, ok := ds.(driver.Extender)
+		if !ok {
+			return nil, newError(InvalidArgument, "mq.NewSubscription", "the driver declares a native lease (Capabilities.Lease) but does not implement driver.Extender", nil)
+		}
+		s.ext = ext
+	}
 	if s.caps.MaxBatch > 0 && s.prefetch > s.caps.MaxBatch {
 		s.prefetch = s.caps.MaxBatch
 	}
@@ -418,9 +426,7 @@ func (s *Subscription) fill(d *Delivery, m *driver.Message) bool {
 		sub:         s,
 		ackID:       m.AckID,
 	}
-	if m.AsFunc != nil {
-		d.as = m.AsFunc
-	} else if m.Native != nil {
+	if m.Native != nil {
 		d.as = m.Native
 	}
 	if d.Attempt == 0 {
@@ -674,7 +680,7 @@ func (s *Subscription) extendMany(ds []*Delivery, lease time.Duration) {
 	if len(ids) == 0 {
 		return
 	}
-	err := s.d.Extend(s.opCtx, ids, lease)
+	err := s.ext.Extend(s.opCtx, ids, lease)
 	for i, d := range live {
 		if driver.ItemError(err, i) == nil {
 			d.deadline.Store(until.UnixNano())

@@ -171,7 +171,7 @@ func (s *subscription) Nack(ctx context.Context, ids []driver.AckID, delay time.
 	return c.result()
 }
 
-// Extend implements driver.Subscription: ModifyAckDeadline to lease,
+// Extend implements driver.Extender: ModifyAckDeadline to lease,
 // rounded up to whole seconds and capped at 600 s.
 func (s *subscription) Extend(ctx context.Context, ids []driver.AckID, lease time.Duration) error {
 	if s.closed.Load() {

@@ -158,15 +158,21 @@ func (s *subscription) fill(dm *driver.Message, m *pubsub.Message, gen uint64, a
 		DedupID:     d.dedupID,
 		PublishedAt: d.publishedAt,
 		AckID:       driver.AckID{Ref: rec},
-		AsFunc:      messageAs(m),
+		Native:      (*cdkMessage)(m),
 	}
 	if s.caps.Attempts.Has() {
 		dm.Attempt = rec.attempt
 	}
 }
 
-// messageAs exposes the Go CDK message (**pubsub.Message) and, through
-// it, the Go CDK driver's message type (for example *amqp.Delivery).
-func messageAs(m *pubsub.Message) func(any) bool {
-	return func(i any) bool { return asWith(i, m, m.As) }
+// cdkMessage is a received Go CDK message as driver.Message.Native: a
+// conversion of the pointer, so no allocation per message.
+type cdkMessage pubsub.Message
+
+// NativeAs implements driver.NativeAs: the Go CDK message
+// (**pubsub.Message) and, through it, the Go CDK driver's message type
+// (for example *amqp.Delivery).
+func (c *cdkMessage) NativeAs(i any) bool {
+	m := (*pubsub.Message)(c)
+	return asWith(i, m, m.As)
 }

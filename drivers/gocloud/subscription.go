@@ -144,10 +144,6 @@ func (s *subscription) OpenDeadLetterTopic(ctx context.Context) (driver.Topic, e
 	return nil, &driver.Error{Code: driver.Unsupported, Msg: "gocloud: subscription " + s.name + " has no dead_letter topic", Err: errors.ErrUnsupported}
 }
 
-// Extend does nothing: the Go CDK exposes no lease, so mq keeps it
-// (Capabilities.Lease is None).
-func (s *subscription) Extend(context.Context, []driver.AckID, time.Duration) error { return nil }
-
 // Info implements driver.Subscription.
 func (s *subscription) Info() driver.SubscriptionInfo { return s.info }
 

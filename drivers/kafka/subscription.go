@@ -132,11 +132,6 @@ func capabilities(mode Mode, maxBody int) driver.Capabilities {
 func (s *subscription) Info() driver.SubscriptionInfo     { return s.info }
 func (s *subscription) Capabilities() driver.Capabilities { return s.caps }
 
-// Extend does nothing: mq keeps the lease (Capabilities.Lease is None).
-func (s *subscription) Extend(ctx context.Context, ids []driver.AckID, lease time.Duration) error {
-	return nil
-}
-
 // Close leaves the groups after committing what was settled, releases
 // share records not settled, and stops every goroutine the handle
 // started.

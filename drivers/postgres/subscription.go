@@ -539,7 +539,7 @@ func (s *Subscription) ackRest(ctx context.Context, ids, rest []driver.AckID, at
 	return driver.SubBatchResult(len(ids), at, s.ackSQL(ctx, rest))
 }
 
-// Extend implements driver.Subscription.
+// Extend implements driver.Extender.
 func (s *Subscription) Extend(ctx context.Context, ids []driver.AckID, lease time.Duration) error {
 	err := s.touched(ctx, s.st.extend, false, ids, lease.Microseconds())
 	if be, ok := err.(*driver.BatchError); ok && s.txAckedN.Load() > 0 {

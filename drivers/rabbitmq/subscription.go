@@ -301,12 +301,6 @@ func (s *subscription) DeadLetter(ctx context.Context, items []driver.DeadLetter
 	})
 }
 
-// Extend implements driver.Subscription: RabbitMQ has no lease, mq keeps
-// it.
-func (s *subscription) Extend(ctx context.Context, ids []driver.AckID, lease time.Duration) error {
-	return nil
-}
-
 func (s *subscription) Info() driver.SubscriptionInfo     { return s.info }
 func (s *subscription) Capabilities() driver.Capabilities { return s.caps }
 

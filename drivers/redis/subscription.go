@@ -850,7 +850,7 @@ func (s *Subscription) DeadLetter(ctx context.Context, items []driver.DeadLetter
 	return s.settle(ctx, ids, 0, reasons, 0)
 }
 
-// Extend implements driver.Subscription: XCLAIM to this consumer with
+// Extend implements driver.Extender: XCLAIM to this consumer with
 // JUSTID (no delivery counted) and IDLE set so that the entry's lease ends
 // lease from now (at most the subscription's lease: Redis measures a lease
 // as the time since the last delivery).

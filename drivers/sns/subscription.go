@@ -3,6 +3,7 @@ package sns
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
@@ -26,8 +27,15 @@ type subscription struct {
 
 var (
 	_ driver.Subscription = (*subscription)(nil)
+	_ driver.Extender     = (*subscription)(nil)
 	_ driver.DeadLetterer = (*subscription)(nil)
 )
+
+// Extend implements driver.Extender: the queue's visibility timeout, as
+// the sqs driver's subscription extends it.
+func (s *subscription) Extend(ctx context.Context, ids []driver.AckID, lease time.Duration) error {
+	return s.Subscription.(driver.Extender).Extend(ctx, ids, lease)
+}
 
 // OpenSubscription returns a driver.Subscription that receives what the
 // SNS topic topic (name or ARN) delivers to the SQS queue queue (name or

@@ -25,6 +25,10 @@ type nackRecorder struct {
 	delays []time.Duration
 }
 
+func (r *nackRecorder) Extend(ctx context.Context, ids []driver.AckID, lease time.Duration) error {
+	return r.Subscription.(driver.Extender).Extend(ctx, ids, lease)
+}
+
 func (r *nackRecorder) Nack(ctx context.Context, ids []driver.AckID, delay time.Duration) error {
 	r.mu.Lock()
 	r.delays = append(r.delays, delay)

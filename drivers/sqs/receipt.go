@@ -28,9 +28,9 @@ func (r *receipt) live(now time.Time) bool {
 	return !r.settled.Load() && now.UnixNano() < r.deadline.Load()
 }
 
-// as implements driver.Message.AsFunc: *types.Message (a copy) or
-// **types.Message of the AWS SDK's sqs/types package.
-func (r *receipt) as(i any) bool {
+// NativeAs implements driver.NativeAs for Delivery.As: *types.Message (a
+// copy) or **types.Message of the AWS SDK's sqs/types package.
+func (r *receipt) NativeAs(i any) bool {
 	switch p := i.(type) {
 	case **sqstypes.Message:
 		if p == nil {

@@ -127,7 +127,7 @@ func (s *subscription) run(p *poll, maxMsgs, wait int32) {
 			s.annotate(d, m)
 			d.AckID = driver.AckID{Ref: r}
 			d.Deadline = deadline
-			d.AsFunc = r.as
+			d.Native = r
 			rs[i] = r
 		}
 	}

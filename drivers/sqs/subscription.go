@@ -290,7 +290,7 @@ func (s *subscription) changeVisibility(ctx context.Context, rs []*receipt, idx 
 	})
 }
 
-// Extend implements driver.Subscription with ChangeMessageVisibilityBatch.
+// Extend implements driver.Extender with ChangeMessageVisibilityBatch.
 // SQS keeps a received message invisible at most 12 h after it was
 // received: an extension beyond that fails with code FailedPrecondition.
 func (s *subscription) Extend(ctx context.Context, ids []driver.AckID, lease time.Duration) error {

@@ -210,9 +210,6 @@ func (s *subscription) Nack(_ context.Context, ids []driver.AckID, _ time.Durati
 	return settle(ids, (*message.Message).Nack)
 }
 
-// Extend does nothing: Watermill has no lease, mq keeps it.
-func (s *subscription) Extend(context.Context, []driver.AckID, time.Duration) error { return nil }
-
 // OpenDeadLetterTopic implements driver.DeadLetterTopicOpener: mq
 // dead-letters by publishing there and then acking.
 func (s *subscription) OpenDeadLetterTopic(ctx context.Context) (driver.Topic, error) {

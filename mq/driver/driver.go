@@ -73,14 +73,22 @@ type Message struct {
 	// Deadline is when the lease of this delivery ends, for drivers with a
 	// native lease. Zero when the lease is emulated by mq.
 	Deadline time.Time
-	// AsFunc, if non-nil, gives access to the native message (see mq's
-	// Delivery.As). It may be nil.
-	AsFunc func(any) bool
-	// Native, used when AsFunc is nil, is the native message itself,
-	// such as a *kgo.Record: Delivery.As(&p) sets p to it when p's type
-	// can hold it. A pointer costs no allocation here, where a closure
-	// per message does. It must not be a func(any) bool. It may be nil.
+	// Native is the one way to the native message (mq's Delivery.As): the
+	// native message itself, such as a *kgo.Record, which Delivery.As(&p)
+	// assigns to p when p's type can hold it; or, for a driver that hands
+	// out several native forms, a value implementing NativeAs, which
+	// Delivery.As asks. A pointer costs no allocation here, where a
+	// closure per message would. It may be nil.
 	Native any
+}
+
+// NativeAs is implemented by a Message.Native that chooses by itself what
+// a Delivery.As target gets (for example a copy of the native message, or
+// the native message of the backend a bridge wraps). NativeAs reports
+// whether it set *target; it must return false for a nil or unsuitable
+// target, and never panic.
+type NativeAs interface {
+	NativeAs(target any) bool
 }
 
 // AckID identifies one delivery to the driver that produced it. The driver
@@ -107,6 +115,19 @@ type Topic interface {
 	Common
 }
 
+// Extender is implemented by the subscriptions whose Capabilities.Lease
+// is not None, and only by them: mq keeps the lease of every other
+// driver's deliveries itself and never asks the driver to extend it.
+// mq.NewSubscription refuses a native lease without it. A type that wraps
+// a Subscription by embedding the interface must forward Extend (and
+// the other optional interfaces it keeps: DeadLetterer, Seeker, ...).
+type Extender interface {
+	// Extend must set the lease of each delivery to end lease from now.
+	// An unknown or expired AckID fails that item with
+	// FailedPrecondition (a *BatchError when others succeeded).
+	Extend(ctx context.Context, ids []AckID, lease time.Duration) error
+}
+
 // Subscription receives messages from one subscription (queue, consumer
 // group) with per-delivery acknowledgement.
 type Subscription interface {
@@ -128,10 +149,6 @@ type Subscription interface {
 	// 0 unless Capabilities.NackDelay is not None; mq emulates longer
 	// delays than Capabilities.MaxDelay.
 	Nack(ctx context.Context, ids []AckID, delay time.Duration) error
-	// Extend must set the lease of each delivery to end lease from now.
-	// Drivers whose Capabilities.Lease is None return nil (mq keeps the
-	// lease).
-	Extend(ctx context.Context, ids []AckID, lease time.Duration) error
 	// Info returns the subscription's settings. It must not block.
 	Info() SubscriptionInfo
 	// Capabilities must return the same value on every call.
