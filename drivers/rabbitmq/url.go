@@ -137,15 +137,7 @@ func (o *URLOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, er
 
 // coded gives an error from opening a handle its code: mq classifies open
 // errors by driver.Error codes only, as no handle exists yet to ask.
-func coded(err error) error {
-	if driver.CodeOf(err) != driver.Unknown {
-		return err
-	}
-	if c := classify(err); c != driver.Unknown && c != driver.Canceled && c != driver.DeadlineExceeded {
-		return &driver.Error{Code: c, Msg: "rabbitmq", Err: err}
-	}
-	return err
-}
+func coded(err error) error { return classifier.Coded(err, prefix) }
 
 const prefix = "rabbitmq"
 
