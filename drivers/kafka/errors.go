@@ -18,7 +18,7 @@ func invalid(format string, args ...any) error {
 // urlError returns an error for a bad URL; mq classifies it
 // InvalidArgument. It never contains the URL itself.
 func urlError(format string, args ...any) error {
-	return fmt.Errorf("kafka: %w: %s", driver.ErrInvalidURL, fmt.Sprintf(format, args...))
+	return driver.QueryError(Scheme, fmt.Sprintf(format, args...))
 }
 
 var errClosed = &driver.Error{Code: driver.Closed, Msg: "kafka: handle is closed"}
