@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"errors"
-	"net"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -87,15 +86,14 @@ func sqlStateCode(state string) driver.ErrorCode {
 func classified(err error) error { return classifier.Coded(err, prefix) }
 
 // errorAs implements driver.Common.ErrorAs: *pgconn.PgError,
-// *pgconn.ConnectError and net.Error are the native error types.
+// *pgconn.ConnectError and the network's (driver.NetErrorAs) are the
+// native error types.
 func errorAs(err error, i any) bool {
 	switch p := i.(type) {
 	case **pgconn.PgError:
 		return errors.As(err, p)
 	case **pgconn.ConnectError:
 		return errors.As(err, p)
-	case *net.Error:
-		return errors.As(err, p)
 	}
-	return false
+	return driver.NetErrorAs(err, i)
 }

@@ -2,7 +2,6 @@ package rabbitmq
 
 import (
 	"errors"
-	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -102,12 +101,8 @@ func errorAs(err error, i any) bool {
 	switch p := i.(type) {
 	case **amqp.Error:
 		return errors.As(err, p)
-	case *net.Error:
-		return errors.As(err, p)
-	case **net.OpError:
-		return errors.As(err, p)
 	}
-	return false
+	return driver.NetErrorAs(err, i)
 }
 
 // inequivalent matches the setting a PRECONDITION_FAILED re-declare names.

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"errors"
-	"net"
 	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -88,10 +87,6 @@ func errorAs(err error, i any) bool {
 	switch p := i.(type) {
 	case *goredis.Error:
 		return errors.As(err, p)
-	case *net.Error:
-		return errors.As(err, p)
-	case **net.OpError:
-		return errors.As(err, p)
 	}
-	return false
+	return driver.NetErrorAs(err, i)
 }

@@ -77,49 +77,37 @@ func (q Query) Int(prefix, k string) (int, error) {
 // duration such as 30s or 5m), 0 when absent. Its error names k and the
 // range, not the value.
 func (q Query) DurationIn(prefix, k string, lo, hi time.Duration) (time.Duration, error) {
-	v, ok := q[k]
-	if !ok {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < lo || d > hi {
-		want := "a duration from " + lo.String() + " to " + hi.String()
-		switch {
-		case hi < math.MaxInt64:
-		case lo == 0:
-			want = "a non-negative duration"
-		case lo == 1:
-			want = "a positive duration"
-		default:
-			want = "a duration of at least " + lo.String()
-		}
-		return 0, q.Want(prefix, k, want+" such as 30s or 5m")
-	}
-	return d, nil
+	return getIn(q, prefix, k, lo, hi, math.MaxInt64, time.ParseDuration, "a", "duration", time.Duration.String)
 }
 
 // IntIn returns parameter k as a decimal integer from lo to hi, 0 when
 // absent. Its error names k and the range, not the value.
 func (q Query) IntIn(prefix, k string, lo, hi int) (int, error) {
+	return getIn(q, prefix, k, lo, hi, math.MaxInt, strconv.Atoi, "an", "integer", strconv.Itoa)
+}
+
+// getIn is DurationIn and IntIn: parameter k parsed by parse, from lo to
+// hi, where hi == top (T's largest value) means no upper bound.
+func getIn[T int | time.Duration](q Query, prefix, k string, lo, hi, top T, parse func(string) (T, error), article, noun string, show func(T) string) (T, error) {
 	v, ok := q[k]
 	if !ok {
 		return 0, nil
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		want := "an integer from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi)
-		switch {
-		case hi < math.MaxInt:
-		case lo == 0:
-			want = "a non-negative integer"
-		case lo == 1:
-			want = "a positive integer"
-		default:
-			want = "an integer of at least " + strconv.Itoa(lo)
-		}
-		return 0, q.Want(prefix, k, want)
+	n, err := parse(v)
+	if err == nil && n >= lo && n <= hi {
+		return n, nil
 	}
-	return n, nil
+	want := article + " " + noun + " from " + show(lo) + " to " + show(hi)
+	switch {
+	case hi < top:
+	case lo == 0:
+		want = "a non-negative " + noun
+	case lo == 1:
+		want = "a positive " + noun
+	default:
+		want = article + " " + noun + " of at least " + show(lo)
+	}
+	return 0, q.Want(prefix, k, want)
 }
 
 // OneOf returns parameter k, which must be one of values, or "" when
