@@ -15,36 +15,24 @@ import (
 // errorCode classifies an error returned by this package: its own
 // *driver.Error values, the client library's sentinels, and gRPC statuses
 // (the client's *apierror.APIError carries one).
-func errorCode(err error) driver.ErrorCode {
-	if err == nil {
-		return driver.OK
-	}
-	if c := driver.CodeOf(err); c != driver.Unknown {
-		return c
-	}
+func errorCode(err error) driver.ErrorCode { return classifier.Code(err) }
+
+var classifier = driver.Classifier{Native: func(err error) (driver.ErrorCode, bool) {
 	switch {
-	case errors.Is(err, driver.ErrInvalidURL), errors.Is(err, bundler.ErrOversizedItem):
-		return driver.InvalidArgument
+	case errors.Is(err, bundler.ErrOversizedItem):
+		return driver.InvalidArgument, true
 	case errors.Is(err, pubsub.ErrPublisherStopped):
-		return driver.Closed
-	case errors.Is(err, errors.ErrUnsupported):
-		return driver.Unsupported
+		return driver.Closed, true
 	}
 	var paused pubsub.ErrPublishingPaused
 	if errors.As(err, &paused) {
 		// The driver resumes the key at once; sending again works.
-		return driver.Unavailable
+		return driver.Unavailable, true
 	}
+	// An error that is not a gRPC status goes on to the network's.
 	st, ok := status.FromError(err)
-	if !ok {
-		// Not a gRPC status: a network error the client passed through.
-		if c, ok := driver.NetworkCode(err); ok {
-			return c
-		}
-		return driver.Unknown
-	}
-	return grpcCode(st.Code())
-}
+	return grpcCode(st.Code()), ok
+}}
 
 // grpcCodes maps gRPC codes to portmq's; the others are Unknown.
 var grpcCodes = map[codes.Code]driver.ErrorCode{

@@ -98,11 +98,9 @@ func (o *URLOpener) OpenTopic(ctx context.Context, u *url.URL) (driver.Topic, er
 		return nil, err
 	}
 	opts := o.Topic
-	if v, ok := q["batch_delay"]; ok {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return nil, badParam("batch_delay", v, "a non-negative duration such as 10ms")
-		}
+	if d, err := q.Duration(Scheme, "batch_delay"); err != nil {
+		return nil, err
+	} else if q.Has("batch_delay") {
 		ps := pubsub.DefaultPublishSettings
 		if opts.PublishSettings != nil {
 			ps = *opts.PublishSettings
@@ -123,18 +121,14 @@ func (o *URLOpener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Su
 		return nil, err
 	}
 	opts := o.Subscription
-	if v, ok := q["ack_deadline"]; ok {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Second || d > maxAckDeadline {
-			return nil, badParam("ack_deadline", v, "a duration from 1s to 10m")
-		}
+	if d, err := q.DurationIn(Scheme, "ack_deadline", time.Second, maxAckDeadline); err != nil {
+		return nil, err
+	} else if d > 0 {
 		opts.AckDeadline = d
 	}
-	if v, ok := q["max_attempts"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > maxPolicyAttempts {
-			return nil, badParam("max_attempts", v, "an integer from 0 to 100")
-		}
+	if n, err := q.IntIn(Scheme, "max_attempts", 0, maxPolicyAttempts); err != nil {
+		return nil, err
+	} else if q.Has("max_attempts") {
 		opts.MaxAttempts = n
 	}
 	if v, ok := q["dead_letter"]; ok {
@@ -143,11 +137,9 @@ func (o *URLOpener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Su
 		}
 		opts.DeadLetterTopic = v
 	}
-	if v, ok := q["ordered"]; ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, badParam("ordered", v, "a boolean (true or false)")
-		}
+	if b, err := q.Bool(Scheme, "ordered"); err != nil {
+		return nil, err
+	} else if q.Has("ordered") {
 		opts.Ordered = b
 	}
 	return withClient(o, ctx, project, func(c *pubsub.Client, release func()) (driver.Subscription, error) {
@@ -162,7 +154,7 @@ func (o *URLOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, er
 	if err != nil {
 		return nil, err
 	}
-	if _, err := parseQuery(u, nil); err != nil {
+	if _, err := driver.ParseQuery(Scheme, u); err != nil {
 		return nil, err
 	}
 	return withClient(o, ctx, project, func(c *pubsub.Client, release func()) (driver.Admin, error) {
@@ -186,11 +178,7 @@ func withClient[T any](o *URLOpener, ctx context.Context, project string, open f
 }
 
 func urlError(format string, args ...any) error {
-	return fmt.Errorf("gcppubsub: %w: %s", driver.ErrInvalidURL, fmt.Sprintf(format, args...))
-}
-
-func badParam(k, v, want string) error {
-	return urlError("parameter %s: %s is not %s", strconv.Quote(k), strconv.Quote(v), want)
+	return driver.QueryError(Scheme, fmt.Sprintf(format, args...))
 }
 
 // checkURL rejects what no gcppubsub URL has. The userinfo is never
@@ -211,11 +199,11 @@ func checkURL(u *url.URL) error {
 
 // parseURL returns the project, ID and query parameters of a topic or
 // subscription URL.
-func parseURL(u *url.URL, kind string, allowed []string) (project, id string, q map[string]string, err error) {
+func parseURL(u *url.URL, kind string, allowed []string) (project, id string, q driver.Query, err error) {
 	if project, id, err = parseResource(u, kind); err != nil {
 		return "", "", nil, err
 	}
-	if q, err = parseQuery(u, allowed); err != nil {
+	if q, err = driver.ParseQuery(Scheme, u, allowed...); err != nil {
 		return "", "", nil, err
 	}
 	return project, id, q, nil
@@ -274,12 +262,6 @@ func parseProject(u *url.URL) (string, error) {
 		return "", urlError("project %s is not a valid project ID", strconv.Quote(project))
 	}
 	return project, nil
-}
-
-// parseQuery returns the query parameters, each given once and all in
-// allowed.
-func parseQuery(u *url.URL, allowed []string) (map[string]string, error) {
-	return driver.ParseQuery("gcppubsub", u, allowed...)
 }
 
 // clientConfig keeps the client's own retries of a Publish (it retries

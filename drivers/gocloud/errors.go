@@ -28,29 +28,22 @@ var codeFromCDK = map[gcerrors.ErrorCode]driver.ErrorCode{
 	gcerrors.DeadlineExceeded:   driver.DeadlineExceeded,
 }
 
-// errorCode classifies an error of a Go CDK call. Go CDK codes map one to
-// one (Unimplemented becomes Unsupported), except that a broken
-// connection, which the Go CDK reports as FailedPrecondition (a closed
-// AMQP channel) or Unknown (a network error), is Unavailable: it is
-// retryable, and the driver reconnects on the next call.
-func errorCode(err error) driver.ErrorCode {
-	if err == nil {
-		return driver.OK
-	}
-	if c := driver.CodeOf(err); c != driver.Unknown {
-		return c
-	}
-	if c, ok := amqpCode(err); ok {
-		return c
-	}
-	if c, ok := driver.NetworkCode(err); ok {
-		return c
-	}
-	if c, ok := codeFromCDK[gcerrors.Code(err)]; ok {
-		return c
-	}
-	return driver.Unknown
+// classifier is the driver's error chain. Go CDK codes map one to one
+// (Unimplemented becomes Unsupported), except that a broken connection,
+// which the Go CDK reports as FailedPrecondition (a closed AMQP channel)
+// or Unknown (a network error), is Unavailable: it is retryable, and the
+// driver reconnects on the next call. So AMQP errors come before the
+// network's, and the Go CDK's codes after.
+var classifier = driver.Classifier{
+	Native: amqpCode,
+	Fallback: func(err error) (driver.ErrorCode, bool) {
+		c, ok := codeFromCDK[gcerrors.Code(err)]
+		return c, ok
+	},
 }
+
+// errorCode classifies an error of a Go CDK call (see classifier).
+func errorCode(err error) driver.ErrorCode { return classifier.Code(err) }
 
 // amqpCode classifies AMQP errors by their reply code.
 func amqpCode(err error) (driver.ErrorCode, bool) {

@@ -1,7 +1,7 @@
 package gocloud
 
 import (
-	"fmt"
+	"math"
 	"net/url"
 	"path"
 	"slices"
@@ -78,14 +78,14 @@ type subURL struct {
 }
 
 func urlError(msg string) error {
-	return fmt.Errorf("gocloud: %w: %s", driver.ErrInvalidURL, msg)
+	return driver.QueryError("gocloud", msg)
 }
 
 // cdkURL turns a portmq URL gocloud+SCHEME://... (or a Go CDK URL
 // SCHEME://... inside a parameter) into the Go CDK URL, keeping the query
 // parameters in keep (all when keep is nil) and returning the others.
 // It never puts the URL's password in an error.
-func cdkURL(u *url.URL, what string, params []string, own []string) (*url.URL, url.Values, error) {
+func cdkURL(u *url.URL, what string, params []string, own []string) (*url.URL, driver.Query, error) {
 	switch {
 	case u == nil:
 		return nil, nil, urlError("nil URL")
@@ -108,14 +108,14 @@ func cdkURL(u *url.URL, what string, params []string, own []string) (*url.URL, u
 		return nil, nil, urlError(what + " " + shown(u) + " has a malformed query")
 	}
 	pass := url.Values{}
-	mine := url.Values{}
+	mine := driver.Query{}
 	for k, v := range vals {
 		switch {
 		case slices.Contains(own, k):
 			if len(v) != 1 {
 				return nil, nil, urlError("parameter " + strconv.Quote(k) + " given more than once")
 			}
-			mine[k] = v
+			mine[k] = v[0]
 		case params == nil || slices.Contains(params, k):
 			pass[k] = v
 		default:
@@ -153,25 +153,17 @@ func parseSubURL(u *url.URL) (*subURL, error) {
 		return nil, err
 	}
 	s := &subURL{cdk: c, name: path.Join(c.Host, c.Path)}
-	if v := q.Get(paramName); v != "" {
+	if v := q[paramName]; v != "" {
 		s.name = v
 	}
 	if s.name == "" {
 		return nil, urlError("subscription URL names no subscription: want gocloud+SCHEME://NAME")
 	}
-	if v, ok := q[paramVisibility]; ok {
-		d, err := time.ParseDuration(v[0])
-		if err != nil || d <= 0 {
-			return nil, urlError("parameter \"visibility\": " + strconv.Quote(v[0]) + " is not a positive duration such as 30s")
-		}
-		s.lease = d
+	if s.lease, err = q.DurationIn("gocloud", paramVisibility, 1, math.MaxInt64); err != nil {
+		return nil, err
 	}
-	if v, ok := q[paramMaxAttempts]; ok {
-		n, err := strconv.Atoi(v[0])
-		if err != nil || n < 0 {
-			return nil, urlError("parameter \"max_attempts\": " + strconv.Quote(v[0]) + " is not a non-negative integer")
-		}
-		s.maxAttempts = n
+	if s.maxAttempts, err = q.Int("gocloud", paramMaxAttempts); err != nil {
+		return nil, err
 	}
 	if s.retry, err = topicParam(q, paramRetryTopic); err != nil {
 		return nil, err
@@ -194,12 +186,12 @@ func parseSubURL(u *url.URL) (*subURL, error) {
 
 // topicParam parses a parameter whose value is a Go CDK topic URL (the
 // gocloud+ prefix is allowed and ignored).
-func topicParam(q url.Values, k string) (*url.URL, error) {
+func topicParam(q driver.Query, k string) (*url.URL, error) {
 	v, ok := q[k]
 	if !ok {
 		return nil, nil
 	}
-	pu, err := url.Parse(v[0])
+	pu, err := url.Parse(v)
 	if err != nil || pu.Scheme == "" {
 		// Not echoed: a URL that does not parse may still hold a password.
 		return nil, urlError("parameter " + strconv.Quote(k) + " is not a Go CDK topic URL such as mem://topic")

@@ -18,7 +18,7 @@ func invalid(format string, args ...any) error {
 // urlError returns an error for a bad URL; mq classifies it
 // InvalidArgument. It never contains the URL itself.
 func urlError(format string, args ...any) error {
-	return fmt.Errorf("kafka: %w: %s", driver.ErrInvalidURL, fmt.Sprintf(format, args...))
+	return driver.QueryError(Scheme, fmt.Sprintf(format, args...))
 }
 
 var errClosed = &driver.Error{Code: driver.Closed, Msg: "kafka: handle is closed"}
@@ -32,38 +32,33 @@ func wrap(what string, err error) error {
 	return &driver.Error{Code: errorCode(err), Msg: "kafka: " + what, Err: err}
 }
 
-// errorCode classifies an error from this driver, franz-go or the network.
-func errorCode(err error) driver.ErrorCode {
-	if err == nil {
-		return driver.OK
-	}
-	if de, ok := errors.AsType[*driver.Error](err); ok {
-		return de.Code
-	}
-	switch {
-	case errors.Is(err, driver.ErrInvalidURL):
-		return driver.InvalidArgument
-	case errors.Is(err, kgo.ErrClientClosed):
-		return driver.Closed
-	case errors.Is(err, kgo.ErrMaxBuffered):
-		return driver.ResourceExhausted
-	case errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, kgo.ErrRecordRetries):
-		return driver.Unavailable
-	}
-	if ke, ok := errors.AsType[*kerr.Error](err); ok {
-		return kerrCode(ke)
-	}
-	if c, ok := driver.NetworkCode(err); ok {
-		return c
-	}
-	if _, ok := errors.AsType[*kgo.ErrFirstReadEOF](err); ok {
-		return driver.Unavailable
-	}
-	if kerr.IsRetriable(err) {
-		return driver.Unavailable
-	}
-	return driver.Unknown
+// classifier is the driver's error chain: franz-go's sentinels and
+// Kafka's error codes after the driver's errors, before the network's; a
+// connection franz-go saw closed at once, and Kafka's other retriable
+// errors, after.
+var classifier = driver.Classifier{
+	Native: func(err error) (driver.ErrorCode, bool) {
+		switch {
+		case errors.Is(err, kgo.ErrClientClosed):
+			return driver.Closed, true
+		case errors.Is(err, kgo.ErrMaxBuffered):
+			return driver.ResourceExhausted, true
+		case errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, kgo.ErrRecordRetries):
+			return driver.Unavailable, true
+		}
+		if ke, ok := errors.AsType[*kerr.Error](err); ok {
+			return kerrCode(ke), true
+		}
+		return driver.Unknown, false
+	},
+	Fallback: func(err error) (driver.ErrorCode, bool) {
+		_, firstReadEOF := errors.AsType[*kgo.ErrFirstReadEOF](err)
+		return driver.Unavailable, firstReadEOF || kerr.IsRetriable(err)
+	},
 }
+
+// errorCode classifies an error from this driver, franz-go or the network.
+func errorCode(err error) driver.ErrorCode { return classifier.Code(err) }
 
 func kerrCode(ke *kerr.Error) driver.ErrorCode {
 	switch ke {

@@ -71,12 +71,8 @@ func FuzzParseURL(f *testing.F) {
 			if err == nil && (o.Lease < 0 || o.MaxAttempts < 0 || o.MaxPollRecords < 0) {
 				t.Fatalf("%q: negative option in %+v", raw, o)
 			}
-			_, err = p.q.int("max_body", 1, 1<<30)
+			_, _, err = p.topicOptions()
 			check(err)
-			if v, ok := p.q["compression"]; ok {
-				_, err := compression(v)
-				check(err)
-			}
 		}
 	})
 }

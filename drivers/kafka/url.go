@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -44,32 +45,12 @@ func (urlOpener) OpenTopic(ctx context.Context, u *url.URL) (driver.Topic, error
 	if err != nil {
 		return nil, err
 	}
-	var o TopicOptions
-	if o.MaxBodySize, err = p.q.int("max_body", 1, 1<<30); err != nil {
+	o, opts, err := p.topicOptions()
+	if err != nil {
 		return nil, err
-	}
-	opts := p.clientOpts
-	if v, ok := p.q["linger"]; ok {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 || d > time.Minute {
-			return nil, badParam("linger", v, "a duration from 0 to 1m such as 5ms")
-		}
-		opts = append(opts, kgo.ProducerLinger(d))
-	}
-	if n, err := p.q.int("batch_max_bytes", 1024, 1<<30); err != nil {
-		return nil, err
-	} else if n > 0 {
-		opts = append(opts, kgo.ProducerBatchMaxBytes(int32(n)))
-	}
-	if v, ok := p.q["compression"]; ok {
-		c, err := compression(v)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, kgo.ProducerBatchCompression(c))
 	}
 	return withClient(opts, func(cl *kgo.Client) (driver.Topic, error) {
-		return openTopic(ctx, cl, true, p.topic, &o)
+		return openTopic(ctx, cl, true, p.topic, o)
 	})
 }
 
@@ -115,13 +96,10 @@ func (urlOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, error
 		return nil, err
 	}
 	var o AdminOptions
-	if o.Mode, err = p.q.mode(); err != nil {
+	if o.Mode, o.Start, err = modeAndStart(p.q); err != nil {
 		return nil, err
 	}
-	if o.Start, err = p.q.start(); err != nil {
-		return nil, err
-	}
-	n, err := p.q.int("partitions", 1, 1<<20)
+	n, err := p.q.IntIn(Scheme, "partitions", 1, 1<<20)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +107,7 @@ func (urlOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, error
 	if v, ok := p.q["replication"]; ok {
 		r, err := strconv.Atoi(v)
 		if err != nil || r < -1 || r == 0 || r > 1000 {
-			return nil, badParam("replication", v, "-1 (the broker's default) or a replication factor from 1")
+			return nil, p.q.Want(Scheme, "replication", "-1 (the broker's default) or a replication factor from 1 to 1000")
 		}
 		o.ReplicationFactor = int16(r)
 	}
@@ -141,7 +119,7 @@ func (urlOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, error
 // parsed is a parsed kafka:// URL.
 type parsed struct {
 	topic      string
-	q          query
+	q          driver.Query
 	clientOpts []kgo.Opt
 }
 
@@ -159,11 +137,10 @@ func parseURL(u *url.URL, withTopic bool, allowed []string) (*parsed, error) {
 	case u.Host == "":
 		return nil, urlError("missing brokers: want kafka://HOST:PORT[,HOST:PORT...]/TOPIC")
 	}
-	dq, err := driver.ParseQuery("kafka", u, append(slices.Clone(connParams), allowed...)...)
+	q, err := driver.ParseQuery(Scheme, u, append(slices.Clone(connParams), allowed...)...)
 	if err != nil {
 		return nil, err
 	}
-	q := query(dq)
 	p := &parsed{q: q}
 	path := strings.TrimPrefix(u.Path, "/")
 	if withTopic {
@@ -193,7 +170,7 @@ func parseURL(u *url.URL, withTopic bool, allowed []string) (*parsed, error) {
 	if v, ok := q["client_id"]; ok {
 		p.clientOpts = append(p.clientOpts, kgo.ClientID(v))
 	}
-	tlsOpt, err := q.tlsConfig()
+	tlsOpt, err := tlsConfig(q)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +192,7 @@ func parseURL(u *url.URL, withTopic bool, allowed []string) (*parsed, error) {
 		case "scram-sha-512":
 			p.clientOpts = append(p.clientOpts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()))
 		default:
-			return nil, badParam("sasl", mech, "plain, scram-sha-256 or scram-sha-512")
+			return nil, q.Want(Scheme, "sasl", "plain, scram-sha-256 or scram-sha-512")
 		}
 	} else if hasMech {
 		return nil, urlError("parameter \"sasl\" needs a user (and password) in the URL: kafka://USER:PASSWORD@HOST:PORT/...")
@@ -223,35 +200,57 @@ func parseURL(u *url.URL, withTopic bool, allowed []string) (*parsed, error) {
 	return p, nil
 }
 
+// topicOptions reads the producer parameters: the TopicOptions and the
+// client's options.
+func (p *parsed) topicOptions() (*TopicOptions, []kgo.Opt, error) {
+	var o TopicOptions
+	var err error
+	if o.MaxBodySize, err = p.q.IntIn(Scheme, "max_body", 1, 1<<30); err != nil {
+		return nil, nil, err
+	}
+	opts := p.clientOpts
+	if d, err := p.q.DurationIn(Scheme, "linger", 0, time.Minute); err != nil {
+		return nil, nil, err
+	} else if p.q.Has("linger") {
+		opts = append(opts, kgo.ProducerLinger(d))
+	}
+	if n, err := p.q.IntIn(Scheme, "batch_max_bytes", 1024, 1<<30); err != nil {
+		return nil, nil, err
+	} else if n > 0 {
+		opts = append(opts, kgo.ProducerBatchMaxBytes(int32(n)))
+	}
+	if v, err := p.q.OneOf(Scheme, "compression", "none", "gzip", "snappy", "lz4", "zstd"); err != nil {
+		return nil, nil, err
+	} else if v != "" {
+		opts = append(opts, kgo.ProducerBatchCompression(compressions[v]))
+	}
+	return &o, opts, nil
+}
+
 // subscriptionOptions reads the subscription parameters.
 func (p *parsed) subscriptionOptions() (*SubscriptionOptions, error) {
 	q := p.q
 	o := &SubscriptionOptions{}
 	var err error
-	if o.Mode, err = q.mode(); err != nil {
-		return nil, err
-	}
-	if o.Start, err = q.start(); err != nil {
+	if o.Mode, o.Start, err = modeAndStart(q); err != nil {
 		return nil, err
 	}
 	for _, d := range []struct {
 		k string
 		p *time.Duration
 	}{{"lease", &o.Lease}, {"commit_interval", &o.CommitInterval}, {"idle_leave", &o.IdleLeave}, {"revoke_wait", &o.RevokeWait}} {
-		if *d.p, _, err = q.duration(d.k); err != nil {
+		if *d.p, err = q.DurationIn(Scheme, d.k, 1, math.MaxInt64); err != nil {
 			return nil, err
 		}
 	}
-	if o.MaxAttempts, err = q.int("max_attempts", 0, 1<<20); err != nil {
+	if o.MaxAttempts, err = q.IntIn(Scheme, "max_attempts", 0, 1<<20); err != nil {
 		return nil, err
 	}
-	if o.MaxPollRecords, err = q.int("max_poll_records", 1, 1<<20); err != nil {
+	if o.MaxPollRecords, err = q.IntIn(Scheme, "max_poll_records", 1, 1<<20); err != nil {
 		return nil, err
 	}
-	if v, ok := q["ordered"]; ok {
-		if o.Ordered, err = strconv.ParseBool(v); err != nil {
-			return nil, badParam("ordered", v, "a boolean (true or false)")
-		}
+	if o.Ordered, err = q.Bool(Scheme, "ordered"); err != nil {
+		return nil, err
 	}
 	for _, t := range []struct {
 		k string
@@ -259,7 +258,7 @@ func (p *parsed) subscriptionOptions() (*SubscriptionOptions, error) {
 	}{{"dead_letter", &o.DeadLetterTopic}, {"retry_topic", &o.RetryTopic}} {
 		if v, ok := q[t.k]; ok {
 			if checkName(t.k, v) != nil {
-				return nil, badParam(t.k, v, "a topic name (1 to 249 bytes of a-z A-Z 0-9 . _ -)")
+				return nil, q.Want(Scheme, t.k, "a topic name (1 to 249 bytes of a-z A-Z 0-9 . _ -)")
 			}
 			*t.p = v
 		}
@@ -268,101 +267,52 @@ func (p *parsed) subscriptionOptions() (*SubscriptionOptions, error) {
 		k string
 		f func(time.Duration) kgo.GroupOpt
 	}{{"session_timeout", kgo.SessionTimeout}, {"heartbeat_interval", kgo.HeartbeatInterval}, {"rebalance_timeout", kgo.RebalanceTimeout}} {
-		if d, ok, err := q.duration(c.k); err != nil {
+		if d, err := q.DurationIn(Scheme, c.k, 1, math.MaxInt64); err != nil {
 			return nil, err
-		} else if ok {
+		} else if d > 0 {
 			o.ClientOpts = append(o.ClientOpts, c.f(d))
 		}
 	}
-	if d, ok, err := q.duration("fetch_max_wait"); err != nil {
+	if d, err := q.DurationIn(Scheme, "fetch_max_wait", 1, math.MaxInt64); err != nil {
 		return nil, err
-	} else if ok {
+	} else if d > 0 {
 		o.ClientOpts = append(o.ClientOpts, kgo.FetchMaxWait(d))
 	}
 	return o, nil
 }
 
-// query is driver.Query with the getters this driver needs (ranges,
-// positive durations).
-type query driver.Query
-
-func badParam(k, v, want string) error {
-	return urlError("parameter %q: %q is not %s", k, v, want)
+// modeAndStart reads the mode and start parameters.
+func modeAndStart(q driver.Query) (Mode, Start, error) {
+	mode, err := q.OneOf(Scheme, "mode", "group", "share")
+	if err != nil {
+		return 0, 0, err
+	}
+	start, err := q.OneOf(Scheme, "start", "latest", "earliest")
+	if err != nil {
+		return 0, 0, err
+	}
+	m, st := GroupMode, StartLatest
+	if mode == "share" {
+		m = ShareMode
+	}
+	if start == "earliest" {
+		st = StartEarliest
+	}
+	return m, st, nil
 }
 
-func (q query) duration(k string) (time.Duration, bool, error) {
-	v, ok := q[k]
-	if !ok {
-		return 0, false, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, false, badParam(k, v, "a positive duration such as 500ms or 30s")
-	}
-	return d, true, nil
-}
-
-// int returns parameter k as an integer in [lo, hi], or 0 when absent.
-func (q query) int(k string, lo, hi int) (int, error) {
-	v, ok := q[k]
-	if !ok {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return 0, badParam(k, v, "an integer from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
-	}
-	return n, nil
-}
-
-func (q query) mode() (Mode, error) {
-	switch v := q["mode"]; v {
-	case "", "group":
-		return GroupMode, nil
-	case "share":
-		return ShareMode, nil
-	default:
-		return 0, badParam("mode", v, "group or share")
-	}
-}
-
-func (q query) start() (Start, error) {
-	switch v := q["start"]; v {
-	case "", "latest":
-		return StartLatest, nil
-	case "earliest":
-		return StartEarliest, nil
-	default:
-		return 0, badParam("start", v, "latest or earliest")
-	}
-}
-
-func compression(v string) (kgo.CompressionCodec, error) {
-	switch v {
-	case "none":
-		return kgo.NoCompression(), nil
-	case "gzip":
-		return kgo.GzipCompression(), nil
-	case "snappy":
-		return kgo.SnappyCompression(), nil
-	case "lz4":
-		return kgo.Lz4Compression(), nil
-	case "zstd":
-		return kgo.ZstdCompression(), nil
-	}
-	return kgo.CompressionCodec{}, badParam("compression", v, "none, gzip, snappy, lz4 or zstd")
+// compressions are the codecs of the compression parameter.
+var compressions = map[string]kgo.CompressionCodec{
+	"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(), "snappy": kgo.SnappyCompression(),
+	"lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
 }
 
 // tlsConfig returns the TLS configuration the tls_* parameters ask for,
 // or nil for plaintext.
-func (q query) tlsConfig() (*tls.Config, error) {
-	on := false
-	if v, ok := q["tls"]; ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, badParam("tls", v, "a boolean (true or false)")
-		}
-		on = b
+func tlsConfig(q driver.Query) (*tls.Config, error) {
+	on, err := q.Bool(Scheme, "tls")
+	if err != nil {
+		return nil, err
 	}
 	for _, k := range []string{"tls_ca", "tls_cert", "tls_key", "tls_insecure_skip_verify", "tls_server_name"} {
 		if _, ok := q[k]; ok && !on {
@@ -373,12 +323,8 @@ func (q query) tlsConfig() (*tls.Config, error) {
 		return nil, nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: q["tls_server_name"]}
-	if v, ok := q["tls_insecure_skip_verify"]; ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, badParam("tls_insecure_skip_verify", v, "a boolean (true or false)")
-		}
-		cfg.InsecureSkipVerify = b
+	if cfg.InsecureSkipVerify, err = q.Bool(Scheme, "tls_insecure_skip_verify"); err != nil {
+		return nil, err
 	}
 	if path, ok := q["tls_ca"]; ok {
 		pem, err := os.ReadFile(path)

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"errors"
-	"net"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -16,39 +15,33 @@ const prefix = "postgres"
 // errClosed is returned by calls on a handle after Close.
 var errClosed = &driver.Error{Code: driver.Closed, Msg: "postgres: handle is closed"}
 
-// classify returns the code of an error from this driver or pgx.
-func classify(err error) driver.ErrorCode {
-	if err == nil {
-		return driver.OK
-	}
-	if c := driver.CodeOf(err); c != driver.Unknown {
-		return c
-	}
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return driver.NotFound
-	case errors.Is(err, pgx.ErrTxClosed):
-		return driver.FailedPrecondition
-	}
-	if pe, ok := errors.AsType[*pgconn.PgError](err); ok {
-		return sqlStateCode(pe.Code)
-	}
-	// pgconn's own errors: a timeout of its context watcher, a connect
-	// error, or an error pgconn knows a retry is safe for.
-	if pgconn.Timeout(err) {
-		return driver.Unavailable
-	}
-	if c, ok := driver.NetworkCode(err); ok {
-		return c
-	}
-	if _, ok := errors.AsType[*pgconn.ConnectError](err); ok {
-		return driver.Unavailable
-	}
-	if pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "closed pool") {
-		return driver.Unavailable
-	}
-	return driver.Unknown
+// classifier is the driver's error chain: pgx's sentinels, server errors
+// and pgconn's timeouts after the driver's errors, before the network's;
+// pgconn's connect errors and its "safe to retry" ones after.
+var classifier = driver.Classifier{
+	Native: func(err error) (driver.ErrorCode, bool) {
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return driver.NotFound, true
+		case errors.Is(err, pgx.ErrTxClosed):
+			return driver.FailedPrecondition, true
+		}
+		if pe, ok := errors.AsType[*pgconn.PgError](err); ok {
+			return sqlStateCode(pe.Code), true
+		}
+		// A timeout of pgconn's context watcher.
+		return driver.Unavailable, pgconn.Timeout(err)
+	},
+	Fallback: func(err error) (driver.ErrorCode, bool) {
+		if _, ok := errors.AsType[*pgconn.ConnectError](err); ok {
+			return driver.Unavailable, true
+		}
+		return driver.Unavailable, pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "closed pool")
+	},
 }
+
+// classify returns the code of an error from this driver or pgx.
+func classify(err error) driver.ErrorCode { return classifier.Code(err) }
 
 // sqlStateCode maps SQLSTATE classes and codes to portmq codes.
 func sqlStateCode(state string) driver.ErrorCode {
@@ -90,27 +83,17 @@ func sqlStateCode(state string) driver.ErrorCode {
 // classified wraps err in a *driver.Error carrying its code, for errors
 // returned where mq cannot ask a handle (openers, Migrate, Send in a
 // transaction). The native error stays reachable with errors.As.
-func classified(err error) error {
-	if err == nil || driver.CodeOf(err) != driver.Unknown {
-		return err
-	}
-	c := classify(err)
-	if c == driver.Unknown || c == driver.Canceled || c == driver.DeadlineExceeded {
-		return err
-	}
-	return &driver.Error{Code: c, Msg: prefix, Err: err}
-}
+func classified(err error) error { return classifier.Coded(err, prefix) }
 
 // errorAs implements driver.Common.ErrorAs: *pgconn.PgError,
-// *pgconn.ConnectError and net.Error are the native error types.
+// *pgconn.ConnectError and the network's (driver.NetErrorAs) are the
+// native error types.
 func errorAs(err error, i any) bool {
 	switch p := i.(type) {
 	case **pgconn.PgError:
 		return errors.As(err, p)
 	case **pgconn.ConnectError:
 		return errors.As(err, p)
-	case *net.Error:
-		return errors.As(err, p)
 	}
-	return false
+	return driver.NetErrorAs(err, i)
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -220,11 +221,8 @@ func (p *parsed) subscriptionOptions() (*SubscriptionOptions, error) {
 		o.given[k] = true
 	}
 	var err error
-	if o.Lease, err = q.Duration(prefix, "visibility"); err != nil {
+	if o.Lease, err = q.DurationIn(prefix, "visibility", time.Millisecond, math.MaxInt64); err != nil {
 		return nil, err
-	}
-	if o.given["visibility"] && o.Lease < time.Millisecond {
-		return nil, q.Bad(prefix, "visibility", "a duration of at least 1ms")
 	}
 	if o.MaxAttempts, err = q.Int(prefix, "max_attempts"); err != nil {
 		return nil, err
@@ -240,11 +238,8 @@ func (p *parsed) subscriptionOptions() (*SubscriptionOptions, error) {
 	if o.Retention, err = q.Duration(prefix, "retention"); err != nil {
 		return nil, err
 	}
-	if o.PollInterval, err = q.Duration(prefix, "poll_interval"); err != nil {
+	if o.PollInterval, err = q.DurationIn(prefix, "poll_interval", 10*time.Millisecond, math.MaxInt64); err != nil {
 		return nil, err
-	}
-	if o.given["poll_interval"] && o.PollInterval < 10*time.Millisecond {
-		return nil, q.Bad(prefix, "poll_interval", "a duration of at least 10ms")
 	}
 	return o, nil
 }

@@ -2,7 +2,6 @@ package rabbitmq
 
 import (
 	"errors"
-	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,22 +34,18 @@ func unavailable(msg string, cause error) error {
 	return &driver.Error{Code: driver.Unavailable, Msg: "rabbitmq: " + msg, Err: cause}
 }
 
+// classifier is the driver's error chain: amqp091-go's errors after the
+// driver's own, before the network's.
+var classifier = driver.Classifier{Native: func(err error) (driver.ErrorCode, bool) {
+	ae, ok := errors.AsType[*amqp.Error](err)
+	if !ok {
+		return driver.Unknown, false
+	}
+	return amqpCode(ae), true
+}}
+
 // classify returns the code of an error from this driver or amqp091-go.
-func classify(err error) driver.ErrorCode {
-	if err == nil {
-		return driver.OK
-	}
-	if c := driver.CodeOf(err); c != driver.Unknown {
-		return c
-	}
-	if ae, ok := errors.AsType[*amqp.Error](err); ok {
-		return amqpCode(ae)
-	}
-	if c, ok := driver.NetworkCode(err); ok {
-		return c
-	}
-	return driver.Unknown
-}
+func classify(err error) driver.ErrorCode { return classifier.Code(err) }
 
 // amqpCode maps AMQP reply codes (and amqp091-go's own errors) to codes.
 func amqpCode(e *amqp.Error) driver.ErrorCode {
@@ -106,12 +101,8 @@ func errorAs(err error, i any) bool {
 	switch p := i.(type) {
 	case **amqp.Error:
 		return errors.As(err, p)
-	case *net.Error:
-		return errors.As(err, p)
-	case **net.OpError:
-		return errors.As(err, p)
 	}
-	return false
+	return driver.NetErrorAs(err, i)
 }
 
 // inequivalent matches the setting a PRECONDITION_FAILED re-declare names.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -137,15 +138,7 @@ func (o *URLOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, er
 
 // coded gives an error from opening a handle its code: mq classifies open
 // errors by driver.Error codes only, as no handle exists yet to ask.
-func coded(err error) error {
-	if driver.CodeOf(err) != driver.Unknown {
-		return err
-	}
-	if c := classify(err); c != driver.Unknown && c != driver.Canceled && c != driver.DeadlineExceeded {
-		return &driver.Error{Code: c, Msg: "rabbitmq", Err: err}
-	}
-	return err
-}
+func coded(err error) error { return classifier.Coded(err, prefix) }
 
 const prefix = "rabbitmq"
 
@@ -153,8 +146,8 @@ func urlError(format string, args ...any) error {
 	return driver.QueryError(prefix, fmt.Sprintf(format, args...))
 }
 
-// query is the URL's query, parsed by driver.ParseQuery, with getters for
-// defaults and ranges.
+// query is the URL's query, parsed by driver.ParseQuery, with the
+// driver's own getters (names, options).
 type query struct{ driver.Query }
 
 // parse checks the URL, splits off the query and returns the endpoint and
@@ -180,18 +173,16 @@ func (o *URLOpener) parse(u *url.URL, allowed []string) (*endpoint, query, error
 		return nil, query{}, err
 	}
 	q := query{dq}
-	ep := &endpoint{tls: o.TLSConfig}
-	if ep.heartbeat, err = q.duration("heartbeat", defaultHeartbeat); err != nil {
-		return nil, query{}, err
+	ep := &endpoint{tls: o.TLSConfig, heartbeat: defaultHeartbeat, dialTimeout: defaultDialTimeout}
+	if q.Has("heartbeat") {
+		if ep.heartbeat, err = q.Duration(prefix, "heartbeat"); err != nil || ep.heartbeat > 65535*time.Second || ep.heartbeat%time.Second != 0 {
+			return nil, query{}, q.Want(prefix, "heartbeat", "a whole number of seconds up to 65535s")
+		}
 	}
-	if ep.dialTimeout, err = q.duration("dial_timeout", defaultDialTimeout); err != nil {
-		return nil, query{}, err
-	}
-	if ep.heartbeat > 65535*time.Second || ep.heartbeat%time.Second != 0 {
-		return nil, query{}, q.Bad(prefix, "heartbeat", "a whole number of seconds up to 65535s")
-	}
-	if ep.dialTimeout <= 0 {
-		return nil, query{}, q.Bad(prefix, "dial_timeout", "a positive duration")
+	if q.Has("dial_timeout") {
+		if ep.dialTimeout, err = q.DurationIn(prefix, "dial_timeout", 1, math.MaxInt64); err != nil {
+			return nil, query{}, err
+		}
 	}
 	d := *u
 	d.RawQuery, d.ForceQuery, d.Fragment, d.RawFragment = "", false, "", ""
@@ -217,39 +208,14 @@ func (q query) name(k string, required bool) (string, error) {
 	return v, nil
 }
 
-func (q query) has(k string) bool {
-	_, ok := q.Query[k]
-	return ok
-}
-
-func (q query) duration(k string, def time.Duration) (time.Duration, error) {
-	if !q.has(k) {
-		return def, nil
-	}
-	return q.Duration(prefix, k)
-}
-
-func (q query) integer(k string, def, lo, hi int) (int, error) {
-	if !q.has(k) {
-		return def, nil
-	}
-	n, err := q.Int(prefix, k)
-	if err != nil || n < lo || n > hi {
-		return 0, q.Bad(prefix, k, fmt.Sprintf("an integer from %d to %d", lo, hi))
-	}
-	return n, nil
-}
-
-func (q query) bool(k string) (bool, error) { return q.Bool(prefix, k) }
-
 // maxBody returns max_body as an Options.MaxBodySize: 0 (default) when
 // absent, -1 (no limit) for 0.
 func (q query) maxBody() (int, error) {
-	n, err := q.integer("max_body", 0, 0, 1<<31-1)
+	n, err := q.IntIn(prefix, "max_body", 0, 1<<31-1)
 	if err != nil || n > 0 {
 		return n, err
 	}
-	if q.has("max_body") {
+	if q.Has("max_body") {
 		return -1, nil
 	}
 	return 0, nil
@@ -258,19 +224,17 @@ func (q query) maxBody() (int, error) {
 func (q query) topicOptions() (*TopicOptions, error) {
 	var o TopicOptions
 	var err error
-	if o.MaxInFlight, err = q.integer("max_in_flight", 0, 1, 65535); err != nil {
+	if o.MaxInFlight, err = q.IntIn(prefix, "max_in_flight", 1, 65535); err != nil {
 		return nil, err
 	}
 	if o.MaxBodySize, err = q.maxBody(); err != nil {
 		return nil, err
 	}
-	switch v, ok := q.Query["unroutable"]; {
-	case !ok || v == "error":
-	case v == "drop":
-		o.DropUnroutable = true
-	default:
-		return nil, q.Bad(prefix, "unroutable", "error or drop")
+	v, err := q.OneOf(prefix, "unroutable", "error", "drop")
+	if err != nil {
+		return nil, err
 	}
+	o.DropUnroutable = v == "drop"
 	return &o, nil
 }
 
@@ -283,31 +247,28 @@ func (q query) subscriptionOptions() (*SubscriptionOptions, error) {
 	if o.DeadLetterTopic, err = q.name("dead_letter", false); err != nil {
 		return nil, err
 	}
-	if o.Lease, err = q.duration("visibility", 0); err != nil {
+	if o.Lease, err = q.DurationIn(prefix, "visibility", 1, math.MaxInt64); err != nil {
 		return nil, err
 	}
-	if q.has("visibility") && o.Lease == 0 {
-		return nil, q.Bad(prefix, "visibility", "a positive duration")
-	}
-	if o.MaxAttempts, err = q.integer("max_attempts", 0, 0, 1<<31-1); err != nil {
+	if o.MaxAttempts, err = q.IntIn(prefix, "max_attempts", 0, 1<<31-1); err != nil {
 		return nil, err
 	}
-	if o.Ordered, err = q.bool("ordered"); err != nil {
+	if o.Ordered, err = q.Bool(prefix, "ordered"); err != nil {
 		return nil, err
 	}
-	if o.Prefetch, err = q.integer("prefetch", 0, 1, 65535); err != nil {
+	if o.Prefetch, err = q.IntIn(prefix, "prefetch", 1, 65535); err != nil {
 		return nil, err
 	}
-	if o.MaxInFlight, err = q.integer("max_in_flight", 0, 1, 65535); err != nil {
+	if o.MaxInFlight, err = q.IntIn(prefix, "max_in_flight", 1, 65535); err != nil {
 		return nil, err
 	}
 	if o.MaxBodySize, err = q.maxBody(); err != nil {
 		return nil, err
 	}
-	if o.IdleCancel, err = q.duration("idle_cancel", 0); err != nil {
+	if o.IdleCancel, err = q.Duration(prefix, "idle_cancel"); err != nil {
 		return nil, err
 	}
-	if q.has("idle_cancel") && o.IdleCancel == 0 {
+	if q.Has("idle_cancel") && o.IdleCancel == 0 {
 		o.IdleCancel = -1 // 0 in a URL turns it off
 	}
 	return &o, nil

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"errors"
-	"net"
 	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -23,32 +22,25 @@ func notFound(msg string) error {
 	return &driver.Error{Code: driver.NotFound, Msg: "redis: " + msg}
 }
 
-// classify returns the code of an error from this driver or go-redis:
-// driver errors, go-redis's own sentinels and server replies first, then
-// the network's errors (driver.NetworkCode).
-func classify(err error) driver.ErrorCode {
-	if err == nil {
-		return driver.OK
-	}
-	if c := driver.CodeOf(err); c != driver.Unknown {
-		return c
-	}
+// classifier is the driver's error chain: go-redis's own sentinels and
+// server replies after the driver's errors, before the network's.
+var classifier = driver.Classifier{Native: func(err error) (driver.ErrorCode, bool) {
 	switch {
 	case errors.Is(err, goredis.ErrClosed):
-		return driver.Closed
+		return driver.Closed, true
 	case errors.Is(err, goredis.ErrPoolTimeout), errors.Is(err, goredis.ErrPoolExhausted):
-		return driver.Unavailable
+		return driver.Unavailable, true
 	}
 	if re, ok := errors.AsType[goredis.Error](err); ok {
 		if c := serverCode(re.Error()); c != driver.Unknown {
-			return c
+			return c, true
 		}
 	}
-	if c, ok := driver.NetworkCode(err); ok {
-		return c
-	}
-	return driver.Unknown
-}
+	return driver.Unknown, false
+}}
+
+// classify returns the code of an error from this driver or go-redis.
+func classify(err error) driver.ErrorCode { return classifier.Code(err) }
 
 // serverCode classifies a Redis error reply by its prefix.
 func serverCode(msg string) driver.ErrorCode {
@@ -87,15 +79,7 @@ func serverCode(msg string) driver.ErrorCode {
 
 // coded gives an error from opening a handle its code: mq classifies open
 // errors by driver.Error codes only.
-func coded(err error) error {
-	if err == nil || driver.CodeOf(err) != driver.Unknown {
-		return err
-	}
-	if c := classify(err); c != driver.Unknown && c != driver.Canceled && c != driver.DeadlineExceeded {
-		return &driver.Error{Code: c, Msg: "redis", Err: err}
-	}
-	return err
-}
+func coded(err error) error { return classifier.Coded(err, prefix) }
 
 // errorAs implements ErrorAs for every handle: the native errors are
 // go-redis's Error (a server reply) and net errors.
@@ -103,10 +87,6 @@ func errorAs(err error, i any) bool {
 	switch p := i.(type) {
 	case *goredis.Error:
 		return errors.As(err, p)
-	case *net.Error:
-		return errors.As(err, p)
-	case **net.OpError:
-		return errors.As(err, p)
 	}
-	return false
+	return driver.NetErrorAs(err, i)
 }

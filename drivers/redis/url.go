@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"slices"
@@ -123,16 +124,13 @@ func (o *URLOpener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Su
 		return nil, err
 	}
 	opts := &SubscriptionOptions{Prefix: q.prefix}
-	if opts.Lease, err = q.Duration(prefix, "lease"); err != nil {
+	if opts.Lease, err = q.DurationIn(prefix, "lease", time.Millisecond, math.MaxInt64); err != nil {
 		return nil, err
-	}
-	if _, ok := q.Query["lease"]; ok && opts.Lease < time.Millisecond {
-		return nil, q.Bad(prefix, "lease", "a duration of at least 1ms")
 	}
 	if opts.MaxAttempts, err = q.Int(prefix, "max_attempts"); err != nil {
 		return nil, err
 	}
-	if _, ok := q.Query["max_attempts"]; ok && opts.MaxAttempts == 0 {
+	if q.Has("max_attempts") && opts.MaxAttempts == 0 {
 		opts.MaxAttempts = -1 // explicit 0: never, whatever the admin stored
 	}
 	if v, ok := q.Query["dead_letter"]; ok {

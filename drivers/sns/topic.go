@@ -89,23 +89,13 @@ func (t *topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 		}
 	}
 	errs := make([]error, len(msgs))
-	entries := make([]snstypes.PublishBatchRequestEntry, 0, min(len(enc), awsmq.MaxBatch))
-	for start, end := range awsmq.Batches(enc, MaxMessageSize) {
-		entries = entries[:0]
-		for i := start; i < end; i++ {
-			e := &enc[i]
-			en := snstypes.PublishBatchRequestEntry{
-				Id:                awsmq.BatchIDs[i-start],
-				Message:           aws.String(e.Body),
-				MessageAttributes: attrMap(e.Attrs),
-			}
-			if e.GroupID != "" {
-				en.MessageGroupId = aws.String(e.GroupID)
-				en.MessageDeduplicationId = aws.String(e.DedupID)
-			}
-			entries = append(entries, en)
-		}
-		t.publish(ctx, entries, errs[start:end])
+	batches := awsmq.EntryBatches(enc, MaxMessageSize, func(i int, id *string) snstypes.PublishBatchRequestEntry {
+		en := snstypes.PublishBatchRequestEntry{Id: id, Message: aws.String(enc[i].Body), MessageAttributes: attrMap(enc[i].Attrs)}
+		en.MessageGroupId, en.MessageDeduplicationId = enc[i].FIFO()
+		return en
+	})
+	for start, entries := range batches {
+		t.publish(ctx, entries, errs[start:start+len(entries)])
 	}
 	for i := range msgs {
 		if errs[i] == nil {
@@ -144,14 +134,9 @@ func (t *topic) publish(ctx context.Context, entries []snstypes.PublishBatchRequ
 }
 
 func attrMap(attrs []awsmq.Attr) map[string]snstypes.MessageAttributeValue {
-	if len(attrs) == 0 {
-		return nil
-	}
-	m := make(map[string]snstypes.MessageAttributeValue, len(attrs))
-	for _, a := range attrs {
-		m[a.Name] = snstypes.MessageAttributeValue{DataType: awsmq.StringType, StringValue: aws.String(a.Value)}
-	}
-	return m
+	return awsmq.AttrMap(attrs, func(t, v *string) snstypes.MessageAttributeValue {
+		return snstypes.MessageAttributeValue{DataType: t, StringValue: v}
+	})
 }
 
 // Capabilities implements driver.Topic.

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -20,15 +19,9 @@ const Scheme = "sns"
 
 func init() { mq.Register(Scheme, &URLOpener{}) }
 
-// URLOpener opens sns:// URLs (see the package doc). The zero value loads
-// the AWS SDK's default configuration; register a URLOpener with Config
-// set on your own mq.URLMux to use another.
-type URLOpener struct {
-	// Config, if not nil, is the base configuration of every handle; the
-	// region and endpoint query parameters still apply, profile does not.
-	// Its HTTP client, if any, is shared and never closed by the driver.
-	Config *aws.Config
-}
+// URLOpener opens sns:// URLs (see the package doc). Its zero value,
+// and its Config, are those of sqs.URLOpener.
+type URLOpener sqs.URLOpener
 
 var (
 	_ driver.Opener      = (*URLOpener)(nil)
@@ -86,14 +79,7 @@ func (o *URLOpener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Su
 // OpenAdmin implements driver.AdminOpener for sns://?region=... (a host,
 // if given, is ignored).
 func (o *URLOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, error) {
-	if err := awsmq.CheckURL(Scheme, u); err != nil {
-		return nil, err
-	}
-	q, err := awsmq.ParseQuery(Scheme, u, awsmq.ConnParams)
-	if err != nil {
-		return nil, err
-	}
-	conn, err := o.conn(ctx, q)
+	conn, err := awsmq.AdminConn(ctx, Scheme, u, o.Config)
 	if err != nil {
 		return nil, err
 	}

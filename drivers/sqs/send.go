@@ -14,14 +14,9 @@ import (
 
 // attrMap converts attributes to the SDK's form.
 func attrMap(attrs []awsmq.Attr) map[string]sqstypes.MessageAttributeValue {
-	if len(attrs) == 0 {
-		return nil
-	}
-	m := make(map[string]sqstypes.MessageAttributeValue, len(attrs))
-	for _, a := range attrs {
-		m[a.Name] = sqstypes.MessageAttributeValue{DataType: awsmq.StringType, StringValue: aws.String(a.Value)}
-	}
-	return m
+	return awsmq.AttrMap(attrs, func(t, v *string) sqstypes.MessageAttributeValue {
+		return sqstypes.MessageAttributeValue{DataType: t, StringValue: v}
+	})
 }
 
 // delaySeconds converts a Delay to DelaySeconds, rounding up.
@@ -37,25 +32,16 @@ func delaySeconds(d time.Duration) int32 {
 // errs[i] for each one that failed, and reports whether any failed.
 func sendEncoded(ctx context.Context, c *awssqs.Client, url string, enc []awsmq.Encoded, delays []time.Duration, ids []string, errs []error) bool {
 	failed := false
-	entries := make([]sqstypes.SendMessageBatchRequestEntry, 0, min(len(enc), awsmq.MaxBatch))
-	for start, end := range awsmq.Batches(enc, maxBatchBytes) {
-		entries = entries[:0]
-		for i := start; i < end; i++ {
-			e := &enc[i]
-			en := sqstypes.SendMessageBatchRequestEntry{
-				Id:                awsmq.BatchIDs[i-start],
-				MessageBody:       aws.String(e.Body),
-				MessageAttributes: attrMap(e.Attrs),
-			}
-			if delays != nil {
-				en.DelaySeconds = delaySeconds(delays[i])
-			}
-			if e.GroupID != "" {
-				en.MessageGroupId = aws.String(e.GroupID)
-				en.MessageDeduplicationId = aws.String(e.DedupID)
-			}
-			entries = append(entries, en)
+	batches := awsmq.EntryBatches(enc, maxBatchBytes, func(i int, id *string) sqstypes.SendMessageBatchRequestEntry {
+		en := sqstypes.SendMessageBatchRequestEntry{Id: id, MessageBody: aws.String(enc[i].Body), MessageAttributes: attrMap(enc[i].Attrs)}
+		if delays != nil {
+			en.DelaySeconds = delaySeconds(delays[i])
 		}
+		en.MessageGroupId, en.MessageDeduplicationId = enc[i].FIFO()
+		return en
+	})
+	for start, entries := range batches {
+		end := start + len(entries)
 		out, err := c.SendMessageBatch(ctx, &awssqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
 		if err != nil {
 			for i := start; i < end; i++ {

@@ -110,18 +110,11 @@ func SubscriptionOptionsFromQuery(q awsmq.Query) (*SubscriptionOptions, error) {
 // OpenAdmin implements driver.AdminOpener for sqs://?region=... (a host,
 // if given, is ignored).
 func (o *URLOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, error) {
-	if err := awsmq.CheckURL(Scheme, u); err != nil {
-		return nil, err
-	}
-	q, err := awsmq.ParseQuery(Scheme, u, awsmq.ConnParams)
+	conn, err := awsmq.AdminConn(ctx, Scheme, u, o.Config)
 	if err != nil {
 		return nil, err
 	}
-	client, conn, err := o.client(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	return &admin{c: client, conn: conn}, nil
+	return &admin{c: awssqs.NewFromConfig(conn.Config), conn: conn}, nil
 }
 
 func (o *URLOpener) client(ctx context.Context, q awsmq.Query) (*awssqs.Client, *awsmq.Conn, error) {

@@ -63,3 +63,16 @@ var lostConnection = [...]error{
 	syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
 	syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN, syscall.EHOSTDOWN,
 }
+
+// NetErrorAs is errors.As for the network's error types, the part every
+// driver's ErrorAs shares: it fills a *net.Error or **net.OpError target
+// from err's chain and reports false for any other target.
+func NetErrorAs(err error, target any) bool {
+	switch p := target.(type) {
+	case *net.Error:
+		return errors.As(err, p)
+	case **net.OpError:
+		return errors.As(err, p)
+	}
+	return false
+}

@@ -146,3 +146,20 @@ func TestNetworkCode(t *testing.T) {
 		}
 	}
 }
+
+func TestNetErrorAsFillsOnlyTheNetworksTypes(t *testing.T) {
+	op := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	err := fmt.Errorf("open: %w", op)
+	var ne net.Error
+	if !NetErrorAs(err, &ne) || ne != op {
+		t.Errorf("*net.Error target: %v", ne)
+	}
+	var gotOp *net.OpError
+	if !NetErrorAs(err, &gotOp) || gotOp != op {
+		t.Errorf("**net.OpError target: %v", gotOp)
+	}
+	var pe *os.PathError
+	if NetErrorAs(err, &pe) || NetErrorAs(err, nil) || NetErrorAs(errors.New("x"), &gotOp) {
+		t.Error("NetErrorAs accepted a foreign target or an error without a network error")
+	}
+}

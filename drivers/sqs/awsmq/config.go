@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 
@@ -126,6 +127,20 @@ func (q Query) Load(ctx context.Context, base *aws.Config) (*Conn, error) {
 		p.Profile = ""
 	}
 	return Load(ctx, q.drv, base, p)
+}
+
+// AdminConn loads the configuration of an admin URL, which takes the
+// connection parameters only (a host, if given, is ignored); with base
+// non-nil the profile parameter does not apply.
+func AdminConn(ctx context.Context, drv string, u *url.URL, base *aws.Config) (*Conn, error) {
+	if err := CheckURL(drv, u); err != nil {
+		return nil, err
+	}
+	q, err := ParseQuery(drv, u, ConnParams)
+	if err != nil {
+		return nil, err
+	}
+	return q.Load(ctx, base)
 }
 
 // Handle is what the drivers' topics share: the error methods of

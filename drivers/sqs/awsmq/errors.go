@@ -88,45 +88,39 @@ var codes = map[string]driver.ErrorCode{
 // package: a *driver.Error keeps its code, an AWS API error is classified
 // by its error code (then by its HTTP status), and an error reaching the
 // endpoint is Unavailable.
-func ErrorCode(err error) driver.ErrorCode {
-	if err == nil {
-		return driver.OK
-	}
-	if c := driver.CodeOf(err); c != driver.Unknown {
-		return c
-	}
+func ErrorCode(err error) driver.ErrorCode { return classifier.Code(err) }
+
+var classifier = driver.Classifier{Native: awsCode}
+
+// awsCode classifies the AWS SDK's errors.
+func awsCode(err error) (driver.ErrorCode, bool) {
 	if ae, ok := errors.AsType[smithy.APIError](err); ok {
 		code := ae.ErrorCode()
 		if c, ok := codes[code]; ok {
-			return c
+			return c, true
 		}
 		if strings.HasPrefix(code, "Kms") || strings.HasPrefix(code, "KMS") {
-			return driver.FailedPrecondition
+			return driver.FailedPrecondition, true
 		}
 	}
 	if re, ok := errors.AsType[*smithyhttp.ResponseError](err); ok {
 		switch s := re.HTTPStatusCode(); {
 		case s == 401:
-			return driver.Unauthenticated
+			return driver.Unauthenticated, true
 		case s == 403:
-			return driver.PermissionDenied
+			return driver.PermissionDenied, true
 		case s == 404:
-			return driver.NotFound
+			return driver.NotFound, true
 		case s == 429:
-			return driver.ResourceExhausted
+			return driver.ResourceExhausted, true
 		case s >= 500:
-			return driver.Unavailable
+			return driver.Unavailable, true
 		case s >= 400:
-			return driver.InvalidArgument
+			return driver.InvalidArgument, true
 		}
 	}
-	if _, ok := errors.AsType[*smithyhttp.RequestSendError](err); ok {
-		return driver.Unavailable
-	}
-	if c, ok := driver.NetworkCode(err); ok {
-		return c
-	}
-	return driver.Unknown
+	_, sendErr := errors.AsType[*smithyhttp.RequestSendError](err)
+	return driver.Unavailable, sendErr
 }
 
 var errorType = reflect.TypeFor[error]()

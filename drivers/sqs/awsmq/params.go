@@ -1,10 +1,7 @@
 package awsmq
 
 import (
-	"fmt"
 	"net/url"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -34,63 +31,41 @@ type Params struct {
 }
 
 // URLError returns an error wrapping driver.ErrInvalidURL, prefixed with
-// the driver's name.
-func URLError(drv, msg string) error {
-	return fmt.Errorf("%s: %w: %s", drv, driver.ErrInvalidURL, msg)
-}
+// the driver's name (driver.QueryError).
+func URLError(drv, msg string) error { return driver.QueryError(drv, msg) }
 
-// Query holds a URL's query parameters, each given once.
+// Query holds a URL's query parameters, each given once, with the
+// driver's name its errors start with; it has driver.Query's getters.
 type Query struct {
-	drv  string
-	vals map[string]string
+	driver.Query
+	drv string
 }
 
 // ParseQuery returns u's query parameters after checking that each is in
-// allowed and given once. drv prefixes error messages.
+// allowed and given once (driver.ParseQuery). drv prefixes error
+// messages.
 func ParseQuery(drv string, u *url.URL, allowed []string) (Query, error) {
-	vals, err := url.ParseQuery(u.RawQuery)
+	q, err := driver.ParseQuery(drv, u, allowed...)
 	if err != nil {
-		return Query{}, URLError(drv, "malformed query")
+		return Query{}, err
 	}
-	q := Query{drv: drv, vals: make(map[string]string, len(vals))}
-	for k, v := range vals {
-		if !slices.Contains(allowed, k) {
-			hint := "none"
-			if len(allowed) > 0 {
-				hint = strings.Join(allowed, ", ")
-			}
-			return Query{}, URLError(drv, "unknown parameter "+strconv.Quote(k)+" (allowed: "+hint+")")
-		}
-		if len(v) != 1 {
-			return Query{}, URLError(drv, "parameter "+strconv.Quote(k)+" given more than once")
-		}
-		q.vals[k] = v[0]
-	}
-	return q, nil
+	return Query{Query: q, drv: drv}, nil
 }
 
 // Get returns the value of parameter k and whether it was given.
 func (q Query) Get(k string) (string, bool) {
-	v, ok := q.vals[k]
+	v, ok := q.Query[k]
 	return v, ok
-}
-
-func (q Query) bad(k, v, want string) error {
-	return URLError(q.drv, "parameter "+strconv.Quote(k)+": "+strconv.Quote(v)+" is not "+want)
 }
 
 // Seconds parses parameter k as a Go duration between lo and hi, rounded
 // up to whole seconds; def when absent.
 func (q Query) Seconds(k string, lo, hi, def time.Duration) (time.Duration, error) {
-	v, ok := q.vals[k]
-	if !ok {
+	if !q.Has(k) {
 		return def, nil
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < lo || d > hi {
-		return 0, q.bad(k, v, "a duration from "+lo.String()+" to "+hi.String()+" such as 20s")
-	}
-	return CeilSeconds(d), nil
+	d, err := q.DurationIn(q.drv, k, lo, hi)
+	return CeilSeconds(d), err
 }
 
 // CeilSeconds rounds d up to whole seconds.
@@ -101,19 +76,19 @@ func CeilSeconds(d time.Duration) time.Duration {
 // Params parses the connection parameters.
 func (q Query) Params() (Params, error) {
 	var p Params
-	if v, ok := q.vals[ParamRegion]; ok {
+	if v, ok := q.Query[ParamRegion]; ok {
 		if !validRegion(v) {
-			return p, q.bad(ParamRegion, v, "an AWS region such as eu-west-1")
+			return p, q.Bad(q.drv, ParamRegion, "an AWS region such as eu-west-1")
 		}
 		p.Region = v
 	}
-	if v, ok := q.vals[ParamProfile]; ok {
+	if v, ok := q.Query[ParamProfile]; ok {
 		if v == "" {
-			return p, q.bad(ParamProfile, v, "a profile name")
+			return p, q.Want(q.drv, ParamProfile, "a profile name")
 		}
 		p.Profile = v
 	}
-	if v, ok := q.vals[ParamEndpoint]; ok {
+	if v, ok := q.Query[ParamEndpoint]; ok {
 		ep, err := checkEndpoint(q.drv, v)
 		if err != nil {
 			return p, err
