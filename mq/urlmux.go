@@ -55,6 +55,15 @@ func DefaultURLMux() *URLMux { return defaultMux }
 // programming errors found at init.
 func Register(scheme string, o driver.Opener) { defaultMux.Register(scheme, o) }
 
+// RegisterSchemes registers one opener under each of schemes on the
+// default mux, for a driver whose URLs have several (a TLS variant, an
+// alias), as Register does for one.
+func RegisterSchemes(o driver.Opener, schemes ...string) {
+	for _, s := range schemes {
+		defaultMux.Register(s, o)
+	}
+}
+
 // Register makes o available under scheme. It panics if scheme is empty or
 // already registered or o is nil.
 func (m *URLMux) Register(scheme string, o driver.Opener) {

@@ -21,11 +21,7 @@ const (
 	SchemeAlias = "postgresql"
 )
 
-func init() {
-	o := new(URLOpener)
-	mq.Register(Scheme, o)
-	mq.Register(SchemeAlias, o)
-}
+func init() { mq.RegisterSchemes(new(URLOpener), Scheme, SchemeAlias) }
 
 // URLOpener opens postgres:// and postgresql:// URLs (see the package
 // doc). Its zero value is what the driver registers with mq's default mux.

@@ -21,11 +21,7 @@ const (
 	SchemeTLS = "amqps"
 )
 
-func init() {
-	o := new(URLOpener)
-	mq.Register(Scheme, o)
-	mq.Register(SchemeTLS, o)
-}
+func init() { mq.RegisterSchemes(new(URLOpener), Scheme, SchemeTLS) }
 
 // URLOpener opens amqp:// and amqps:// URLs (see the package doc). Its zero
 // value is what the driver registers with mq's default mux; register one

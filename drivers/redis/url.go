@@ -27,11 +27,7 @@ const (
 	SchemeTLS = "rediss"
 )
 
-func init() {
-	o := new(URLOpener)
-	mq.Register(Scheme, o)
-	mq.Register(SchemeTLS, o)
-}
+func init() { mq.RegisterSchemes(new(URLOpener), Scheme, SchemeTLS) }
 
 // URLOpener opens redis:// and rediss:// URLs (see the package doc). Its
 // zero value is what the driver registers with mq's default mux. Handles
