@@ -11,6 +11,35 @@
 // backend cannot do natively is declared in [Capabilities]; mq emulates what
 // it can on top and reports the rest as unsupported.
 //
+// # Where each policy lives
+//
+// Drivers do mechanism; each policy below has one implementation, which
+// every driver that needs it uses (a row marked "left" is not there yet:
+// the drivers named still keep their own).
+//
+//	policy                                 home
+//	per-item results of a batch call       BatchResult, SetItemError, SubBatchResult (this package)
+//	classifying errors                     Classifier: a driver's native mapping, then NetworkCode
+//	                                       for context and network errors (mq falls back to it too)
+//	parsing URL parameters                 ParseQuery, Query.IntIn, DurationIn, OneOf, Want
+//	hiding a password in errors            Redacted, Redact; mq.Redact for URLs
+//	copy to a retry destination, then ack, package redeliver: Carried (what a copy carries), Copy,
+//	  carrying the attempt count           Move (copy confirmed, then ack; per-item results);
+//	                                       Kafka and the Go CDK bridge (RabbitMQ's wait queues are native)
+//	dead-letter copy attributes            redeliver.DeadLetter (Kafka, RabbitMQ); mq's emulation
+//	                                       builds its own in mq/deadletter.go (left)
+//	max attempts                           mq (emulated dead-lettering); redeliver.Exhausted where the
+//	                                       driver dead-letters
+//	backoff between retries                mq.Backoff: mq's outage waits, the Consumer, Kafka's loops
+//	time                                   package clock; mq takes one per handle, mux or Consumer,
+//	                                       else the driver's (Clocked), else clock.Real
+//	lease keeping                          mq: keeper.go (buffered), emulator.go (emulated leases),
+//	                                       consumer_lease.go (running handlers); Kafka's share-lock
+//	                                       renewal and Pub/Sub's ordering keys keep their own (left)
+//	one message in flight per key          mq's Consumer (consumer_keys.go); Kafka on internal/keyhold;
+//	                                       rabbitmq, gcppubsub and memdriver keep their own (left)
+//	splitting ID calls by MaxBatch         sqs and gcppubsub split their own (left: mq splits sends only)
+//
 // # Concurrency
 //
 // Every method of every interface here may be called from many goroutines at
