@@ -13,7 +13,7 @@ import (
 // Admin provisions topics and subscriptions in one schema.
 type Admin struct {
 	db     Querier
-	own    *pgxpool.Pool
+	own    func() // releases the URL opener's pool, when it made the handle
 	st     *stmts
 	secret string
 	closed atomic.Bool
@@ -139,7 +139,7 @@ func (a *Admin) Close() error {
 		return nil
 	}
 	if a.own != nil {
-		a.own.Close()
+		a.own()
 	}
 	return nil
 }

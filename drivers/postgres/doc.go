@@ -41,8 +41,13 @@
 // wrapping driver.ErrInvalidURL (code InvalidArgument); set other server
 // settings with options=-c name=value. The password (in the userinfo or
 // the password parameter) never appears in an error. Durations use Go
-// syntax (250ms, 30s, 5m). Each handle opened by URL has a pool of its
-// own, closed by its Shutdown.
+// syntax (250ms, 30s, 5m). The handles one URLOpener (mq's default mux
+// has one) opens with the same connection string, the URL without
+// portmq's parameters, share one pool (pool_max_conns connections, pgx's
+// default max(4, CPUs)) and, per schema, one LISTEN connection; the pool
+// closes with the last of them. A handle's statements wait for a pool
+// connection when all are busy: raise pool_max_conns for many handles
+// receiving at once.
 //
 // Every URL takes:
 //

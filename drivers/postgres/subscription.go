@@ -59,7 +59,7 @@ type SubscriptionOptions struct {
 // message arrives.
 type Subscription struct {
 	db     *pgxpool.Pool
-	own    *pgxpool.Pool
+	own    func() // releases the URL opener's pool, when it made the handle
 	st     *stmts
 	secret string
 
@@ -676,7 +676,7 @@ func (s *Subscription) Close() error {
 	close(s.closing)
 	s.listener.release(s.id)
 	if s.own != nil {
-		s.own.Close()
+		s.own()
 	}
 	return err
 }

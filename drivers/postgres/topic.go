@@ -49,7 +49,7 @@ func (o *Options) schema() (string, error) {
 // the queue of each subscription of the topic.
 type Topic struct {
 	db     Querier
-	own    *pgxpool.Pool // closed by Close when the URL opener made it
+	own    func() // releases the URL opener's pool, when it made the handle
 	st     *stmts
 	name   string
 	closed atomic.Bool
@@ -224,7 +224,7 @@ func (t *Topic) Close() error {
 		return nil
 	}
 	if t.own != nil {
-		t.own.Close()
+		t.own()
 	}
 	return nil
 }

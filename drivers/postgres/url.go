@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -25,7 +26,19 @@ func init() { mq.RegisterSchemes(new(URLOpener), Scheme, SchemeAlias) }
 
 // URLOpener opens postgres:// and postgresql:// URLs (see the package
 // doc). Its zero value is what the driver registers with mq's default mux.
-type URLOpener struct{}
+// The handles it opens with the same connection string (the URL without
+// portmq's parameters) share one pgxpool.Pool, and so one LISTEN
+// connection per schema; the pool closes with the last of them.
+type URLOpener struct {
+	mu    sync.Mutex
+	pools map[string]*sharedPool
+}
+
+// sharedPool is a pool and how many open handles use it.
+type sharedPool struct {
+	pool *pgxpool.Pool
+	refs int
+}
 
 var (
 	_ driver.Opener      = (*URLOpener)(nil)
@@ -104,21 +117,51 @@ func parse(u *url.URL, allowed []string) (*parsed, error) {
 	return p, nil
 }
 
-// pool opens a pool for the URL and makes sure the schema exists.
-func (p *parsed) pool(ctx context.Context) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(p.connString)
-	if err != nil {
-		return nil, &driver.Error{Code: driver.InvalidArgument, Msg: "postgres: " + driver.ErrInvalidURL.Error(), Err: driver.Redacted(err, p.secret)}
+// pool returns the opener's pool for the URL's connection string, opening
+// it on first use, and makes sure the schema exists. The caller gives the
+// pool back with release once, when its handle closes (or failed to open).
+func (o *URLOpener) pool(ctx context.Context, p *parsed) (pool *pgxpool.Pool, release func(), err error) {
+	o.mu.Lock()
+	sp := o.pools[p.connString]
+	if sp == nil {
+		cfg, err := pgxpool.ParseConfig(p.connString)
+		if err != nil {
+			o.mu.Unlock()
+			return nil, nil, &driver.Error{Code: driver.InvalidArgument, Msg: "postgres: " + driver.ErrInvalidURL.Error(), Err: driver.Redacted(err, p.secret)}
+		}
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			o.mu.Unlock()
+			return nil, nil, classified(driver.Redacted(err, p.secret))
+		}
+		if o.pools == nil {
+			o.pools = map[string]*sharedPool{}
+		}
+		sp = &sharedPool{pool: pool}
+		o.pools[p.connString] = sp
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, classified(driver.Redacted(err, p.secret))
+	sp.refs++
+	o.mu.Unlock()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			o.mu.Lock()
+			sp.refs--
+			last := sp.refs == 0
+			if last {
+				delete(o.pools, p.connString)
+			}
+			o.mu.Unlock()
+			if last {
+				sp.pool.Close()
+			}
+		})
 	}
-	if err := ensureSchema(ctx, pool, pool, p.schema); err != nil {
-		pool.Close()
-		return nil, classified(driver.Redacted(err, p.secret))
+	if err := ensureSchema(ctx, sp.pool, sp.pool, p.schema); err != nil {
+		release()
+		return nil, nil, classified(driver.Redacted(err, p.secret))
 	}
-	return pool, nil
+	return sp.pool, release, nil
 }
 
 func (p *parsed) name(k string) (string, error) {
@@ -147,22 +190,22 @@ func (o *URLOpener) OpenTopic(ctx context.Context, u *url.URL) (driver.Topic, er
 	if err != nil {
 		return nil, err
 	}
-	pool, err := p.pool(ctx)
+	pool, release, err := o.pool(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	st := stmtsFor(p.schema)
 	if _, err := ensureTopic(ctx, pool, st, name, window.Microseconds()); err != nil {
-		pool.Close()
+		release()
 		return nil, driver.Redacted(err, p.secret)
 	}
 	if _, ok := p.q["dedup_window"]; ok {
 		if err := checkTopicSetting(ctx, pool, st, name, window); err != nil {
-			pool.Close()
+			release()
 			return nil, err
 		}
 	}
-	return &Topic{db: pool, own: pool, st: st, name: name, secret: p.secret}, nil
+	return &Topic{db: pool, own: release, st: st, name: name, secret: p.secret}, nil
 }
 
 func checkTopicSetting(ctx context.Context, db Querier, st *stmts, name string, window time.Duration) error {
@@ -197,16 +240,16 @@ func (o *URLOpener) OpenSubscription(ctx context.Context, u *url.URL) (driver.Su
 	if err != nil {
 		return nil, err
 	}
-	pool, err := p.pool(ctx)
+	pool, release, err := o.pool(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	s, err := newSubscription(ctx, pool, topic, name, opts)
 	if err != nil {
-		pool.Close()
+		release()
 		return nil, driver.Redacted(err, p.secret)
 	}
-	s.own, s.secret = pool, p.secret
+	s.own, s.secret = release, p.secret
 	return s, nil
 }
 
@@ -246,9 +289,9 @@ func (o *URLOpener) OpenAdmin(ctx context.Context, u *url.URL) (driver.Admin, er
 	if err != nil {
 		return nil, err
 	}
-	pool, err := p.pool(ctx)
+	pool, release, err := o.pool(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	return &Admin{db: pool, own: pool, st: stmtsFor(p.schema), secret: p.secret}, nil
+	return &Admin{db: pool, own: release, st: stmtsFor(p.schema), secret: p.secret}, nil
 }
