@@ -1,9 +1,10 @@
 package clock
 
 import (
-	"container/heap"
 	"sync"
 	"time"
+
+	"github.com/portmq/portmq/internal/heapq"
 )
 
 // Fake is a Clock whose time moves only when Advance is called. Timers
@@ -13,7 +14,8 @@ type Fake struct {
 	mu     sync.Mutex
 	now    time.Time
 	seq    uint64
-	timers fakeTimers
+	timers heapq.Heap[*fakeTimer] // made on first use: a zero Fake works
+	inited bool
 }
 
 // NewFake returns a Fake reading start.
@@ -48,12 +50,12 @@ func (c *Fake) Advance(d time.Duration) {
 	c.mu.Unlock()
 	for {
 		c.mu.Lock()
-		if len(c.timers) == 0 || c.timers[0].when.After(target) {
+		if c.timers.Len() == 0 || c.timers.Peek().when.After(target) {
 			c.now = target
 			c.mu.Unlock()
 			return
 		}
-		t := heap.Pop(&c.timers).(*fakeTimer)
+		t := c.timers.Pop()
 		if t.when.After(c.now) {
 			c.now = t.when
 		}
@@ -69,7 +71,7 @@ func (c *Fake) Advance(d time.Duration) {
 func (c *Fake) Pending() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.timers)
+	return c.timers.Len()
 }
 
 // schedule (re)inserts t to fire d from now; c.mu is held.
@@ -77,14 +79,25 @@ func (c *Fake) schedule(t *fakeTimer, d time.Duration) {
 	if d < 0 {
 		d = 0
 	}
+	if !c.inited {
+		c.timers, c.inited = heapq.New(timerBefore, func(t *fakeTimer, i int) { t.idx = i }), true
+	}
 	c.seq++
 	t.when = c.now.Add(d)
 	t.seq = c.seq
 	if t.idx >= 0 {
-		heap.Fix(&c.timers, t.idx)
+		c.timers.Fix(t.idx)
 	} else {
-		heap.Push(&c.timers, t)
+		c.timers.Push(t)
 	}
+}
+
+// timerBefore orders timers by deadline, ties in creation order.
+func timerBefore(a, b *fakeTimer) bool {
+	if c := a.when.Compare(b.when); c != 0 {
+		return c < 0
+	}
+	return a.seq < b.seq
 }
 
 type fakeTimer struct {
@@ -101,7 +114,7 @@ func (t *fakeTimer) Stop() bool {
 	if t.idx < 0 {
 		return false
 	}
-	heap.Remove(&t.c.timers, t.idx)
+	t.c.timers.Remove(t.idx)
 	return true
 }
 
@@ -111,32 +124,4 @@ func (t *fakeTimer) Reset(d time.Duration) bool {
 	active := t.idx >= 0
 	t.c.schedule(t, d)
 	return active
-}
-
-type fakeTimers []*fakeTimer
-
-func (h fakeTimers) Len() int { return len(h) }
-func (h fakeTimers) Less(i, j int) bool {
-	if c := h[i].when.Compare(h[j].when); c != 0 {
-		return c < 0
-	}
-	return h[i].seq < h[j].seq
-}
-func (h fakeTimers) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].idx = i
-	h[j].idx = j
-}
-func (h *fakeTimers) Push(x any) {
-	t := x.(*fakeTimer)
-	t.idx = len(*h)
-	*h = append(*h, t)
-}
-func (h *fakeTimers) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	t.idx = -1
-	return t
 }

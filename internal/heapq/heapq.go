@@ -1,7 +1,8 @@
 // Package heapq is an indexed binary min-heap: the items know their place
 // in it, so that one can be removed or re-sorted in O(log n) when its key
-// changes. It is the due-time queue of the Kafka driver's held records and
-// has the shape of mq's lease and hold heaps and memdriver's fake timers.
+// changes. It orders the Kafka driver's held records and clock.Fake's
+// timers; mq's lease and hold heaps and memdriver's entry heaps have its
+// shape and are to move onto it.
 //
 // Unlike container/heap it is generic (no interface boxing on Push and
 // Pop) and keeps the index itself through a callback.
