@@ -114,23 +114,35 @@ func TestBenchDefaultInflightIsOneBatchOnMemAndAWindowElsewhere(t *testing.T) {
 }
 
 // gateOpener opens memdriver topics whose SendBatch holds every call
-// until window calls of one handle are in it at once (or, to end a
-// broken run, a minute passed), and records how many calls each handle
-// saw in it at most: with -inflight N -batch B, a producer must have N/B
-// calls in flight, no fewer and no more.
+// until each of the run's producers handles (producers=P in the URL) has
+// window calls in it at once (or, to end a broken run, a minute passed),
+// and records how many calls each handle saw in it at most: with
+// -inflight N -batch B, a producer must have N/B calls in flight, no fewer
+// and no more. The gate of one handle waits for the others too: the
+// producers claim messages from one count, and a producer whose senders
+// start late would otherwise find nothing left to send.
 type gateOpener struct {
-	engine *memdriver.Engine
-	mu     sync.Mutex
-	gates  []*gateTopic
+	engine   *memdriver.Engine
+	mu       sync.Mutex
+	gates    []*gateTopic
+	barriers map[string]*barrier // by topic: one per bench run
+}
+
+// barrier opens once need handles of a run were full.
+type barrier struct {
+	need, full int
+	open       chan struct{}
+	opened     bool // open is closed
 }
 
 type gateTopic struct {
 	driver.Topic
+	g       *gateOpener
+	b       *barrier
 	window  int
-	full    chan struct{}
 	mu      sync.Mutex
 	in, max int
-	opened  bool // full is closed
+	counted bool // b.full counts this handle
 }
 
 var gates = &gateOpener{engine: memdriver.New(nil)}
@@ -142,12 +154,24 @@ func (g *gateOpener) OpenTopic(ctx context.Context, u *url.URL) (driver.Topic, e
 	if err != nil {
 		return nil, err
 	}
+	need, err := strconv.Atoi(u.Query().Get("producers"))
+	if err != nil {
+		return nil, err
+	}
 	t, err := g.engine.OpenTopic(u.Host, nil)
 	if err != nil {
 		return nil, err
 	}
-	gt := &gateTopic{Topic: t, window: window, full: make(chan struct{})}
 	g.mu.Lock()
+	if g.barriers == nil {
+		g.barriers = map[string]*barrier{}
+	}
+	b := g.barriers[u.Host]
+	if b == nil {
+		b = &barrier{need: need, open: make(chan struct{})}
+		g.barriers[u.Host] = b
+	}
+	gt := &gateTopic{Topic: t, g: g, b: b, window: window}
 	g.gates = append(g.gates, gt)
 	g.mu.Unlock()
 	return gt, nil
@@ -170,21 +194,29 @@ func (t *gateTopic) SendBatch(ctx context.Context, msgs []driver.Message) error 
 	t.mu.Lock()
 	t.in++
 	t.max = max(t.max, t.in)
-	if t.in == t.window && !t.opened {
-		t.opened = true
-		close(t.full)
-	}
+	full := t.in == t.window && !t.counted
+	t.counted = t.counted || full
 	t.mu.Unlock()
-	select {
-	case <-t.full:
-		t.mu.Lock()
-	case <-time.After(time.Minute): // only a broken bench waits for this
-		t.mu.Lock()
-		if !t.opened { // let the rest through: max tells the failure
-			t.opened = true
-			close(t.full)
+	if full {
+		t.g.mu.Lock()
+		t.b.full++
+		if t.b.full == t.b.need && !t.b.opened {
+			t.b.opened = true
+			close(t.b.open)
 		}
+		t.g.mu.Unlock()
 	}
+	select {
+	case <-t.b.open:
+	case <-time.After(time.Minute): // only a broken bench waits for this
+		t.g.mu.Lock()
+		if !t.b.opened { // let the rest through: max tells the failure
+			t.b.opened = true
+			close(t.b.open)
+		}
+		t.g.mu.Unlock()
+	}
+	t.mu.Lock()
 	t.in--
 	t.mu.Unlock()
 	return t.Topic.SendBatch(ctx, msgs)
@@ -201,7 +233,7 @@ func TestBenchKeepsInflightMessagesInFlightPerProducer(t *testing.T) {
 		window := tc.inflight / tc.batch
 		code, out, errs := runCmd(t, "", "bench", "benchgate://", "-json", "-consumers", "0", "-count", "600",
 			"-producers", strconv.Itoa(tc.producers), "-batch", strconv.Itoa(tc.batch), "-inflight", strconv.Itoa(tc.inflight),
-			"-topic-url", "benchgate://{name}?window="+strconv.Itoa(window), "-subscription-url", "benchgate://{name}/{sub}")
+			"-topic-url", "benchgate://{name}?window="+strconv.Itoa(window)+"&producers="+strconv.Itoa(tc.producers), "-subscription-url", "benchgate://{name}/{sub}")
 		if code != 0 {
 			t.Fatalf("%+v: exit %d, stderr %s", tc, code, errs)
 		}
