@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/portmq/portmq/clock"
 	"github.com/portmq/portmq/internal/notify"
 	"github.com/portmq/portmq/mq/driver/redeliver"
 )
@@ -344,7 +345,7 @@ func (m *member) fetchLoop() {
 		}
 		n := m.admit(fs) // before any seek: these records were fetched before it
 		m.runSeeks()
-		if fails = failed(fails, n == 0 && len(fs.Errors()) > 0); fails > 0 && !notify.Sleep(m.ctx, retryBackoff.Delay(fails)) {
+		if fails = failed(fails, n == 0 && len(fs.Errors()) > 0); fails > 0 && clock.Sleep(m.ctx, clock.Real{}, retryBackoff.Delay(fails), nil) != nil {
 			return
 		}
 	}

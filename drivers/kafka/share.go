@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/portmq/portmq/clock"
 	"github.com/portmq/portmq/internal/notify"
 	"github.com/portmq/portmq/mq"
 )
@@ -110,7 +111,7 @@ func (sh *shareSource) loop() {
 				s.fatal = err
 				s.wakeAll()
 				s.mu.Unlock()
-				if fails++; !notify.Sleep(s.ctx, retryBackoff.Delay(fails)) {
+				if fails++; clock.Sleep(s.ctx, clock.Real{}, retryBackoff.Delay(fails), nil) != nil {
 					return
 				}
 				continue
@@ -135,7 +136,7 @@ func (sh *shareSource) loop() {
 		if s.ctx.Err() != nil {
 			return
 		}
-		if fails = failed(fails, m.admit(fs, polled) == 0 && len(fs.Errors()) > 0); fails > 0 && !notify.Sleep(s.ctx, retryBackoff.Delay(fails)) {
+		if fails = failed(fails, m.admit(fs, polled) == 0 && len(fs.Errors()) > 0); fails > 0 && clock.Sleep(s.ctx, clock.Real{}, retryBackoff.Delay(fails), nil) != nil {
 			return
 		}
 	}

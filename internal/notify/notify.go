@@ -5,7 +5,6 @@
 package notify
 
 import (
-	"context"
 	"sync"
 	"time"
 )
@@ -65,19 +64,6 @@ func Run(done <-chan struct{}, kick Kick, step func() time.Duration) {
 		case <-kick:
 		case <-t.C:
 		}
-	}
-}
-
-// Sleep waits d and reports whether ctx is still alive: it returns false
-// as soon as ctx ends.
-func Sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

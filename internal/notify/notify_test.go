@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -70,17 +69,6 @@ func TestRunStepsOnKickAndTimeUntilDone(t *testing.T) {
 	<-steps // its short wait the third
 	close(done)
 	<-finished
-}
-
-func TestSleepEndsWithItsContext(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if Sleep(ctx, time.Hour) {
-		t.Fatal("Sleep on an ended context reported it alive")
-	}
-	if !Sleep(context.Background(), 0) {
-		t.Fatal("Sleep(0) on a live context reported it ended")
-	}
 }
 
 func TestWaitTimeoutReportsWhetherDone(t *testing.T) {
