@@ -108,13 +108,19 @@ func parse(u *url.URL, allowed []string) (*parsed, error) {
 		p.secret = pw
 	}
 	if p.schema, err = checkSchema(p.q["schema"]); err != nil {
-		return nil, err
+		return nil, p.q.Bad(prefix, "schema", "a schema name (1 to 40 bytes of a-z, 0-9 and _, not starting with a digit)")
 	}
 	c := *u
 	c.RawQuery = pass.Encode()
 	c.ForceQuery = false
 	p.connString = c.String()
 	return p, nil
+}
+
+// configError is the error of a connection string pgx refuses: invalid
+// argument, wrapping driver.ErrInvalidURL, without the password.
+func configError(err error, secret string) error {
+	return &driver.Error{Code: driver.InvalidArgument, Msg: prefix, Err: fmt.Errorf("%w: %w", driver.ErrInvalidURL, driver.Redacted(err, secret))}
 }
 
 // pool returns the opener's pool for the URL's connection string, opening
@@ -127,7 +133,7 @@ func (o *URLOpener) pool(ctx context.Context, p *parsed) (pool *pgxpool.Pool, re
 		cfg, err := pgxpool.ParseConfig(p.connString)
 		if err != nil {
 			o.mu.Unlock()
-			return nil, nil, &driver.Error{Code: driver.InvalidArgument, Msg: "postgres: " + driver.ErrInvalidURL.Error(), Err: driver.Redacted(err, p.secret)}
+			return nil, nil, configError(err, p.secret)
 		}
 		pool, err := pgxpool.NewWithConfig(ctx, cfg)
 		if err != nil {

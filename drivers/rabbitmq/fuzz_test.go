@@ -1,7 +1,6 @@
 package rabbitmq
 
 import (
-	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -9,32 +8,9 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/portmq/portmq/internal/testenv"
 	"github.com/portmq/portmq/mq/driver"
 )
-
-// checkURLError fails t unless err is nil, wraps driver.ErrInvalidURL or
-// carries a code, and unless it keeps u's password to itself (when the
-// password appears nowhere else in the URL).
-func checkURLError(t *testing.T, raw string, u *url.URL, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if !errors.Is(err, driver.ErrInvalidURL) && driver.CodeOf(err) == driver.Unknown {
-		t.Fatalf("%q: untyped error %v", raw, err)
-	}
-	if pw, ok := u.User.Password(); ok && len(pw) >= 4 && strings.Contains(err.Error(), pw) {
-		c := *u
-		c.User = nil
-		rest := c.String() + " " + c.Path + " " + u.User.Username()
-		if q, err := url.QueryUnescape(c.RawQuery); err == nil {
-			rest += " " + q
-		}
-		if !strings.Contains(rest, pw) {
-			t.Fatalf("%q: error leaks the password: %v", raw, err)
-		}
-	}
-}
 
 // FuzzParseURL checks that the URL parser never panics, fails only with
 // typed errors that do not leak the password, and never puts the
@@ -56,24 +32,32 @@ func FuzzParseURL(f *testing.F) {
 			return
 		}
 		for _, allowed := range [][]string{topicParams, subParams, nil} {
-			ep, q, err := o.parse(u, allowed)
-			checkURLError(t, raw, u, err)
-			if err != nil {
+			// Each step parses from u again, so that CheckURLError can run
+			// it on u with another password.
+			step := func(then func(q query) error) func(*url.URL) error {
+				return func(u *url.URL) error {
+					_, q, err := o.parse(u, allowed)
+					if err != nil || then == nil {
+						return err
+					}
+					return then(q)
+				}
+			}
+			if testenv.CheckURLError(t, raw, u, step(nil)) != nil {
 				continue
 			}
+			ep, q, _ := o.parse(u, allowed)
 			if pw := ep.password; len(pw) >= 4 && strings.Contains(ep.redacted, pw) && !strings.Contains(u.Host+u.Path+u.User.Username(), pw) {
 				t.Fatalf("%q: redacted URL %q has the password", raw, ep.redacted)
 			}
-			_, err = q.name("topic", allowed == nil)
-			checkURLError(t, raw, u, err)
-			_, err = q.name("subscription", false)
-			checkURLError(t, raw, u, err)
-			_, err = q.topicOptions()
-			checkURLError(t, raw, u, err)
-			so, err := q.subscriptionOptions()
-			checkURLError(t, raw, u, err)
-			if err == nil && (so.Lease < 0 || so.Prefetch < 0 || so.MaxAttempts < 0) {
-				t.Fatalf("%q: negative option %+v", raw, so)
+			testenv.CheckURLError(t, raw, u, step(func(q query) error { _, err := q.name("topic", allowed == nil); return err }))
+			testenv.CheckURLError(t, raw, u, step(func(q query) error { _, err := q.name("subscription", false); return err }))
+			testenv.CheckURLError(t, raw, u, step(func(q query) error { _, err := q.topicOptions(); return err }))
+			if testenv.CheckURLError(t, raw, u, step(func(q query) error { _, err := q.subscriptionOptions(); return err })) == nil {
+				so, _ := q.subscriptionOptions()
+				if so.Lease < 0 || so.Prefetch < 0 || so.MaxAttempts < 0 {
+					t.Fatalf("%q: negative option %+v", raw, so)
+				}
 			}
 		}
 	})
