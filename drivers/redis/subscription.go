@@ -354,8 +354,8 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 	// were delivered (their lease began) just now: the deadline is a lease
 	// from now, less a margin for the reply's way back.
 	deadline := time.Now().Add(s.lease - time.Millisecond)
-	// Bodies of one read share an allocation up to slabBodies bytes: one
-	// allocation per read instead of one per message.
+	// Bodies of one read share allocations of up to slabBodies bytes: a
+	// few allocations per read instead of one per message.
 	total := 0
 	for i := range res {
 		for j := range res[i].Messages {
@@ -363,10 +363,7 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 			total += len(b)
 		}
 	}
-	var slab []byte
-	if total <= slabBodies {
-		slab = make([]byte, 0, total)
-	}
+	slab := bodySlab{rest: total}
 	var all []driver.Message
 	n := 0
 	for i := range res {
@@ -381,7 +378,7 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 				m = &all[len(all)-1]
 			}
 			n++
-			slab = fill(m, x, retry, deadline, readMs, slab)
+			fill(m, x, retry, deadline, readMs, &slab)
 		}
 	}
 	if s.ordered {
@@ -400,9 +397,32 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 // (a Delivery kept after it was settled keeps its slab alive).
 const slabBodies = 32 << 10
 
-// fill makes m the delivery of stream entry x, copying its body into slab
-// (when not nil; it returns what is left of it).
-func fill(m *driver.Message, x *goredis.XMessage, retry bool, deadline time.Time, readMs int64, slab []byte) []byte {
+// bodySlab hands out the bodies of one read from shared allocations
+// (slabs) of at most slabBodies bytes; a body larger than a quarter of
+// that gets an allocation of its own.
+type bodySlab struct {
+	buf  []byte // what is left of the current slab
+	rest int    // body bytes of the read not yet copied
+}
+
+// copy returns a copy of body.
+func (s *bodySlab) copy(body string) []byte {
+	n := len(body)
+	s.rest -= n
+	if n > cap(s.buf) {
+		if n > slabBodies/4 {
+			return []byte(body)
+		}
+		s.buf = make([]byte, 0, min(s.rest+n, slabBodies))
+	}
+	b := append(s.buf[:0:n], body...)
+	s.buf = s.buf[n:n:cap(s.buf)]
+	return b
+}
+
+// fill makes m the delivery of stream entry x, copying its body through
+// slab.
+func fill(m *driver.Message, x *goredis.XMessage, retry bool, deadline time.Time, readMs int64, slab *bodySlab) {
 	*m = driver.Message{ID: x.ID, Deadline: deadline, Native: x}
 	made, published := 0, ""
 	// One pass over the fields: b, k, d, i, t, n and a.NAME attributes.
@@ -410,13 +430,7 @@ func fill(m *driver.Message, x *goredis.XMessage, retry bool, deadline time.Time
 		sv, _ := val.(string)
 		switch k {
 		case "b":
-			if slab != nil {
-				slab = append(slab, sv...)
-				m.Body = slab[len(slab)-len(sv) : len(slab) : len(slab)]
-				slab = slab[len(slab):]
-			} else {
-				m.Body = []byte(sv)
-			}
+			m.Body = slab.copy(sv)
 		case "k":
 			m.Key = sv
 		case "d":
@@ -447,7 +461,6 @@ func fill(m *driver.Message, x *goredis.XMessage, retry bool, deadline time.Time
 	}
 	m.Attempt = made + 1
 	m.AckID = ackID(x.ID, m.Attempt, retry, readMs)
-	return slab
 }
 
 // admit filters the n read deliveries (dst, then more) of an ordered
@@ -617,7 +630,8 @@ func (s *Subscription) Ack(ctx context.Context, ids []driver.AckID) error {
 // checks that each is still pending for this consumer.
 func (s *Subscription) ackUnordered(ctx context.Context, ids []driver.AckID) error {
 	now := sinceEpoch()
-	var main, retry []string
+	main := make([]string, 0, len(ids))
+	var retry []string
 	var late []int
 	var short map[string]struct{}
 	if s.nshort.Load() > 0 {
