@@ -263,10 +263,12 @@ func (s *Subscription) Lost() int64 { return s.reaper.l.lost.Load() }
 // epoch is the origin of the read times in AckIDs (monotonic).
 var epoch = time.Now()
 
-// ackID packs a delivery: Ref is the stream ID; Seq holds whether the
-// entry is in the retry stream (bit 0), the attempt (bits 1-20) and the
-// time it was read, in ms since epoch (bits 21-63).
-func ackID(id string, attempt int, retry bool, readMs int64) driver.AckID {
+// ackID packs a delivery: Ref points to the stream ID (in a slice of the
+// read's IDs: boxing a string in Ref would cost an allocation per
+// delivery, a pointer costs none); Seq holds whether the entry is in the
+// retry stream (bit 0), the attempt (bits 1-20) and the time it was read,
+// in ms since epoch (bits 21-63).
+func ackID(id *string, attempt int, retry bool, readMs int64) driver.AckID {
 	seq := uint64(min(attempt, 1<<20-1))<<1 | uint64(readMs)<<21
 	if retry {
 		seq |= 1
@@ -275,8 +277,11 @@ func ackID(id string, attempt int, retry bool, readMs int64) driver.AckID {
 }
 
 func unpackID(a driver.AckID) (id string, attempt int, retry bool, ok bool) {
-	id, ok = a.Ref.(string)
-	return id, int(a.Seq >> 1 & (1<<20 - 1)), a.Seq&1 == 1, ok
+	p, ok := a.Ref.(*string)
+	if !ok || p == nil {
+		return "", 0, false, false
+	}
+	return *p, int(a.Seq >> 1 & (1<<20 - 1)), a.Seq&1 == 1, true
 }
 
 // sinceEpoch returns the time since epoch in ms.
@@ -356,20 +361,23 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 	deadline := time.Now().Add(s.lease - time.Millisecond)
 	// Bodies of one read share allocations of up to slabBodies bytes: a
 	// few allocations per read instead of one per message.
-	total := 0
+	total, count := 0, 0
 	for i := range res {
+		count += len(res[i].Messages)
 		for j := range res[i].Messages {
 			b, _ := res[i].Messages[j].Values["b"].(string)
 			total += len(b)
 		}
 	}
 	slab := bodySlab{rest: total}
+	ids := make([]string, count)
 	var all []driver.Message
 	n := 0
 	for i := range res {
 		retry := res[i].Stream == s.retry
 		for j := range res[i].Messages {
 			x := &res[i].Messages[j]
+			ids[n] = x.ID
 			var m *driver.Message
 			if n < len(dst) {
 				m = &dst[n]
@@ -377,8 +385,8 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 				all = append(all, driver.Message{})
 				m = &all[len(all)-1]
 			}
+			fill(m, x, &ids[n], retry, deadline, readMs, &slab)
 			n++
-			fill(m, x, retry, deadline, readMs, &slab)
 		}
 	}
 	if s.ordered {
@@ -420,9 +428,9 @@ func (s *bodySlab) copy(body string) []byte {
 	return b
 }
 
-// fill makes m the delivery of stream entry x, copying its body through
-// slab.
-func fill(m *driver.Message, x *goredis.XMessage, retry bool, deadline time.Time, readMs int64, slab *bodySlab) {
+// fill makes m the delivery of stream entry x, whose ID id holds,
+// copying its body through slab.
+func fill(m *driver.Message, x *goredis.XMessage, id *string, retry bool, deadline time.Time, readMs int64, slab *bodySlab) {
 	*m = driver.Message{ID: x.ID, Deadline: deadline, Native: x}
 	made, published := 0, ""
 	// One pass over the fields: b, k, d, i, t, n and a.NAME attributes.
@@ -460,7 +468,7 @@ func fill(m *driver.Message, x *goredis.XMessage, retry bool, deadline time.Time
 		m.PublishedAt = idTime(x.ID)
 	}
 	m.Attempt = made + 1
-	m.AckID = ackID(x.ID, m.Attempt, retry, readMs)
+	m.AckID = ackID(id, m.Attempt, retry, readMs)
 }
 
 // admit filters the n read deliveries (dst, then more) of an ordered

@@ -147,14 +147,17 @@ func TestAckIDRoundTrip(t *testing.T) {
 		retry   bool
 		ms      int64
 	}{{1, false, 0}, {7, true, 123456}, {1 << 19, false, 1 << 40}} {
-		a := ackID("1-2", c.attempt, c.retry, c.ms)
+		ref := "1-2"
+		a := ackID(&ref, c.attempt, c.retry, c.ms)
 		id, attempt, retry, ok := unpackID(a)
 		if id != "1-2" || attempt != c.attempt || retry != c.retry || !ok || int64(a.Seq>>21) != c.ms {
 			t.Errorf("%+v: got %q %d %v %v %d", c, id, attempt, retry, ok, a.Seq>>21)
 		}
 	}
-	if _, _, _, ok := unpackID(driver.AckID{Ref: 3}); ok {
-		t.Error("a foreign AckID unpacked")
+	for _, ref := range []any{3, "1-2", (*string)(nil), nil} {
+		if _, _, _, ok := unpackID(driver.AckID{Ref: ref}); ok {
+			t.Errorf("a foreign AckID (Ref %#v) unpacked", ref)
+		}
 	}
 }
 
