@@ -263,10 +263,12 @@ func (s *Subscription) Lost() int64 { return s.reaper.l.lost.Load() }
 // epoch is the origin of the read times in AckIDs (monotonic).
 var epoch = time.Now()
 
-// ackID packs a delivery: Ref is the stream ID; Seq holds whether the
-// entry is in the retry stream (bit 0), the attempt (bits 1-20) and the
-// time it was read, in ms since epoch (bits 21-63).
-func ackID(id string, attempt int, retry bool, readMs int64) driver.AckID {
+// ackID packs a delivery: Ref points to the stream ID (in a slice of the
+// read's IDs: boxing a string in Ref would cost an allocation per
+// delivery, a pointer costs none); Seq holds whether the entry is in the
+// retry stream (bit 0), the attempt (bits 1-20) and the time it was read,
+// in ms since epoch (bits 21-63).
+func ackID(id *string, attempt int, retry bool, readMs int64) driver.AckID {
 	seq := uint64(min(attempt, 1<<20-1))<<1 | uint64(readMs)<<21
 	if retry {
 		seq |= 1
@@ -275,8 +277,11 @@ func ackID(id string, attempt int, retry bool, readMs int64) driver.AckID {
 }
 
 func unpackID(a driver.AckID) (id string, attempt int, retry bool, ok bool) {
-	id, ok = a.Ref.(string)
-	return id, int(a.Seq >> 1 & (1<<20 - 1)), a.Seq&1 == 1, ok
+	p, ok := a.Ref.(*string)
+	if !ok || p == nil {
+		return "", 0, false, false
+	}
+	return *p, int(a.Seq >> 1 & (1<<20 - 1)), a.Seq&1 == 1, true
 }
 
 // sinceEpoch returns the time since epoch in ms.
@@ -354,25 +359,25 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 	// were delivered (their lease began) just now: the deadline is a lease
 	// from now, less a margin for the reply's way back.
 	deadline := time.Now().Add(s.lease - time.Millisecond)
-	// Bodies of one read share an allocation up to slabBodies bytes: one
-	// allocation per read instead of one per message.
-	total := 0
+	// Bodies of one read share allocations of up to slabBodies bytes: a
+	// few allocations per read instead of one per message.
+	total, count := 0, 0
 	for i := range res {
+		count += len(res[i].Messages)
 		for j := range res[i].Messages {
 			b, _ := res[i].Messages[j].Values["b"].(string)
 			total += len(b)
 		}
 	}
-	var slab []byte
-	if total <= slabBodies {
-		slab = make([]byte, 0, total)
-	}
+	slab := bodySlab{rest: total}
+	ids := make([]string, count)
 	var all []driver.Message
 	n := 0
 	for i := range res {
 		retry := res[i].Stream == s.retry
 		for j := range res[i].Messages {
 			x := &res[i].Messages[j]
+			ids[n] = x.ID
 			var m *driver.Message
 			if n < len(dst) {
 				m = &dst[n]
@@ -380,8 +385,8 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 				all = append(all, driver.Message{})
 				m = &all[len(all)-1]
 			}
+			fill(m, x, &ids[n], retry, deadline, readMs, &slab)
 			n++
-			slab = fill(m, x, retry, deadline, readMs, slab)
 		}
 	}
 	if s.ordered {
@@ -400,9 +405,32 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 // (a Delivery kept after it was settled keeps its slab alive).
 const slabBodies = 32 << 10
 
-// fill makes m the delivery of stream entry x, copying its body into slab
-// (when not nil; it returns what is left of it).
-func fill(m *driver.Message, x *goredis.XMessage, retry bool, deadline time.Time, readMs int64, slab []byte) []byte {
+// bodySlab hands out the bodies of one read from shared allocations
+// (slabs) of at most slabBodies bytes; a body larger than a quarter of
+// that gets an allocation of its own.
+type bodySlab struct {
+	buf  []byte // what is left of the current slab
+	rest int    // body bytes of the read not yet copied
+}
+
+// copy returns a copy of body.
+func (s *bodySlab) copy(body string) []byte {
+	n := len(body)
+	s.rest -= n
+	if n > cap(s.buf) {
+		if n > slabBodies/4 {
+			return []byte(body)
+		}
+		s.buf = make([]byte, 0, min(s.rest+n, slabBodies))
+	}
+	b := append(s.buf[:0:n], body...)
+	s.buf = s.buf[n:n:cap(s.buf)]
+	return b
+}
+
+// fill makes m the delivery of stream entry x, whose ID id holds,
+// copying its body through slab.
+func fill(m *driver.Message, x *goredis.XMessage, id *string, retry bool, deadline time.Time, readMs int64, slab *bodySlab) {
 	*m = driver.Message{ID: x.ID, Deadline: deadline, Native: x}
 	made, published := 0, ""
 	// One pass over the fields: b, k, d, i, t, n and a.NAME attributes.
@@ -410,13 +438,7 @@ func fill(m *driver.Message, x *goredis.XMessage, retry bool, deadline time.Time
 		sv, _ := val.(string)
 		switch k {
 		case "b":
-			if slab != nil {
-				slab = append(slab, sv...)
-				m.Body = slab[len(slab)-len(sv) : len(slab) : len(slab)]
-				slab = slab[len(slab):]
-			} else {
-				m.Body = []byte(sv)
-			}
+			m.Body = slab.copy(sv)
 		case "k":
 			m.Key = sv
 		case "d":
@@ -446,8 +468,7 @@ func fill(m *driver.Message, x *goredis.XMessage, retry bool, deadline time.Time
 		m.PublishedAt = idTime(x.ID)
 	}
 	m.Attempt = made + 1
-	m.AckID = ackID(x.ID, m.Attempt, retry, readMs)
-	return slab
+	m.AckID = ackID(id, m.Attempt, retry, readMs)
 }
 
 // admit filters the n read deliveries (dst, then more) of an ordered
@@ -617,7 +638,8 @@ func (s *Subscription) Ack(ctx context.Context, ids []driver.AckID) error {
 // checks that each is still pending for this consumer.
 func (s *Subscription) ackUnordered(ctx context.Context, ids []driver.AckID) error {
 	now := sinceEpoch()
-	var main, retry []string
+	main := make([]string, 0, len(ids))
+	var retry []string
 	var late []int
 	var short map[string]struct{}
 	if s.nshort.Load() > 0 {

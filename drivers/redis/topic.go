@@ -171,6 +171,11 @@ func capabilities(lease time.Duration) driver.Capabilities {
 
 // fields returns m as the field-value list of a stream entry.
 func fields(m *driver.Message) []any {
+	return appendFields(make([]any, 0, numFields(m)), m)
+}
+
+// numFields is the length of m's field-value list.
+func numFields(m *driver.Message) int {
 	n := 2 + 2*len(m.Attributes)
 	if m.Key != "" {
 		n += 2
@@ -178,7 +183,11 @@ func fields(m *driver.Message) []any {
 	if m.DedupID != "" {
 		n += 2
 	}
-	f := make([]any, 0, n)
+	return n
+}
+
+// appendFields appends m's field-value list to f.
+func appendFields(f []any, m *driver.Message) []any {
 	f = append(f, "b", m.Body)
 	if m.Key != "" {
 		f = append(f, "k", m.Key)
@@ -204,6 +213,14 @@ func (t *Topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 		return nil
 	}
 	cmds := make([]goredis.Cmder, len(msgs))
+	// The XADDs' arguments and field-value lists of one batch share two
+	// allocations (go-redis copies both into each command).
+	xargs := make([]goredis.XAddArgs, len(msgs))
+	nf := 0
+	for i := range msgs {
+		nf += numFields(&msgs[i])
+	}
+	vals := make([]any, 0, nf)
 	delayed := false
 	ran, err := t.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i := range msgs {
@@ -214,7 +231,10 @@ func (t *Topic) SendBatch(ctx context.Context, msgs []driver.Message) error {
 				cmds[i] = sendScript.EvalSha(ctx, p, keys, args...)
 				continue
 			}
-			a := &goredis.XAddArgs{Stream: t.k.stream, Values: fields(m)}
+			start := len(vals)
+			vals = appendFields(vals, m)
+			a := &xargs[i]
+			*a = goredis.XAddArgs{Stream: t.k.stream, Values: vals[start:len(vals):len(vals)]}
 			switch {
 			case t.opts.MaxLen > 0:
 				a.MaxLen, a.Approx = t.opts.MaxLen, true

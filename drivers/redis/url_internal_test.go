@@ -147,14 +147,17 @@ func TestAckIDRoundTrip(t *testing.T) {
 		retry   bool
 		ms      int64
 	}{{1, false, 0}, {7, true, 123456}, {1 << 19, false, 1 << 40}} {
-		a := ackID("1-2", c.attempt, c.retry, c.ms)
+		ref := "1-2"
+		a := ackID(&ref, c.attempt, c.retry, c.ms)
 		id, attempt, retry, ok := unpackID(a)
 		if id != "1-2" || attempt != c.attempt || retry != c.retry || !ok || int64(a.Seq>>21) != c.ms {
 			t.Errorf("%+v: got %q %d %v %v %d", c, id, attempt, retry, ok, a.Seq>>21)
 		}
 	}
-	if _, _, _, ok := unpackID(driver.AckID{Ref: 3}); ok {
-		t.Error("a foreign AckID unpacked")
+	for _, ref := range []any{3, "1-2", (*string)(nil), nil} {
+		if _, _, _, ok := unpackID(driver.AckID{Ref: ref}); ok {
+			t.Errorf("a foreign AckID (Ref %#v) unpacked", ref)
+		}
 	}
 }
 
@@ -243,4 +246,37 @@ func FuzzParseURL(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBodySlabCopiesEachBodyApart checks that bodies handed out of a shared
+// slab hold their bytes, cannot grow into the next one, and that a slab
+// never exceeds slabBodies.
+func TestBodySlabCopiesEachBodyApart(t *testing.T) {
+	var bodies []string
+	for i, n := range []int{0, 1, 1024, 1024, slabBodies/4 + 1, 7, slabBodies / 4, slabBodies / 4, slabBodies / 4, 3000, 0, 5} {
+		bodies = append(bodies, strings.Repeat(string(rune('a'+i)), n))
+	}
+	total := 0
+	for _, b := range bodies {
+		total += len(b)
+	}
+	s := bodySlab{rest: total}
+	got := make([][]byte, len(bodies))
+	for i, b := range bodies {
+		got[i] = s.copy(b)
+		if cap(got[i]) != len(got[i]) {
+			t.Fatalf("body %d: cap %d, len %d: an append would overwrite the next body", i, cap(got[i]), len(got[i]))
+		}
+		if cap(s.buf) > slabBodies {
+			t.Fatalf("body %d: a slab of %d bytes", i, cap(s.buf))
+		}
+	}
+	for i, b := range bodies {
+		if string(got[i]) != b {
+			t.Errorf("body %d: got %d bytes %.8q, want %d bytes %.8q", i, len(got[i]), got[i], len(b), b)
+		}
+	}
+	if s.rest != 0 {
+		t.Errorf("rest %d after the last body", s.rest)
+	}
 }
