@@ -331,24 +331,30 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 var testHookIdle, testHookListening func()
 
 // pick leases up to len(dst) messages.
+//
+// The scan targets are shared by the rows (pgx gives each row's bytes and
+// strings allocations of their own), and the Rows of one pick share one
+// allocation: a receive of 100 makes a few allocations per message, not a
+// dozen.
 func (s *Subscription) pick(ctx context.Context, dst []driver.Message) (n int, err error) {
 	rows, err := s.db.Query(ctx, s.pickSQL, s.id, len(dst), s.lease.Microseconds())
 	if err != nil {
 		return 0, err
 	}
 	defer rows.Close()
+	var (
+		id                    int64
+		leases                int32
+		msgID                 string
+		body, attrs, key, ddp []byte
+		published, until      time.Time
+		attempts              int32
+		dlReason, dlSource    *string
+		dlAttempts            *int32
+	)
+	targets := [...]any{&id, &leases, &msgID, &body, &attrs, &key, &ddp, &published, &attempts, &until, &dlReason, &dlAttempts, &dlSource}
 	for rows.Next() && n < len(dst) {
-		var (
-			id                    int64
-			leases                int32
-			msgID                 string
-			body, attrs, key, ddp []byte
-			published, until      time.Time
-			attempts              int32
-			dlReason, dlSource    *string
-			dlAttempts            *int32
-		)
-		if err := rows.Scan(&id, &leases, &msgID, &body, &attrs, &key, &ddp, &published, &attempts, &until, &dlReason, &dlAttempts, &dlSource); err != nil {
+		if err := rows.Scan(targets[:]...); err != nil {
 			return 0, err
 		}
 		extra := 0
@@ -371,16 +377,20 @@ func (s *Subscription) pick(ctx context.Context, dst []driver.Message) (n int, e
 		dst[n] = driver.Message{
 			ID: msgID, Body: body, Attributes: m, Key: string(key), DedupID: string(ddp), PublishedAt: published,
 			AckID: driver.AckID{Seq: uint64(id), Ref: leases}, Attempt: int(attempts), Deadline: until,
-			Native: &Row{Schema: s.st.schema, SubscriptionID: s.id, ID: id, Lease: leases, sub: s},
 		}
 		n++
 	}
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
+	natives := make([]Row, n)
 	s.heldMu.Lock()
 	for i := range dst[:n] {
-		s.held[int64(dst[i].AckID.Seq)] = dst[i].AckID.Ref.(int32)
+		m := &dst[i]
+		id, lease := int64(m.AckID.Seq), m.AckID.Ref.(int32)
+		s.held[id] = lease
+		natives[i] = Row{Schema: s.st.schema, SubscriptionID: s.id, ID: id, Lease: lease, sub: s}
+		m.Native = &natives[i]
 	}
 	s.heldMu.Unlock()
 	// UPDATE ... RETURNING does not keep the order of the picked rows.
@@ -466,6 +476,20 @@ func results(ids []driver.AckID, done []int64) error {
 	return &driver.BatchError{Errs: errs}
 }
 
+// collectIDs reads the ids rows returns (about n) and closes rows.
+func collectIDs(rows pgx.Rows, n int) ([]int64, error) {
+	defer rows.Close()
+	done := make([]int64, 0, n)
+	var id int64
+	for rows.Next() {
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		done = append(done, id)
+	}
+	return done, rows.Err()
+}
+
 func (s *Subscription) touched(ctx context.Context, sql string, settles bool, ids []driver.AckID, args ...any) error {
 	if s.closed.Load() {
 		return errClosed
@@ -475,7 +499,7 @@ func (s *Subscription) touched(ctx context.Context, sql string, settles bool, id
 	if err != nil {
 		return driver.Redacted(err, s.secret)
 	}
-	done, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	done, err := collectIDs(rows, len(ids))
 	if err != nil {
 		return driver.Redacted(err, s.secret)
 	}
