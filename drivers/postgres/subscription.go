@@ -251,7 +251,12 @@ type Row struct {
 // It joins the subscription's waiters before each pick, so that a
 // notification sent during the pick is not lost, and leaves them when it
 // returns; a wake it got and did not use (see waiters) goes to the next.
+// One that waited (a wake's chain) and took a full batch wakes the next
+// too; one that took a full batch at once does not, since it did not take
+// a wake's rows: in a drained queue's last batches that woke receives to
+// find nothing.
 func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (int, error) {
+	waited := false // a notification or the timer ended a wait of this call
 	for {
 		if s.closed.Load() {
 			return 0, errClosed
@@ -269,7 +274,7 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 		n, err := s.pick(qctx, dst)
 		if err != nil || n > 0 {
 			cancel()
-			if s.waiters.leave(w) || n == len(dst) {
+			if s.waiters.leave(w) || (waited && n == len(dst)) {
 				s.waiters.wakeOne()
 			}
 			return n, driver.Redacted(err, s.secret)
@@ -284,6 +289,15 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 			}
 			return 0, ctx.Err()
 		}
+		if w.wasWoken() {
+			// A notification came while picking: something was sent, so
+			// pick again rather than first asking for the next due time
+			// (the idle work is for a receive that will wait).
+			cancel()
+			s.waiters.leave(w) // picking again uses the wake
+			waited = true
+			continue
+		}
 		wait, err := s.idle(qctx)
 		cancel()
 		if err != nil {
@@ -297,6 +311,7 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 		}
 		if wait <= 0 {
 			s.waiters.leave(w) // picking again at once uses a wake
+			waited = true
 			continue
 		}
 		t := time.NewTimer(wait)
@@ -321,6 +336,7 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, dst []driver.Message) (
 		case <-t.C:
 			s.waiters.leave(w) // picking again uses a wake
 		}
+		waited = true
 	}
 }
 
