@@ -143,8 +143,9 @@
 //     (outside the pool, open while a handle is), reconnecting after a
 //     failure; a notification wakes one waiting receive of its
 //     subscription, which wakes the next when it took a full batch or
-//     did not use the wake. A lost notification costs at most
-//     poll_interval.
+//     did not use the wake (a receive that took a full batch without
+//     waiting wakes nobody). A receive woken while it picked picks again
+//     at once. A lost notification costs at most poll_interval.
 //   - Extend: UPDATE locked_until. Ack: DELETE, or with retention UPDATE
 //     acked_at. Both only while the lease runs: an expired AckID fails
 //     with mq.ErrLeaseExpired.

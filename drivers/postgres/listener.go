@@ -170,8 +170,11 @@ func (l *listener) run(ctx context.Context) {
 // the others would find nothing. The woken receive must pick again; one
 // that is woken and returns without picking (it had rows from a pick
 // begun before the notification, its ctx ended, or it failed) passes the
-// wake on, and one that took a full batch wakes the next too, since more
-// may wait.
+// wake on, and one that waited (woken, or at its timer) and took a full
+// batch wakes the next too, since more may wait. A receive that took a
+// full batch without waiting wakes nobody: it took no wake's rows, and
+// the receives it would wake would find nothing in a queue's last
+// batches.
 type waiters struct {
 	handles int // guarded by the listener's mu
 
@@ -182,6 +185,16 @@ type waiters struct {
 type waiter struct {
 	ch    chan struct{} // closed when woken
 	woken bool          // guarded by waiters.mu
+}
+
+// wasWoken reports whether w was woken.
+func (w *waiter) wasWoken() bool {
+	select {
+	case <-w.ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // join adds a receive to the waiters.
