@@ -287,7 +287,9 @@ func (s *Subscription) ReceiveBatch(ctx context.Context, n int) ([]*Delivery, er
 		return nil, s.closedError(op)
 	}
 	defer s.gate.leave()
-	var out []*Delivery
+	// Room for what one fetch brings, so that appending does not grow
+	// the slice batch by batch.
+	out := make([]*Delivery, 0, min(n, max(s.prefetch, popChunk)))
 	var ms [popChunk]driver.Message
 	var start time.Time
 	if s.obs != nil {

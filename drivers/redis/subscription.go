@@ -433,30 +433,12 @@ func (s *bodySlab) copy(body string) []byte {
 func fill(m *driver.Message, x *goredis.XMessage, id *string, retry bool, deadline time.Time, readMs int64, slab *bodySlab) {
 	*m = driver.Message{ID: x.ID, Deadline: deadline, Native: x}
 	made, published := 0, ""
-	// One pass over the fields: b, k, d, i, t, n and a.NAME attributes.
-	for k, val := range x.Values {
-		sv, _ := val.(string)
-		switch k {
-		case "b":
-			m.Body = slab.copy(sv)
-		case "k":
-			m.Key = sv
-		case "d":
-			m.DedupID = sv
-		case "i":
-			m.ID = sv
-		case "t":
-			published = sv
-		case "n":
-			made, _ = strconv.Atoi(sv)
-		default:
-			if len(k) > 2 && k[0] == 'a' && k[1] == '.' {
-				if m.Attributes == nil {
-					m.Attributes = make(map[string]string, len(x.Values)-1)
-				}
-				m.Attributes[k[2:]] = sv
-			}
-		}
+	// Most entries have a body and nothing else: one lookup instead of a
+	// map iteration.
+	if sv, ok := x.Values["b"].(string); ok && len(x.Values) == 1 {
+		m.Body = slab.copy(sv)
+	} else {
+		readFields(m, x, slab, &made, &published)
 	}
 	if m.Body == nil {
 		m.Body = []byte{}
@@ -469,6 +451,35 @@ func fill(m *driver.Message, x *goredis.XMessage, id *string, retry bool, deadli
 	}
 	m.Attempt = made + 1
 	m.AckID = ackID(id, m.Attempt, retry, readMs)
+}
+
+// readFields reads every field of x into m: b, k, d, i, t, n and a.NAME
+// attributes, in one pass.
+func readFields(m *driver.Message, x *goredis.XMessage, slab *bodySlab, made *int, published *string) {
+	for k, val := range x.Values {
+		sv, _ := val.(string)
+		switch k {
+		case "b":
+			m.Body = slab.copy(sv)
+		case "k":
+			m.Key = sv
+		case "d":
+			m.DedupID = sv
+		case "i":
+			m.ID = sv
+		case "t":
+			*published = sv
+		case "n":
+			*made, _ = strconv.Atoi(sv)
+		default:
+			if len(k) > 2 && k[0] == 'a' && k[1] == '.' {
+				if m.Attributes == nil {
+					m.Attributes = make(map[string]string, len(x.Values)-1)
+				}
+				m.Attributes[k[2:]] = sv
+			}
+		}
+	}
 }
 
 // admit filters the n read deliveries (dst, then more) of an ordered
