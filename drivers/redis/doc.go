@@ -232,9 +232,15 @@
 //
 // Producer.As, Subscription.As and Admin.As accept **goredis.Client and
 // *goredis.UniversalClient, and Subscription.As also **redis.Subscription
-// (the driver's handle, for [Subscription.Lost]); Delivery.As accepts **goredis.XMessage (the
-// entry as read). ErrorAs accepts *goredis.Error (a server reply),
-// *net.Error and **net.OpError.
+// (the driver's handle, for [Subscription.Lost]); Delivery.As accepts
+// **goredis.XMessage (the entry as read). ErrorAs accepts *goredis.Error
+// (a server reply), *net.Error and **net.OpError.
+//
+// Memory: the XMessage of a delivery is part of its read's reply, so a
+// Delivery kept after it was settled keeps the whole reply (up to a
+// prefetch of entries, bodies included) from being collected, not only its
+// own message. Keep what you need of a delivery (its Body, ID, Key), not
+// the Delivery.
 //
 // # Idempotency store
 //
