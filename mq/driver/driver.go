@@ -121,9 +121,11 @@ type NativeAs interface {
 }
 
 // AckID identifies one delivery to the driver that produced it. The driver
-// chooses what goes in it: a pointer or handle in Ref (boxing a pointer or a
-// string costs nothing extra on most drivers) and a number in Seq (a delivery
-// tag, a generation, an offset). mq treats it as opaque.
+// chooses what goes in it: a pointer or handle in Ref (a pointer boxes
+// without allocating; a string, a struct or a number above 255 allocates
+// once per delivery, so a hot path points into a slice of the read
+// instead) and a number in Seq (a delivery tag, a generation, an offset).
+// mq treats it as opaque.
 type AckID struct {
 	Ref any
 	Seq uint64
