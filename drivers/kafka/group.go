@@ -166,7 +166,7 @@ func (m *member) dropLocked(p *partition) {
 		return
 	}
 	p.dead = true
-	for _, e := range p.ents[p.head:] {
+	for _, e := range p.win.Pending() {
 		switch e.state {
 		case stHeld:
 			if e.heapIdx >= 0 {
@@ -177,7 +177,7 @@ func (m *member) dropLocked(p *partition) {
 			m.out--
 		}
 	}
-	p.ents = nil
+	p.win.Reset(-1)
 	p.keys.Reset()
 	if m.parts[tp{p.topic, p.id}] == p {
 		delete(m.parts, tp{p.topic, p.id})
@@ -219,7 +219,7 @@ func parseMetadata(md string) (off int64, n int, ok bool) {
 func (m *member) frontiersLocked(ps []*partition, force bool) commitSet {
 	var out commitSet
 	add := func(p *partition) {
-		c := commitAt{off: p.frontier()}
+		c := commitAt{off: p.win.Frontier()}
 		if c.off == p.metaOff {
 			c.n = p.metaN
 		}
@@ -390,7 +390,7 @@ func (m *member) admit(fs kgo.Fetches) int {
 					e.attempt += p.fetchedN
 				}
 			}
-			p.push(e)
+			p.win.Push(e)
 			s.routeLocked(e, now)
 			n++
 		}

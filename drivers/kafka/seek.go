@@ -100,7 +100,7 @@ func (m *member) runSeeks() {
 			}
 			m.dropLocked(old)
 			p := newPartition(m, s.topic, id, false)
-			p.start = off
+			p.win.Reset(off)
 			m.parts[k] = p
 			cs[k] = commitAt{off: off}
 			if set[s.topic] == nil {
