@@ -174,25 +174,17 @@ func parseURL(u *url.URL, withTopic bool, allowed []string) (*parsed, error) {
 	if tlsOpt != nil {
 		p.clientOpts = append(p.clientOpts, kgo.DialTLSConfig(tlsOpt))
 	}
-	mech, hasMech := q["sasl"]
-	if u.User != nil {
-		user := u.User.Username()
-		pass, _ := u.User.Password()
-		if !hasMech {
-			mech = "plain"
-		}
-		switch strings.ToLower(mech) {
-		case "plain":
-			p.clientOpts = append(p.clientOpts, kgo.SASL(plain.Auth{User: user, Pass: pass}.AsMechanism()))
-		case "scram-sha-256":
-			p.clientOpts = append(p.clientOpts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()))
-		case "scram-sha-512":
-			p.clientOpts = append(p.clientOpts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()))
-		default:
-			return nil, q.Want(Scheme, "sasl", "plain, scram-sha-256 or scram-sha-512")
-		}
-	} else if hasMech {
-		return nil, urlError("parameter \"sasl\" needs a user (and password) in the URL: kafka://USER:PASSWORD@HOST:PORT/...")
+	mech, user, pass, err := q.SASL(Scheme, u, "plain", "scram-sha-256", "scram-sha-512")
+	if err != nil {
+		return nil, err
+	}
+	switch mech {
+	case "plain":
+		p.clientOpts = append(p.clientOpts, kgo.SASL(plain.Auth{User: user, Pass: pass}.AsMechanism()))
+	case "scram-sha-256":
+		p.clientOpts = append(p.clientOpts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()))
+	case "scram-sha-512":
+		p.clientOpts = append(p.clientOpts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()))
 	}
 	return p, nil
 }
