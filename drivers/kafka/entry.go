@@ -67,23 +67,17 @@ type partition struct {
 	win offsets.Window[*entry] // fetched entries; what to commit
 	// committedAt is what was last committed.
 	committedAt commitAt
-	// The first record fetched after the partition was assigned is where
-	// a crash would restart; its deliveries are counted in the commit
-	// metadata (metaOff, metaN). fetchedOff and fetchedN are what the
-	// previous member left there.
-	started    bool
-	metaOff    int64
-	metaN      int
-	fetchedOff int64
-	fetchedN   int
-	out        int // entries handed out or busy
-	waiting    int // entries held for their due time or behind their key
-	paused     bool
-	keys       keyhold.Hold[*entry] // ordered subscriptions
+	// restart counts the deliveries of the first record fetched after
+	// the partition was assigned, committed in the commit metadata.
+	restart offsets.Restart
+	out     int // entries handed out or busy
+	waiting int // entries held for their due time or behind their key
+	paused  bool
+	keys    keyhold.Hold[*entry] // ordered subscriptions
 }
 
 func newPartition(m *member, topic string, id int32, retry bool) *partition {
-	return &partition{m: m, topic: topic, id: id, retry: retry, win: offsets.New[*entry](), committedAt: commitAt{off: -1}, metaOff: -1, fetchedOff: -1}
+	return &partition{m: m, topic: topic, id: id, retry: retry, win: offsets.New[*entry](), committedAt: commitAt{off: -1}, restart: offsets.NewRestart()}
 }
 
 // Offset and Settled make an entry an offsets.Entry.

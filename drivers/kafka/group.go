@@ -219,10 +219,8 @@ func parseMetadata(md string) (off int64, n int, ok bool) {
 func (m *member) frontiersLocked(ps []*partition, force bool) commitSet {
 	var out commitSet
 	add := func(p *partition) {
-		c := commitAt{off: p.win.Frontier()}
-		if c.off == p.metaOff {
-			c.n = p.metaN
-		}
+		off := p.win.Frontier()
+		c := commitAt{off: off, n: p.restart.At(off)}
 		if p.dead || c.off < 0 || (!force && c == p.committedAt) {
 			return
 		}
@@ -304,8 +302,8 @@ func (m *member) onFetched(_ context.Context, _ *kgo.Client, resp *kmsg.OffsetFe
 			return
 		}
 		if off, n, ok := parseMetadata(*md); ok {
-			if p := m.parts[tp{topic, id}]; p != nil && !p.started {
-				p.fetchedOff, p.fetchedN = off, n
+			if p := m.parts[tp{topic, id}]; p != nil {
+				p.restart.Left(off, n)
 			}
 		}
 	}
@@ -382,14 +380,7 @@ func (m *member) admit(fs kgo.Fetches) int {
 			md := readMeta(r)
 			e := &slab[n]
 			*e = entry{rec: r, off: r.Offset, part: p, base: md.delivered, attempt: md.delivered + 1, due: md.due, heapIdx: -1}
-			if !p.started {
-				p.started = true
-				p.metaOff = r.Offset
-				if p.fetchedOff == r.Offset {
-					p.metaN = p.fetchedN
-					e.attempt += p.fetchedN
-				}
-			}
+			e.attempt += p.restart.Read(r.Offset)
 			p.win.Push(e)
 			s.routeLocked(e, now)
 			n++
