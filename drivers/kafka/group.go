@@ -214,6 +214,18 @@ func parseMetadata(md string) (off int64, n int, ok bool) {
 	return off, n, true
 }
 
+// epochOffsets returns the offsets of set as kgo takes them.
+func (set commitSet) epochOffsets() map[string]map[int32]kgo.EpochOffset {
+	offsets := make(map[string]map[int32]kgo.EpochOffset)
+	for k, c := range set {
+		if offsets[k.topic] == nil {
+			offsets[k.topic] = make(map[int32]kgo.EpochOffset)
+		}
+		offsets[k.topic][k.id] = kgo.EpochOffset{Epoch: -1, Offset: c.off}
+	}
+	return offsets
+}
+
 // frontiersLocked returns what to commit for ps (all live partitions when
 // ps is nil); with force, also what is committed already.
 func (m *member) frontiersLocked(ps []*partition, force bool) commitSet {
@@ -246,13 +258,7 @@ func (m *member) commit(ctx context.Context, set commitSet) {
 	if len(set) == 0 {
 		return
 	}
-	offsets := make(map[string]map[int32]kgo.EpochOffset)
-	for k, c := range set {
-		if offsets[k.topic] == nil {
-			offsets[k.topic] = make(map[int32]kgo.EpochOffset)
-		}
-		offsets[k.topic][k.id] = kgo.EpochOffset{Epoch: -1, Offset: c.off}
-	}
+	offsets := set.epochOffsets()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	cctx = kgo.PreCommitFnContext(cctx, func(req *kmsg.OffsetCommitRequest) error {
