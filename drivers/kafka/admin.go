@@ -160,7 +160,7 @@ func (a *admin) As(i any) bool {
 	return false
 }
 
-func (a *admin) ErrorAs(err error, i any) bool        { return errorAs(err, i) }
+func (a *admin) ErrorAs(err error, i any) bool        { return driver.ErrorAs(err, i) }
 func (a *admin) ErrorCode(err error) driver.ErrorCode { return errorCode(err) }
 
 // Close closes the client if the admin owns it.

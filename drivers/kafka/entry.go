@@ -7,6 +7,7 @@ import (
 
 	"github.com/portmq/portmq/internal/heapq"
 	"github.com/portmq/portmq/internal/keyhold"
+	"github.com/portmq/portmq/internal/offsets"
 )
 
 // entry is one fetched record the subscription tracks until it is
@@ -63,64 +64,25 @@ type partition struct {
 	// handed out while its deliveries are settled.
 	revoking bool
 
-	ents  []*entry // fetched entries in offset order, from head
-	head  int
-	last  int64 // offset of the newest fetched record; -1 before any
-	start int64 // where consuming starts after a Seek; -1 unknown
+	win offsets.Window[*entry] // fetched entries; what to commit
 	// committedAt is what was last committed.
 	committedAt commitAt
-	// The first record fetched after the partition was assigned is where
-	// a crash would restart; its deliveries are counted in the commit
-	// metadata (metaOff, metaN). fetchedOff and fetchedN are what the
-	// previous member left there.
-	started    bool
-	metaOff    int64
-	metaN      int
-	fetchedOff int64
-	fetchedN   int
-	out        int // entries handed out or busy
-	waiting    int // entries held for their due time or behind their key
-	paused     bool
-	keys       keyhold.Hold[*entry] // ordered subscriptions
+	// restart counts the deliveries of the first record fetched after
+	// the partition was assigned, committed in the commit metadata.
+	restart offsets.Restart
+	out     int // entries handed out or busy
+	waiting int // entries held for their due time or behind their key
+	paused  bool
+	keys    keyhold.Hold[*entry] // ordered subscriptions
 }
 
 func newPartition(m *member, topic string, id int32, retry bool) *partition {
-	return &partition{m: m, topic: topic, id: id, retry: retry, last: -1, start: -1, committedAt: commitAt{off: -1}, metaOff: -1, fetchedOff: -1}
+	return &partition{m: m, topic: topic, id: id, retry: retry, win: offsets.New[*entry](), committedAt: commitAt{off: -1}, restart: offsets.NewRestart()}
 }
 
-func (p *partition) push(e *entry) {
-	p.ents = append(p.ents, e)
-	p.last = e.off
-}
-
-// advance drops settled entries from the head.
-func (p *partition) advance() {
-	for p.head < len(p.ents) && p.ents[p.head].state == stDone {
-		p.ents[p.head] = nil
-		p.head++
-	}
-	switch {
-	case p.head == len(p.ents):
-		p.ents, p.head = p.ents[:0], 0
-	case p.head >= 256 && p.head*2 >= len(p.ents):
-		n := copy(p.ents, p.ents[p.head:])
-		clear(p.ents[n:])
-		p.ents, p.head = p.ents[:n], 0
-	}
-}
-
-// frontier is the offset to commit: that of the first unsettled record,
-// or the one after the newest when all are settled; before any record,
-// where a Seek put the partition, else -1 (nothing to commit).
-func (p *partition) frontier() int64 {
-	if p.head < len(p.ents) {
-		return p.ents[p.head].off
-	}
-	if p.last < 0 {
-		return p.start
-	}
-	return p.last + 1
-}
+// Offset and Settled make an entry an offsets.Entry.
+func (e *entry) Offset() int64 { return e.off }
+func (e *entry) Settled() bool { return e.state == stDone }
 
 // newDueHeap returns the heap of held entries, by due time.
 func newDueHeap() heapq.Heap[*entry] {

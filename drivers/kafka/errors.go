@@ -87,18 +87,3 @@ func kerrCode(ke *kerr.Error) driver.ErrorCode {
 	}
 	return driver.Unknown
 }
-
-// errorAs implements ErrorAs for every handle: it finds a native error
-// (for example **kerr.Error) in err's chain. A target errors.As cannot use
-// reports false rather than panicking.
-func errorAs(err error, target any) (ok bool) {
-	if err == nil || target == nil {
-		return false
-	}
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	return errors.As(err, target)
-}

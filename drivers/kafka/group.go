@@ -166,7 +166,7 @@ func (m *member) dropLocked(p *partition) {
 		return
 	}
 	p.dead = true
-	for _, e := range p.ents[p.head:] {
+	for _, e := range p.win.Pending() {
 		switch e.state {
 		case stHeld:
 			if e.heapIdx >= 0 {
@@ -177,7 +177,7 @@ func (m *member) dropLocked(p *partition) {
 			m.out--
 		}
 	}
-	p.ents = nil
+	p.win.Reset(-1)
 	p.keys.Reset()
 	if m.parts[tp{p.topic, p.id}] == p {
 		delete(m.parts, tp{p.topic, p.id})
@@ -214,15 +214,25 @@ func parseMetadata(md string) (off int64, n int, ok bool) {
 	return off, n, true
 }
 
+// epochOffsets returns the offsets of set as kgo takes them.
+func (set commitSet) epochOffsets() map[string]map[int32]kgo.EpochOffset {
+	offsets := make(map[string]map[int32]kgo.EpochOffset)
+	for k, c := range set {
+		if offsets[k.topic] == nil {
+			offsets[k.topic] = make(map[int32]kgo.EpochOffset)
+		}
+		offsets[k.topic][k.id] = kgo.EpochOffset{Epoch: -1, Offset: c.off}
+	}
+	return offsets
+}
+
 // frontiersLocked returns what to commit for ps (all live partitions when
 // ps is nil); with force, also what is committed already.
 func (m *member) frontiersLocked(ps []*partition, force bool) commitSet {
 	var out commitSet
 	add := func(p *partition) {
-		c := commitAt{off: p.frontier()}
-		if c.off == p.metaOff {
-			c.n = p.metaN
-		}
+		off := p.win.Frontier()
+		c := commitAt{off: off, n: p.restart.At(off)}
 		if p.dead || c.off < 0 || (!force && c == p.committedAt) {
 			return
 		}
@@ -248,13 +258,7 @@ func (m *member) commit(ctx context.Context, set commitSet) {
 	if len(set) == 0 {
 		return
 	}
-	offsets := make(map[string]map[int32]kgo.EpochOffset)
-	for k, c := range set {
-		if offsets[k.topic] == nil {
-			offsets[k.topic] = make(map[int32]kgo.EpochOffset)
-		}
-		offsets[k.topic][k.id] = kgo.EpochOffset{Epoch: -1, Offset: c.off}
-	}
+	offsets := set.epochOffsets()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	cctx = kgo.PreCommitFnContext(cctx, func(req *kmsg.OffsetCommitRequest) error {
@@ -304,8 +308,8 @@ func (m *member) onFetched(_ context.Context, _ *kgo.Client, resp *kmsg.OffsetFe
 			return
 		}
 		if off, n, ok := parseMetadata(*md); ok {
-			if p := m.parts[tp{topic, id}]; p != nil && !p.started {
-				p.fetchedOff, p.fetchedN = off, n
+			if p := m.parts[tp{topic, id}]; p != nil {
+				p.restart.Left(off, n)
 			}
 		}
 	}
@@ -382,15 +386,8 @@ func (m *member) admit(fs kgo.Fetches) int {
 			md := readMeta(r)
 			e := &slab[n]
 			*e = entry{rec: r, off: r.Offset, part: p, base: md.delivered, attempt: md.delivered + 1, due: md.due, heapIdx: -1}
-			if !p.started {
-				p.started = true
-				p.metaOff = r.Offset
-				if p.fetchedOff == r.Offset {
-					p.metaN = p.fetchedN
-					e.attempt += p.fetchedN
-				}
-			}
-			p.push(e)
+			e.attempt += p.restart.Read(r.Offset)
+			p.win.Push(e)
 			s.routeLocked(e, now)
 			n++
 		}

@@ -107,9 +107,8 @@ func (s *subscription) takeLocked(dst []driver.Message) (int, map[*member]commit
 		if p := e.part; p != nil {
 			p.out++
 			p.m.out++
-			if e.off == p.metaOff {
-				p.metaN = e.attempt - e.base
-				if c := (commitAt{off: e.off, n: p.metaN}); c != p.committedAt {
+			if n := e.attempt - e.base; p.restart.Delivered(e.off, n) {
+				if c := (commitAt{off: e.off, n: n}); c != p.committedAt {
 					if counts == nil {
 						counts = make(map[*member]commitSet)
 					}

@@ -179,15 +179,15 @@ func TestErrorCodesClassifyNativeErrors(t *testing.T) {
 	}
 	w := wrap("send to orders", kerr.MessageTooLarge)
 	var ke *kerr.Error
-	if !errorAs(w, &ke) || ke != kerr.MessageTooLarge {
-		t.Errorf("errorAs did not find the kerr.Error in %v", w)
+	if !driver.ErrorAs(w, &ke) || ke != kerr.MessageTooLarge {
+		t.Errorf("driver.ErrorAs did not find the kerr.Error in %v", w)
 	}
 	if errorCode(w) != driver.InvalidArgument || !strings.Contains(w.Error(), "send to orders") {
 		t.Errorf("wrapped error %q has code %v", w, errorCode(w))
 	}
 	for _, target := range []any{nil, 42, ke, new(int)} {
-		if errorAs(w, target) {
-			t.Errorf("errorAs(%T) reported true", target)
+		if driver.ErrorAs(w, target) {
+			t.Errorf("driver.ErrorAs(%T) reported true", target)
 		}
 	}
 }

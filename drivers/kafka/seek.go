@@ -7,7 +7,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/portmq/portmq/mq/driver"
 )
@@ -89,7 +88,6 @@ func (m *member) runSeeks() {
 		s.mu.Unlock()
 		return
 	}
-	set := make(map[string]map[int32]kgo.EpochOffset)
 	cs := make(commitSet)
 	for _, r := range reqs {
 		for id, off := range r.offsets {
@@ -100,17 +98,13 @@ func (m *member) runSeeks() {
 			}
 			m.dropLocked(old)
 			p := newPartition(m, s.topic, id, false)
-			p.start = off
+			p.win.Reset(off)
 			m.parts[k] = p
 			cs[k] = commitAt{off: off}
-			if set[s.topic] == nil {
-				set[s.topic] = make(map[int32]kgo.EpochOffset)
-			}
-			set[s.topic][id] = kgo.EpochOffset{Epoch: -1, Offset: off}
 		}
 	}
-	if len(set) > 0 {
-		m.cl.SetOffsets(set)
+	if len(cs) > 0 {
+		m.cl.SetOffsets(cs.epochOffsets())
 	}
 	s.mu.Unlock()
 	m.commit(m.ctx, cs)

@@ -105,7 +105,7 @@ func (s *subscription) finishLocked(e *entry, status kgo.AckStatus) {
 			p.m.settled.Notify()
 		}
 	}
-	p.advance()
+	p.win.Advance()
 	if key != "" {
 		s.releaseKeyLocked(p, e, key)
 	}

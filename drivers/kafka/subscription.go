@@ -185,5 +185,5 @@ func (s *subscription) As(i any) bool {
 	return false
 }
 
-func (s *subscription) ErrorAs(err error, i any) bool        { return errorAs(err, i) }
+func (s *subscription) ErrorAs(err error, i any) bool        { return driver.ErrorAs(err, i) }
 func (s *subscription) ErrorCode(err error) driver.ErrorCode { return errorCode(err) }

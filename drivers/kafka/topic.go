@@ -215,7 +215,7 @@ func (t *topic) As(i any) bool {
 	return false
 }
 
-func (t *topic) ErrorAs(err error, i any) bool        { return errorAs(err, i) }
+func (t *topic) ErrorAs(err error, i any) bool        { return driver.ErrorAs(err, i) }
 func (t *topic) ErrorCode(err error) driver.ErrorCode { return errorCode(err) }
 
 // Close flushes nothing (SendBatch waits for its records) and closes the

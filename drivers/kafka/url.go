@@ -2,12 +2,9 @@ package kafka
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"math"
 	"net"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,7 +28,7 @@ type urlOpener struct{}
 
 // Parameters each kind of URL accepts (see the package doc).
 var (
-	connParams  = []string{"client_id", "sasl", "tls", "tls_ca", "tls_cert", "tls_key", "tls_insecure_skip_verify", "tls_server_name"}
+	connParams  = append([]string{"client_id", "sasl"}, driver.TLSParams...)
 	topicParams = []string{"batch_max_bytes", "compression", "linger", "max_body"}
 	subParams   = []string{"commit_interval", "dead_letter", "fetch_max_wait", "heartbeat_interval", "idle_leave",
 		"lease", "max_attempts", "max_poll_records", "mode", "ordered", "rebalance_timeout", "retry_topic",
@@ -170,32 +167,24 @@ func parseURL(u *url.URL, withTopic bool, allowed []string) (*parsed, error) {
 	if v, ok := q["client_id"]; ok {
 		p.clientOpts = append(p.clientOpts, kgo.ClientID(v))
 	}
-	tlsOpt, err := tlsConfig(q)
+	tlsOpt, err := q.TLS(Scheme)
 	if err != nil {
 		return nil, err
 	}
 	if tlsOpt != nil {
 		p.clientOpts = append(p.clientOpts, kgo.DialTLSConfig(tlsOpt))
 	}
-	mech, hasMech := q["sasl"]
-	if u.User != nil {
-		user := u.User.Username()
-		pass, _ := u.User.Password()
-		if !hasMech {
-			mech = "plain"
-		}
-		switch strings.ToLower(mech) {
-		case "plain":
-			p.clientOpts = append(p.clientOpts, kgo.SASL(plain.Auth{User: user, Pass: pass}.AsMechanism()))
-		case "scram-sha-256":
-			p.clientOpts = append(p.clientOpts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()))
-		case "scram-sha-512":
-			p.clientOpts = append(p.clientOpts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()))
-		default:
-			return nil, q.Want(Scheme, "sasl", "plain, scram-sha-256 or scram-sha-512")
-		}
-	} else if hasMech {
-		return nil, urlError("parameter \"sasl\" needs a user (and password) in the URL: kafka://USER:PASSWORD@HOST:PORT/...")
+	mech, user, pass, err := q.SASL(Scheme, u, "plain", "scram-sha-256", "scram-sha-512")
+	if err != nil {
+		return nil, err
+	}
+	switch mech {
+	case "plain":
+		p.clientOpts = append(p.clientOpts, kgo.SASL(plain.Auth{User: user, Pass: pass}.AsMechanism()))
+	case "scram-sha-256":
+		p.clientOpts = append(p.clientOpts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()))
+	case "scram-sha-512":
+		p.clientOpts = append(p.clientOpts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()))
 	}
 	return p, nil
 }
@@ -305,49 +294,4 @@ func modeAndStart(q driver.Query) (Mode, Start, error) {
 var compressions = map[string]kgo.CompressionCodec{
 	"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(), "snappy": kgo.SnappyCompression(),
 	"lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
-}
-
-// tlsConfig returns the TLS configuration the tls_* parameters ask for,
-// or nil for plaintext.
-func tlsConfig(q driver.Query) (*tls.Config, error) {
-	on, err := q.Bool(Scheme, "tls")
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range []string{"tls_ca", "tls_cert", "tls_key", "tls_insecure_skip_verify", "tls_server_name"} {
-		if _, ok := q[k]; ok && !on {
-			return nil, urlError("parameter %q needs tls=true", k)
-		}
-	}
-	if !on {
-		return nil, nil
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: q["tls_server_name"]}
-	if cfg.InsecureSkipVerify, err = q.Bool(Scheme, "tls_insecure_skip_verify"); err != nil {
-		return nil, err
-	}
-	if path, ok := q["tls_ca"]; ok {
-		pem, err := os.ReadFile(path)
-		if err != nil {
-			return nil, urlError("parameter \"tls_ca\": cannot read %q", path)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, urlError("parameter \"tls_ca\": no PEM certificate in %q", path)
-		}
-		cfg.RootCAs = pool
-	}
-	cert, hasCert := q["tls_cert"]
-	key, hasKey := q["tls_key"]
-	if hasCert != hasKey {
-		return nil, urlError("parameters \"tls_cert\" and \"tls_key\" go together")
-	}
-	if hasCert {
-		pair, err := tls.LoadX509KeyPair(cert, key)
-		if err != nil {
-			return nil, urlError("parameters \"tls_cert\" and \"tls_key\": cannot load the key pair")
-		}
-		cfg.Certificates = []tls.Certificate{pair}
-	}
-	return cfg, nil
 }
