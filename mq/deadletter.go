@@ -12,8 +12,9 @@ import (
 // driver's dead-letter topic and then acking the original (a crash between
 // the two leaves a duplicate in the dead-letter destination, never a loss).
 func (s *Subscription) deadLetter(op string, d *Delivery, reason string) error {
-	if dl, ok := s.d.(driver.DeadLetterer); ok && s.caps.DeadLetter.Has() {
-		return wrapDriver(s.d, op, dl.DeadLetter(s.opCtx, []driver.DeadLetter{{AckID: d.ackID, Reason: reason}}))
+	if dl, ok := s.native.(driver.DeadLetterer); ok && s.caps.DeadLetter.Has() {
+		items := []driver.DeadLetter{{AckID: d.ackID, Reason: reason}}
+		return wrapDriver(s.d, op, splitCall(items, s.caps.MaxBatch, func(items []driver.DeadLetter) error { return dl.DeadLetter(s.opCtx, items) }))
 	}
 	t, err := s.deadLetterTopic(op)
 	if err != nil {
@@ -43,7 +44,7 @@ func (s *Subscription) deadLetterTopic(op string) (driver.Topic, error) {
 	if s.dlq != nil {
 		return s.dlq, nil
 	}
-	o, ok := s.d.(driver.DeadLetterTopicOpener)
+	o, ok := s.native.(driver.DeadLetterTopicOpener)
 	if !ok || !s.info.HasDeadLetter {
 		return nil, &Error{Code: Unsupported, Op: op, Msg: "subscription " + s.info.Name + " has no dead-letter destination", Err: errors.ErrUnsupported}
 	}

@@ -38,7 +38,10 @@
 //	                                       renewal and Pub/Sub's ordering keys keep their own (left)
 //	one message in flight per key          mq's Consumer (consumer_keys.go); Kafka on internal/keyhold;
 //	                                       rabbitmq, gcppubsub and memdriver keep their own (left)
-//	splitting ID calls by MaxBatch         sqs and gcppubsub split their own (left: mq splits sends only)
+//	splitting ID calls by MaxBatch         mq: sends (producer.go), and every call taking IDs (Ack, Nack,
+//	                                       Extend, DeadLetter) in chunks run concurrently (splitCall in
+//	                                       mq/subscription.go); drivers split only what no mq call names
+//	                                       (the hand-back at Close)
 //
 // # Concurrency
 //
