@@ -2,9 +2,9 @@ package mq
 
 import (
 	"errors"
-	"strconv"
 
 	"github.com/portmq/portmq/mq/driver"
+	"github.com/portmq/portmq/mq/driver/redeliver"
 )
 
 // deadLetter moves a settled-by-caller delivery to the dead-letter
@@ -22,14 +22,10 @@ func (s *Subscription) deadLetter(op string, d *Delivery, reason string) error {
 		_ = s.d.Nack(s.opCtx, []driver.AckID{d.ackID}, 0)
 		return err
 	}
-	attrs := make(map[string]string, len(d.Attributes)+3)
-	for k, v := range d.Attributes {
-		attrs[k] = v
-	}
-	attrs[driver.AttrDeadLetterReason] = reason
-	attrs[driver.AttrAttempts] = strconv.Itoa(d.Attempt)
-	attrs[driver.AttrSource] = s.info.Name
-	msg := []driver.Message{{Body: d.Body, Attributes: attrs, Key: d.Key, DedupID: d.DedupID}}
+	// The copy is built as the drivers that dead-letter by copying build
+	// theirs (Kafka, RabbitMQ): one function, one set of attributes.
+	orig := driver.Message{Body: d.Body, Attributes: d.Attributes, Key: d.Key, DedupID: d.DedupID}
+	msg := []driver.Message{redeliver.DeadLetter(&orig, reason, d.Attempt, s.info.Name, 0)}
 	if err := t.SendBatch(s.opCtx, msg); err != nil {
 		// Not moved: give the message back so it is not lost.
 		_ = s.d.Nack(s.opCtx, []driver.AckID{d.ackID}, 0)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/portmq/portmq/drivers/sqs/awsmq"
 	"github.com/portmq/portmq/mq/driver"
+	"github.com/portmq/portmq/mq/driver/redeliver"
 )
 
 // dlqTarget is the dead-letter queue of a subscription's redrive policy,
@@ -80,14 +81,7 @@ func (s *subscription) deadLetter(ctx context.Context, rs []*receipt, idx []int,
 	for k, r := range rs {
 		var m driver.Message
 		awsmq.Decode(r.msg, &m)
-		attrs := make(map[string]string, len(m.Attributes)+3)
-		for key, v := range m.Attributes {
-			attrs[key] = v
-		}
-		attrs[driver.AttrDeadLetterReason] = reasons[k]
-		attrs[driver.AttrAttempts] = strconv.Itoa(r.attempt)
-		attrs[driver.AttrSource] = s.info.Name
-		m.Attributes = attrs
+		m = redeliver.DeadLetter(&m, reasons[k], r.attempt, s.info.Name, 0)
 		enc = append(enc, awsmq.Encoded{})
 		if err := awsmq.Encode(&m, &target, &enc[len(enc)-1]); err != nil {
 			enc = enc[:len(enc)-1]

@@ -26,8 +26,8 @@
 //	copy to a retry destination, then ack, package redeliver: Carried (what a copy carries), Copy,
 //	  carrying the attempt count           Move (copy confirmed, then ack; per-item results);
 //	                                       Kafka and the Go CDK bridge (RabbitMQ's wait queues are native)
-//	dead-letter copy attributes            redeliver.DeadLetter (Kafka, RabbitMQ); mq's emulation
-//	                                       builds its own in mq/deadletter.go (left)
+//	dead-letter copy attributes            redeliver.DeadLetter: mq's emulation (mq/deadletter.go),
+//	                                       Kafka, RabbitMQ
 //	max attempts                           mq (emulated dead-lettering); redeliver.Exhausted where the
 //	                                       driver dead-letters
 //	backoff between retries                mq.Backoff: mq's outage waits, the Consumer, Kafka's loops
