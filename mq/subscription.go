@@ -705,10 +705,16 @@ type splitSub struct {
 }
 
 func (b splitSub) Ack(ctx context.Context, ids []driver.AckID) error {
+	if len(ids) <= b.max {
+		return b.Subscription.Ack(ctx, ids) // no closure to allocate
+	}
 	return splitCall(ids, b.max, func(ids []driver.AckID) error { return b.Subscription.Ack(ctx, ids) })
 }
 
 func (b splitSub) Nack(ctx context.Context, ids []driver.AckID, delay time.Duration) error {
+	if len(ids) <= b.max {
+		return b.Subscription.Nack(ctx, ids, delay)
+	}
 	return splitCall(ids, b.max, func(ids []driver.AckID) error { return b.Subscription.Nack(ctx, ids, delay) })
 }
 
@@ -719,6 +725,9 @@ type splitExt struct {
 }
 
 func (b splitExt) Extend(ctx context.Context, ids []driver.AckID, lease time.Duration) error {
+	if len(ids) <= b.max {
+		return b.Extender.Extend(ctx, ids, lease)
+	}
 	return splitCall(ids, b.max, func(ids []driver.AckID) error { return b.Extender.Extend(ctx, ids, lease) })
 }
 
