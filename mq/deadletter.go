@@ -2,9 +2,9 @@ package mq
 
 import (
 	"errors"
-	"strconv"
 
 	"github.com/portmq/portmq/mq/driver"
+	"github.com/portmq/portmq/mq/driver/redeliver"
 )
 
 // deadLetter moves a settled-by-caller delivery to the dead-letter
@@ -12,8 +12,9 @@ import (
 // driver's dead-letter topic and then acking the original (a crash between
 // the two leaves a duplicate in the dead-letter destination, never a loss).
 func (s *Subscription) deadLetter(op string, d *Delivery, reason string) error {
-	if dl, ok := s.d.(driver.DeadLetterer); ok && s.caps.DeadLetter.Has() {
-		return wrapDriver(s.d, op, dl.DeadLetter(s.opCtx, []driver.DeadLetter{{AckID: d.ackID, Reason: reason}}))
+	if dl, ok := s.native.(driver.DeadLetterer); ok && s.caps.DeadLetter.Has() {
+		items := []driver.DeadLetter{{AckID: d.ackID, Reason: reason}}
+		return wrapDriver(s.d, op, splitCall(items, s.caps.MaxBatch, func(items []driver.DeadLetter) error { return dl.DeadLetter(s.opCtx, items) }))
 	}
 	t, err := s.deadLetterTopic(op)
 	if err != nil {
@@ -21,14 +22,10 @@ func (s *Subscription) deadLetter(op string, d *Delivery, reason string) error {
 		_ = s.d.Nack(s.opCtx, []driver.AckID{d.ackID}, 0)
 		return err
 	}
-	attrs := make(map[string]string, len(d.Attributes)+3)
-	for k, v := range d.Attributes {
-		attrs[k] = v
-	}
-	attrs[driver.AttrDeadLetterReason] = reason
-	attrs[driver.AttrAttempts] = strconv.Itoa(d.Attempt)
-	attrs[driver.AttrSource] = s.info.Name
-	msg := []driver.Message{{Body: d.Body, Attributes: attrs, Key: d.Key, DedupID: d.DedupID}}
+	// The copy is built as the drivers that dead-letter by copying build
+	// theirs (Kafka, RabbitMQ): one function, one set of attributes.
+	orig := driver.Message{Body: d.Body, Attributes: d.Attributes, Key: d.Key, DedupID: d.DedupID}
+	msg := []driver.Message{redeliver.DeadLetter(&orig, reason, d.Attempt, s.info.Name, 0)}
 	if err := t.SendBatch(s.opCtx, msg); err != nil {
 		// Not moved: give the message back so it is not lost.
 		_ = s.d.Nack(s.opCtx, []driver.AckID{d.ackID}, 0)
@@ -43,7 +40,7 @@ func (s *Subscription) deadLetterTopic(op string) (driver.Topic, error) {
 	if s.dlq != nil {
 		return s.dlq, nil
 	}
-	o, ok := s.d.(driver.DeadLetterTopicOpener)
+	o, ok := s.native.(driver.DeadLetterTopicOpener)
 	if !ok || !s.info.HasDeadLetter {
 		return nil, &Error{Code: Unsupported, Op: op, Msg: "subscription " + s.info.Name + " has no dead-letter destination", Err: errors.ErrUnsupported}
 	}

@@ -29,7 +29,10 @@
 // pushes the lease. A delivery not settled before its lease ends is
 // delivered again. Settling twice returns an error matching ErrSettled;
 // nothing panics. Acks from many goroutines are batched into few driver
-// calls without added latency (group commit).
+// calls without added latency (group commit). A call naming more
+// deliveries than the backend takes at once (Capabilities.MaxBatch: 10 on
+// SQS) goes to it in several requests, concurrently, with each item's
+// error at its own index.
 //
 // # Consuming
 //

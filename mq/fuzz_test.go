@@ -12,6 +12,7 @@ import (
 	"github.com/portmq/portmq/memdriver"
 	"github.com/portmq/portmq/mq"
 	"github.com/portmq/portmq/mq/driver"
+	"github.com/portmq/portmq/mq/driver/redeliver"
 )
 
 // FuzzOpenURL checks that opening any URL either works or fails with a
@@ -188,8 +189,10 @@ func FuzzNotBefore(f *testing.F) {
 // FuzzDeadLetterAttributes dead-letters, through mq's emulation, messages
 // whose attributes already hold anything (including portmq's dead-letter
 // attributes, as a dead letter of a dead letter does) with any reason: the
-// dead letter must carry the reason, the attempt, the source and the other
-// attributes unchanged.
+// dead letter must carry the reason (cut to redeliver.MaxReasonLen bytes at
+// a character boundary), the attempt, the source and the other attributes
+// unchanged, but for those a retry copy carries (redeliver.Carries), which
+// it drops: the copy is redeliver.DeadLetter's, as the drivers' are.
 func FuzzDeadLetterAttributes(f *testing.F) {
 	f.Add("color", "red", "handler failed")
 	f.Add(driver.AttrDeadLetterReason, "old reason", "new reason")
@@ -224,6 +227,15 @@ func FuzzDeadLetterAttributes(f *testing.F) {
 			t.Fatalf("dead letter: %d, %v", n, err)
 		}
 		want := map[string]string{k: v}
+		if redeliver.Carries(k) {
+			delete(want, k)
+		}
+		if n := redeliver.MaxReasonLen; len(reason) > n {
+			for n > 0 && reason[n]&0xC0 == 0x80 {
+				n--
+			}
+			reason = reason[:n]
+		}
 		want[driver.AttrDeadLetterReason] = reason
 		want[driver.AttrAttempts] = "1"
 		want[driver.AttrSource] = name + "/s"

@@ -14,8 +14,9 @@ import (
 // concurrent use: concurrent Receive calls compete for messages. Open one
 // with OpenSubscription or NewSubscription and Shutdown it when done.
 type Subscription struct {
-	d        driver.Subscription
-	ext      driver.Extender // d, where its lease is native; nil otherwise
+	d        driver.Subscription // native, or wrapped by splitSub to split ID calls by MaxBatch
+	native   driver.Subscription // the driver's own, for its optional interfaces
+	ext      driver.Extender     // d, where its lease is native; nil otherwise
 	caps     driver.Capabilities
 	info     driver.SubscriptionInfo
 	prefetch int
@@ -154,13 +155,19 @@ func NewSubscription(ds driver.Subscription, opts ...SubscriptionOption) (*Subsc
 			return nil, err
 		}
 	}
-	s := &Subscription{d: ds, caps: ds.Capabilities(), info: ds.Info(), prefetch: cfg.prefetch, clk: pickClock(cfg.clk, cfg.muxClk, ds)}
+	s := &Subscription{d: ds, native: ds, caps: ds.Capabilities(), info: ds.Info(), prefetch: cfg.prefetch, clk: pickClock(cfg.clk, cfg.muxClk, ds)}
 	if s.caps.Lease.Has() {
 		ext, ok := ds.(driver.Extender)
 		if !ok {
 			return nil, newError(InvalidArgument, "mq.NewSubscription", "the driver declares a native lease (Capabilities.Lease) but does not implement driver.Extender", nil)
 		}
 		s.ext = ext
+	}
+	if s.caps.MaxBatch > 0 {
+		s.d = splitSub{ds, s.caps.MaxBatch}
+		if s.ext != nil {
+			s.ext = splitExt{s.ext, s.caps.MaxBatch}
+		}
 	}
 	if s.caps.MaxBatch > 0 && s.prefetch > s.caps.MaxBatch {
 		s.prefetch = s.caps.MaxBatch
@@ -199,7 +206,7 @@ func (s *Subscription) now() time.Time { return s.clk.Now() }
 // such count).
 func (s *Subscription) Backlog(ctx context.Context) (int64, error) {
 	const op = "mq.Subscription.Backlog"
-	b, ok := s.d.(driver.Backlogger)
+	b, ok := s.native.(driver.Backlogger)
 	if !ok {
 		return 0, newError(Unsupported, op, "the backend cannot report a backlog", nil)
 	}
@@ -544,7 +551,7 @@ func (s *Subscription) fetch(ctx context.Context, op string, n int) error {
 // ErrUnsupported.
 func (s *Subscription) Seek(ctx context.Context, t time.Time) error {
 	const op = "mq.Subscription.Seek"
-	sk, ok := s.d.(driver.Seeker)
+	sk, ok := s.native.(driver.Seeker)
 	if !ok || !s.caps.Seek.Has() {
 		return newError(Unsupported, op, "the backend cannot replay", nil)
 	}
@@ -688,4 +695,67 @@ func (s *Subscription) extendMany(ds []*Delivery, lease time.Duration) {
 			d.deadline.Store(until.UnixNano())
 		}
 	}
+}
+
+// splitSub is a driver subscription with a MaxBatch: mq passes its Ack
+// and Nack at most max IDs per call (driver.Capabilities.MaxBatch).
+type splitSub struct {
+	driver.Subscription
+	max int
+}
+
+func (b splitSub) Ack(ctx context.Context, ids []driver.AckID) error {
+	if len(ids) <= b.max {
+		return b.Subscription.Ack(ctx, ids) // no closure to allocate
+	}
+	return splitCall(ids, b.max, func(ids []driver.AckID) error { return b.Subscription.Ack(ctx, ids) })
+}
+
+func (b splitSub) Nack(ctx context.Context, ids []driver.AckID, delay time.Duration) error {
+	if len(ids) <= b.max {
+		return b.Subscription.Nack(ctx, ids, delay)
+	}
+	return splitCall(ids, b.max, func(ids []driver.AckID) error { return b.Subscription.Nack(ctx, ids, delay) })
+}
+
+// splitExt is splitSub's Extend.
+type splitExt struct {
+	driver.Extender
+	max int
+}
+
+func (b splitExt) Extend(ctx context.Context, ids []driver.AckID, lease time.Duration) error {
+	if len(ids) <= b.max {
+		return b.Extender.Extend(ctx, ids, lease)
+	}
+	return splitCall(ids, b.max, func(ids []driver.AckID) error { return b.Extender.Extend(ctx, ids, lease) })
+}
+
+// splitCall calls f on items in chunks of at most max (all at once when
+// max is 0), the chunks concurrently, and returns the call's result over
+// all items: each chunk's item errors (driver.ItemError) in their places
+// of items, in the SPI's shape (driver.BatchResult).
+func splitCall[T any](items []T, max int, f func([]T) error) error {
+	if max <= 0 || len(items) <= max {
+		return f(items)
+	}
+	chunkErrs := make([]error, (len(items)+max-1)/max)
+	var wg sync.WaitGroup
+	for c := range chunkErrs {
+		lo := c * max
+		hi := min(lo+max, len(items))
+		wg.Go(func() { chunkErrs[c] = f(items[lo:hi:hi]) })
+	}
+	wg.Wait()
+	var errs []error
+	for c, err := range chunkErrs {
+		if err == nil {
+			continue
+		}
+		lo := c * max
+		for i := lo; i < min(lo+max, len(items)); i++ {
+			errs = driver.SetItemError(errs, len(items), i, driver.ItemError(err, i-lo))
+		}
+	}
+	return driver.BatchResult(errs)
 }

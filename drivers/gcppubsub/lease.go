@@ -160,20 +160,23 @@ func (c *claimed) fail(i, n int, err error) { c.errs = driver.SetItemError(c.err
 // result turns the per-item errors into the SPI's shape (driver.BatchResult).
 func (c *claimed) result() error { return driver.BatchResult(c.errs) }
 
-// rpc calls f on the live ack IDs in chunks of maxBatch and records the
-// error of a failed chunk on each of its items.
+// rpc calls f on the live ack IDs, in one request (mq passes at most
+// Capabilities.MaxBatch IDs per call), and records its error on each of
+// them.
 func (c *claimed) rpc(total int, f func(ids []string) error) {
-	for start := 0; start < len(c.ackIDs); start += maxBatch {
-		end := min(start+maxBatch, len(c.ackIDs))
-		if err := f(c.ackIDs[start:end]); err != nil {
-			for _, i := range c.idx[start:end] {
-				c.fail(i, total, err)
-			}
+	if len(c.ackIDs) == 0 {
+		return
+	}
+	if err := f(c.ackIDs); err != nil {
+		for _, i := range c.idx {
+			c.fail(i, total, err)
 		}
 	}
 }
 
-// modack sends ModifyAckDeadline(secs) for ackIDs in chunks.
+// modack sends ModifyAckDeadline(secs) for ackIDs in chunks of maxBatch:
+// Close hands back every outstanding delivery, and ordering keys hold
+// deliveries mq has not named, in more than one request.
 func (s *subscription) modack(ctx context.Context, ackIDs []string, secs int32) error {
 	var first error
 	for start := 0; start < len(ackIDs); start += maxBatch {

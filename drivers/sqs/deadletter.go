@@ -14,6 +14,7 @@ import (
 
 	"github.com/portmq/portmq/drivers/sqs/awsmq"
 	"github.com/portmq/portmq/mq/driver"
+	"github.com/portmq/portmq/mq/driver/redeliver"
 )
 
 // dlqTarget is the dead-letter queue of a subscription's redrive policy,
@@ -80,14 +81,7 @@ func (s *subscription) deadLetter(ctx context.Context, rs []*receipt, idx []int,
 	for k, r := range rs {
 		var m driver.Message
 		awsmq.Decode(r.msg, &m)
-		attrs := make(map[string]string, len(m.Attributes)+3)
-		for key, v := range m.Attributes {
-			attrs[key] = v
-		}
-		attrs[driver.AttrDeadLetterReason] = reasons[k]
-		attrs[driver.AttrAttempts] = strconv.Itoa(r.attempt)
-		attrs[driver.AttrSource] = s.info.Name
-		m.Attributes = attrs
+		m = redeliver.DeadLetter(&m, reasons[k], r.attempt, s.info.Name, 0)
 		enc = append(enc, awsmq.Encoded{})
 		if err := awsmq.Encode(&m, &target, &enc[len(enc)-1]); err != nil {
 			enc = enc[:len(enc)-1]
@@ -134,13 +128,13 @@ func seq(n int) []int {
 	return idx
 }
 
-// deleteReceipts deletes the messages of rs (DeleteMessageBatch) and
+// deleteReceipts deletes the messages of rs (at most 10; DeleteMessageBatch) and
 // settles them; failures set errs at idx.
 func (s *subscription) deleteReceipts(ctx context.Context, rs []*receipt, idx []int, n int, errs *[]error) {
-	s.forBatches(rs, n, errs, func(lo, hi int) {
-		entries := make([]sqstypes.DeleteMessageBatchRequestEntry, hi-lo)
-		for i := lo; i < hi; i++ {
-			entries[i-lo] = sqstypes.DeleteMessageBatchRequestEntry{Id: awsmq.BatchIDs[i-lo], ReceiptHandle: rs[i].msg.ReceiptHandle}
+	oneRequest(rs, idx, n, errs, func() {
+		entries := make([]sqstypes.DeleteMessageBatchRequestEntry, len(rs))
+		for i, r := range rs {
+			entries[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: awsmq.BatchIDs[i], ReceiptHandle: r.msg.ReceiptHandle}
 		}
 		out, err := s.c.DeleteMessageBatch(ctx, &awssqs.DeleteMessageBatchInput{QueueUrl: aws.String(s.q.url), Entries: entries})
 		var ok []*string
@@ -148,7 +142,7 @@ func (s *subscription) deleteReceipts(ctx context.Context, rs []*receipt, idx []
 		if out != nil {
 			ok, failed = entryIDs(out.Successful, func(e *sqstypes.DeleteMessageBatchResultEntry) *string { return e.Id }), out.Failed
 		}
-		s.settleBatch(rs[lo:hi], idx[lo:hi], n, errs, "DeleteMessageBatch", err, ok, failed, nil)
+		s.settleBatch(rs, idx, n, errs, "DeleteMessageBatch", err, ok, failed, nil)
 	})
 }
 

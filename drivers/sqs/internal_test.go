@@ -95,14 +95,15 @@ func TestSendReportsEachEntry(t *testing.T) {
 	fake.CloseClientConnections()
 }
 
-// TestAckReportsEachEntry acks 12 deliveries and two receipts SQS does
-// not know in one call (two batch requests, sent concurrently): the 12 are
-// deleted, the unknown ones fail with ErrLeaseExpired.
+// TestAckReportsEachEntry acks 8 deliveries and two receipts SQS does not
+// know in one call (one batch request: mq splits calls by MaxBatch): the 8
+// are deleted, the unknown ones fail with ErrLeaseExpired. A call of more
+// than MaxBatch IDs fails each with InvalidArgument.
 func TestAckReportsEachEntry(t *testing.T) {
 	t.Parallel()
 	_, c, u := rawQueue(t, "ack-entries")
 	ctx := context.Background()
-	const n = 12
+	const n = 8
 	for i := range n {
 		if _, err := c.SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: aws.String(u), MessageBody: aws.String(strconv.Itoa(i))}); err != nil {
 			t.Fatal(err)
@@ -124,15 +125,18 @@ func TestAckReportsEachEntry(t *testing.T) {
 			ids = append(ids, m.AckID)
 		}
 	}
-	// Two receipts SQS does not know, one in each batch request.
+	if err := s.Ack(ctx, append(ids[:n:n], ids[:3]...)); driver.CodeOf(err) != driver.InvalidArgument {
+		t.Errorf("Ack of %d IDs = %v, want InvalidArgument", n+3, err)
+	}
+	// Two receipts SQS does not know.
 	bogus := func() driver.AckID {
 		r := &receipt{sub: s, msg: &sqstypes.Message{ReceiptHandle: aws.String("bogus-" + awsmq.NewID())}, received: time.Now()}
 		r.deadline.Store(time.Now().Add(time.Minute).UnixNano())
 		return driver.AckID{Ref: r}
 	}
-	unknown := map[int]bool{2: true, 12: true}
+	unknown := map[int]bool{2: true, 7: true}
 	ids = append(ids[:2], append([]driver.AckID{bogus()}, ids[2:]...)...)
-	ids = append(ids[:12], append([]driver.AckID{bogus()}, ids[12:]...)...)
+	ids = append(ids[:7], append([]driver.AckID{bogus()}, ids[7:]...)...)
 	err = s.Ack(ctx, ids)
 	var batch *driver.BatchError
 	if !errors.As(err, &batch) || len(batch.Errs) != n+2 {

@@ -158,25 +158,20 @@ func (s *subscription) Ack(ctx context.Context, ids []driver.AckID) error {
 	return driver.BatchResult(errs)
 }
 
-// forBatches calls f for each run of at most 10 receipts, concurrently
-// when there are several. It allocates *errs first in that case, so that
-// the runs set errors of their own items without racing.
-func (s *subscription) forBatches(rs []*receipt, n int, errs *[]error, f func(lo, hi int)) {
-	if len(rs) <= awsmq.MaxBatch {
-		if len(rs) > 0 {
-			f(0, len(rs))
+// oneRequest calls f on rs, which must fit one batch request: mq passes
+// at most Capabilities.MaxBatch (10) IDs per call. More fail each item
+// rather than reach the request.
+func oneRequest(rs []*receipt, idx []int, n int, errs *[]error, f func()) {
+	switch {
+	case len(rs) == 0:
+	case len(rs) > awsmq.MaxBatch:
+		err := driver.NewError(driver.InvalidArgument, "sqs: more than "+strconv.Itoa(awsmq.MaxBatch)+" IDs in one call (Capabilities.MaxBatch)")
+		for _, i := range idx {
+			setErr(errs, n, i, err)
 		}
-		return
+	default:
+		f()
 	}
-	if *errs == nil {
-		*errs = make([]error, n)
-	}
-	var wg sync.WaitGroup
-	for lo := 0; lo < len(rs); lo += awsmq.MaxBatch {
-		hi := min(lo+awsmq.MaxBatch, len(rs))
-		wg.Go(func() { f(lo, hi) })
-	}
-	wg.Wait()
 }
 
 // settleBatch records the result of a batch request over rs (whose
@@ -271,14 +266,14 @@ func errTooLate(op string, d time.Duration) error {
 	return driver.NewError(driver.FailedPrecondition, "sqs: "+op+"("+d.String()+") would keep the message invisible beyond 12 h after it was received, the SQS maximum")
 }
 
-// changeVisibility sets the visibility of rs to d (rounded up to whole
-// seconds); on success it settles them, or calls onOK instead.
+// changeVisibility sets the visibility of rs (at most 10) to d (rounded
+// up to whole seconds); on success it settles them, or calls onOK instead.
 func (s *subscription) changeVisibility(ctx context.Context, rs []*receipt, idx []int, n int, errs *[]error, d time.Duration, onOK func(*receipt)) {
 	secs := int32(awsmq.CeilSeconds(d) / time.Second)
-	s.forBatches(rs, n, errs, func(lo, hi int) {
-		entries := make([]sqstypes.ChangeMessageVisibilityBatchRequestEntry, hi-lo)
-		for i := lo; i < hi; i++ {
-			entries[i-lo] = sqstypes.ChangeMessageVisibilityBatchRequestEntry{Id: awsmq.BatchIDs[i-lo], ReceiptHandle: rs[i].msg.ReceiptHandle, VisibilityTimeout: secs}
+	oneRequest(rs, idx, n, errs, func() {
+		entries := make([]sqstypes.ChangeMessageVisibilityBatchRequestEntry, len(rs))
+		for i, r := range rs {
+			entries[i] = sqstypes.ChangeMessageVisibilityBatchRequestEntry{Id: awsmq.BatchIDs[i], ReceiptHandle: r.msg.ReceiptHandle, VisibilityTimeout: secs}
 		}
 		out, err := s.c.ChangeMessageVisibilityBatch(ctx, &awssqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(s.q.url), Entries: entries})
 		var ok []*string
@@ -286,7 +281,7 @@ func (s *subscription) changeVisibility(ctx context.Context, rs []*receipt, idx 
 		if out != nil {
 			ok, failed = entryIDs(out.Successful, func(e *sqstypes.ChangeMessageVisibilityBatchResultEntry) *string { return e.Id }), out.Failed
 		}
-		s.settleBatch(rs[lo:hi], idx[lo:hi], n, errs, "ChangeMessageVisibilityBatch", err, ok, failed, onOK)
+		s.settleBatch(rs, idx, n, errs, "ChangeMessageVisibilityBatch", err, ok, failed, onOK)
 	})
 }
 
@@ -356,13 +351,24 @@ func (s *subscription) Close() error {
 	s.mu.Unlock()
 	var err error
 	if len(rs) > 0 {
+		// Close hands back what no mq call names, so it splits them into
+		// requests itself, concurrently.
 		ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
-		var errs []error
-		s.changeVisibility(ctx, rs, seq(len(rs)), len(rs), &errs, 0, nil)
-		cancel()
-		if errs != nil {
-			err = driver.BatchResult(errs)
+		errs := make([]error, len(rs))
+		var wg sync.WaitGroup
+		for lo := 0; lo < len(rs); lo += awsmq.MaxBatch {
+			hi := min(lo+awsmq.MaxBatch, len(rs))
+			wg.Go(func() {
+				var chunk []error
+				s.changeVisibility(ctx, rs[lo:hi], seq(hi-lo), hi-lo, &chunk, 0, nil)
+				for i, e := range chunk {
+					errs[lo+i] = e
+				}
+			})
 		}
+		wg.Wait()
+		cancel()
+		err = driver.BatchResult(errs)
 	}
 	s.conn.Close()
 	return err

@@ -26,8 +26,8 @@
 //	copy to a retry destination, then ack, package redeliver: Carried (what a copy carries), Copy,
 //	  carrying the attempt count           Move (copy confirmed, then ack; per-item results);
 //	                                       Kafka and the Go CDK bridge (RabbitMQ's wait queues are native)
-//	dead-letter copy attributes            redeliver.DeadLetter (Kafka, RabbitMQ); mq's emulation
-//	                                       builds its own in mq/deadletter.go (left)
+//	dead-letter copy attributes            redeliver.DeadLetter: mq's emulation (mq/deadletter.go),
+//	                                       Kafka, RabbitMQ
 //	max attempts                           mq (emulated dead-lettering); redeliver.Exhausted where the
 //	                                       driver dead-letters
 //	backoff between retries                mq.Backoff: mq's outage waits, the Consumer, Kafka's loops
@@ -38,7 +38,10 @@
 //	                                       renewal and Pub/Sub's ordering keys keep their own (left)
 //	one message in flight per key          mq's Consumer (consumer_keys.go); Kafka on internal/keyhold;
 //	                                       rabbitmq, gcppubsub and memdriver keep their own (left)
-//	splitting ID calls by MaxBatch         sqs and gcppubsub split their own (left: mq splits sends only)
+//	splitting ID calls by MaxBatch         mq: sends (producer.go), and every call taking IDs (Ack, Nack,
+//	                                       Extend, DeadLetter) in chunks run concurrently (splitCall in
+//	                                       mq/subscription.go); drivers split only what no mq call names
+//	                                       (the hand-back at Close)
 //
 // # Concurrency
 //
