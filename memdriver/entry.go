@@ -25,7 +25,6 @@ type entry struct {
 	idx   int       // index in delayed or leased heap
 	at    time.Time // due (delayed) or lease deadline (leased)
 	h     *subHandle
-	next  *entry // next entry of the same key (stKeyWait list)
 	// lprev and lnext link entries in leaseSet's list (inList).
 	lprev, lnext *entry
 	inList       bool

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/portmq/portmq/clock"
+	"github.com/portmq/portmq/internal/keyhold"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -35,8 +36,7 @@ type subscription struct {
 	ready    ring
 	delayed  timeHeap
 	leased   leaseSet
-	keys     map[string]*keyState // busy keys of an ordered subscription
-	keysPeak int                  // most keys since keys was last copied
+	keys     keyhold.Hold[*entry] // busy keys of an ordered subscription
 	retained []*entry
 	pruneAt  int
 	waiters  []*waiter
@@ -347,7 +347,8 @@ func (s *subscription) markDeleted() {
 		s.timer.Stop()
 	}
 	s.ready = ring{}
-	s.delayed, s.leased, s.keys, s.retained = nil, leaseSet{}, nil, nil
+	s.delayed, s.leased, s.retained = nil, leaseSet{}, nil
+	s.keys.Reset()
 	for len(s.waiters) > 0 {
 		s.wakeOne()
 	}

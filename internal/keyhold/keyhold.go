@@ -8,8 +8,9 @@ package keyhold
 // Hold is the per-key hold. The zero value is ready to use; it is not safe
 // for concurrent use.
 type Hold[T comparable] struct {
-	keys map[string]*queue[T]
-	peak int // len(keys) at its largest since the map was made
+	keys    map[string]*queue[T]
+	peak    int // len(keys) at its largest since the map was made
+	waiting int // items queued behind their key's owner
 }
 
 type queue[T comparable] struct {
@@ -26,6 +27,7 @@ const minShrink = 1024
 func (h *Hold[T]) Claim(key string, v T) bool {
 	if q := h.keys[key]; q != nil {
 		q.wait = append(q.wait, v)
+		h.waiting++
 		return false
 	}
 	if h.keys == nil {
@@ -60,6 +62,7 @@ func (h *Hold[T]) Done(key string, v T) (next T, ok bool) {
 	q.owner = q.wait[q.head]
 	q.wait[q.head] = zero
 	q.head++
+	h.waiting--
 	if q.head == len(q.wait) {
 		q.wait, q.head = q.wait[:0], 0
 	}
@@ -69,5 +72,9 @@ func (h *Hold[T]) Done(key string, v T) (next T, ok bool) {
 // Keys returns how many keys are held.
 func (h *Hold[T]) Keys() int { return len(h.keys) }
 
+// Waiting returns how many items are queued behind their key's owner
+// (owners not counted).
+func (h *Hold[T]) Waiting() int { return h.waiting }
+
 // Reset forgets every key.
-func (h *Hold[T]) Reset() { h.keys, h.peak = nil, 0 }
+func (h *Hold[T]) Reset() { h.keys, h.peak, h.waiting = nil, 0, 0 }
