@@ -18,6 +18,6 @@ func (h *subHandle) Backlog(context.Context) (int64, error) {
 	s := h.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.ready.len() + s.delayed.len() + s.keys.Waiting()
+	n := s.ready.len() + s.delayed.Len() + s.keys.Waiting()
 	return int64(n), nil
 }

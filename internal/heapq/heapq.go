@@ -22,6 +22,10 @@ func New[T any](less func(a, b T) bool, setIndex func(x T, i int)) Heap[T] {
 	return Heap[T]{less: less, index: setIndex}
 }
 
+// minShrink is the capacity below which Remove never copies the heap's
+// slice smaller.
+const minShrink = 1024
+
 // Len returns how many items the heap holds.
 func (h *Heap[T]) Len() int { return len(h.items) }
 
@@ -64,6 +68,10 @@ func (h *Heap[T]) Remove(i int) T {
 	var zero T
 	h.items[n] = zero
 	h.items = h.items[:n]
+	if c := cap(h.items); c > minShrink && n < c/4 {
+		// A drained heap gives its memory back.
+		h.items = append(make([]T, 0, max(minShrink, 2*n)), h.items...)
+	}
 	if i != n && !h.down(i) {
 		h.up(i)
 	}

@@ -95,3 +95,24 @@ func TestAtAndClear(t *testing.T) {
 		t.Fatal("a cleared heap does not take new items")
 	}
 }
+
+func TestDrainedHeapShrinks(t *testing.T) {
+	h := newHeap()
+	var all []*item
+	for k := range 10000 {
+		it := &item{key: k}
+		all = append(all, it)
+		h.Push(it)
+	}
+	for _, it := range all[:9990] {
+		h.Remove(it.idx)
+	}
+	if c := cap(h.items); c > minShrink {
+		t.Fatalf("a heap drained to %d items keeps a capacity of %d, want at most %d", h.Len(), c, minShrink)
+	}
+	for k, want := range all[9990:] {
+		if got := h.Pop(); got != want {
+			t.Fatalf("pop %d after shrinking: key %d, want %d", k, got.key, want.key)
+		}
+	}
+}
