@@ -53,3 +53,19 @@ func TestManyKeysComeAndGo(t *testing.T) {
 		t.Fatalf("%d keys left, peak %d: the map was not shrunk", h.Keys(), h.peak)
 	}
 }
+
+func TestClaimingAFreedKeyAllocatesNothing(t *testing.T) {
+	var h Hold[int]
+	h.Claim("a", 1)
+	h.Claim("a", 2)
+	h.Done("a", 1)
+	h.Done("a", 2)
+	if n := testing.AllocsPerRun(100, func() {
+		h.Claim("a", 1)
+		h.Claim("a", 2)
+		h.Done("a", 1)
+		h.Done("a", 2)
+	}); n != 0 {
+		t.Fatalf("a claim, a wait and their Done on a freed key allocated %v times, want 0", n)
+	}
+}
