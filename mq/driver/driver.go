@@ -36,8 +36,9 @@
 //	lease keeping                          mq: keeper.go (buffered), emulator.go (emulated leases),
 //	                                       consumer_lease.go (running handlers); Kafka's share-lock
 //	                                       renewal and Pub/Sub's ordering keys keep their own (left)
-//	one message in flight per key          mq's Consumer (consumer_keys.go); Kafka on internal/keyhold;
-//	                                       rabbitmq, gcppubsub and memdriver keep their own (left)
+//	one message in flight per key          internal/keyhold: mq's Consumer, Kafka, RabbitMQ, memdriver;
+//	                                       gcppubsub's sweep hands a key's held messages back to
+//	                                       Pub/Sub instead of on (ordering.go says why it stays)
 //	splitting ID calls by MaxBatch         sqs and gcppubsub split their own (left: mq splits sends only)
 //
 // # Concurrency
