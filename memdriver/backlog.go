@@ -18,11 +18,6 @@ func (h *subHandle) Backlog(context.Context) (int64, error) {
 	s := h.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.ready.len() + s.delayed.len()
-	for _, k := range s.keys {
-		for e := k.head; e != nil; e = e.next {
-			n++
-		}
-	}
+	n := s.ready.len() + s.delayed.Len() + s.keys.Waiting()
 	return int64(n), nil
 }

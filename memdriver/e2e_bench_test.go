@@ -50,7 +50,6 @@ func endToEnd(b *testing.B, producers, consumers int, params string) {
 	ctx := context.Background()
 	body := make([]byte, 256)
 	total := b.N
-	var acked atomic.Int64
 	var wg sync.WaitGroup
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -69,24 +68,7 @@ func endToEnd(b *testing.B, producers, consumers int, params string) {
 			}
 		})
 	}
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for range consumers {
-		wg.Go(func() {
-			for acked.Load() < int64(total) {
-				d, err := sub.Receive(cctx)
-				if err != nil {
-					return
-				}
-				if err := d.Ack(); err != nil {
-					b.Error(err)
-				}
-				if acked.Add(1) == int64(total) {
-					cancel()
-				}
-			}
-		})
-	}
+	receiveAndAck(b, sub, consumers, int64(total))
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
@@ -97,44 +79,79 @@ func endToEnd(b *testing.B, producers, consumers int, params string) {
 // policy path (lease keeping, stats, settle) with a no-op handler.
 func BenchmarkConsumer(b *testing.B) {
 	for _, conc := range []int{1, 8} {
-		b.Run(fmt.Sprintf("concurrency%d", conc), func(b *testing.B) {
-			p, sub := benchPair(b, "")
-			ctx := context.Background()
-			body := make([]byte, 256)
-			total := int64(b.N)
-			var handled atomic.Int64
-			done := make(chan struct{})
-			c, err := mq.NewConsumer(sub, func(context.Context, *mq.Delivery) error {
-				if handled.Add(1) == total {
-					close(done)
+		b.Run(fmt.Sprintf("concurrency%d", conc), func(b *testing.B) { consumerBench(b, "", conc, nil) })
+	}
+}
+
+// consumerBench sends b.N messages (with the key keyOf(i), if keyOf is not
+// nil) to a fresh subscription opened with params, handled by a Consumer
+// of concurrency conc.
+func consumerBench(b *testing.B, params string, conc int, keyOf func(int) string) {
+	p, sub := benchPair(b, params)
+	ctx := context.Background()
+	body := make([]byte, 256)
+	total := int64(b.N)
+	var handled atomic.Int64
+	done := make(chan struct{})
+	c, err := mq.NewConsumer(sub, func(context.Context, *mq.Delivery) error {
+		if handled.Add(1) == total {
+			close(done)
+		}
+		return nil
+	}, mq.WithConcurrency(conc))
+	if err != nil {
+		b.Fatal(err)
+	}
+	runErr := make(chan error, 1)
+	go func() { runErr <- c.Run(ctx) }()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		m := &mq.Message{Body: body}
+		if keyOf != nil {
+			m.Key = keyOf(i)
+		}
+		if err := p.Send(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-done
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err := c.Shutdown(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if err := <-runErr; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(total)/elapsed.Seconds(), "msgs/s")
+}
+
+// receiveAndAck receives and acks with consumers goroutines until total
+// messages are acked.
+func receiveAndAck(b *testing.B, sub *mq.Subscription, consumers int, total int64) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var acked atomic.Int64
+	var wg sync.WaitGroup
+	for range consumers {
+		wg.Go(func() {
+			for acked.Load() < total {
+				d, err := sub.Receive(ctx)
+				if err != nil {
+					return
 				}
-				return nil
-			}, mq.WithConcurrency(conc))
-			if err != nil {
-				b.Fatal(err)
-			}
-			runErr := make(chan error, 1)
-			go func() { runErr <- c.Run(ctx) }()
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			for range b.N {
-				if err := p.Send(ctx, &mq.Message{Body: body}); err != nil {
-					b.Fatal(err)
+				if err := d.Ack(); err != nil {
+					b.Error(err)
+				}
+				if acked.Add(1) == total {
+					cancel()
 				}
 			}
-			<-done
-			elapsed := time.Since(start)
-			b.StopTimer()
-			if err := c.Shutdown(ctx); err != nil {
-				b.Fatal(err)
-			}
-			if err := <-runErr; err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(total)/elapsed.Seconds(), "msgs/s")
 		})
 	}
+	wg.Wait()
 }
 
 // BenchmarkLatency sends at a fixed 10 000 msg/s and reports the

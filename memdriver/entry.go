@@ -1,6 +1,10 @@
 package memdriver
 
-import "time"
+import (
+	"time"
+
+	"github.com/portmq/portmq/internal/heapq"
+)
 
 // entryState says where an entry is. An entry is in at most one of the
 // subscription's structures at a time.
@@ -25,7 +29,6 @@ type entry struct {
 	idx   int       // index in delayed or leased heap
 	at    time.Time // due (delayed) or lease deadline (leased)
 	h     *subHandle
-	next  *entry // next entry of the same key (stKeyWait list)
 	// lprev and lnext link entries in leaseSet's list (inList).
 	lprev, lnext *entry
 	inList       bool
@@ -150,77 +153,16 @@ func (r *ring) resize(n int) {
 	r.buf, r.head = buf, 0
 }
 
-// timeHeap is a min-heap of entries by at, with each entry's index kept in
-// entry.idx so that any entry can be removed in O(log n).
-type timeHeap []*entry
+// newTimeHeap returns a heap of entries by at (then send order), with
+// each entry's index kept in entry.idx so that any entry can be removed
+// in O(log n).
+func newTimeHeap() heapq.Heap[*entry] {
+	return heapq.New(entryBefore, func(e *entry, i int) { e.idx = i })
+}
 
-func (h timeHeap) len() int { return len(h) }
-
-func (h timeHeap) less(i, j int) bool {
-	if c := h[i].at.Compare(h[j].at); c != 0 {
+func entryBefore(a, b *entry) bool {
+	if c := a.at.Compare(b.at); c != 0 {
 		return c < 0
 	}
-	return h[i].seq < h[j].seq
-}
-
-func (h timeHeap) swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].idx = i
-	h[j].idx = j
-}
-
-func (h *timeHeap) push(e *entry) {
-	e.idx = len(*h)
-	*h = append(*h, e)
-	h.up(e.idx)
-}
-
-// min returns the earliest entry; the heap must not be empty.
-func (h timeHeap) min() *entry { return h[0] }
-
-func (h *timeHeap) remove(e *entry) {
-	i := e.idx
-	old := *h
-	n := len(old) - 1
-	if i != n {
-		old.swap(i, n)
-	}
-	old[n] = nil
-	*h = shrink(old[:n]) // indexes are kept
-	e.idx = -1
-	if i != n {
-		if !h.down(i) {
-			h.up(i)
-		}
-	}
-}
-
-func (h timeHeap) up(j int) {
-	for j > 0 {
-		i := (j - 1) / 2
-		if !h.less(j, i) {
-			break
-		}
-		h.swap(i, j)
-		j = i
-	}
-}
-
-func (h timeHeap) down(i0 int) bool {
-	i, n := i0, len(h)
-	for {
-		j := 2*i + 1
-		if j >= n {
-			break
-		}
-		if r := j + 1; r < n && h.less(r, j) {
-			j = r
-		}
-		if !h.less(j, i) {
-			break
-		}
-		h.swap(i, j)
-		i = j
-	}
-	return i > i0
+	return a.seq < b.seq
 }

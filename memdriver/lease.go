@@ -1,6 +1,10 @@
 package memdriver
 
-import "time"
+import (
+	"time"
+
+	"github.com/portmq/portmq/internal/heapq"
+)
 
 // leaseSet holds the leased entries of a subscription by deadline. Most
 // leases are granted with the subscription's lease at a non-decreasing
@@ -9,7 +13,7 @@ import "time"
 // heap.
 type leaseSet struct {
 	head, tail *entry
-	heap       timeHeap
+	heap       heapq.Heap[*entry] // newTimeHeap
 }
 
 func (l *leaseSet) add(e *entry) {
@@ -24,12 +28,12 @@ func (l *leaseSet) add(e *entry) {
 		l.tail = e
 		return
 	}
-	l.heap.push(e)
+	l.heap.Push(e)
 }
 
 func (l *leaseSet) remove(e *entry) {
 	if !e.inList {
-		l.heap.remove(e)
+		l.heap.Remove(e.idx)
 		return
 	}
 	if e.lprev == nil {
@@ -48,8 +52,8 @@ func (l *leaseSet) remove(e *entry) {
 // min returns the entry whose lease ends first, or nil.
 func (l *leaseSet) min() *entry {
 	e := l.head
-	if l.heap.len() > 0 {
-		if m := l.heap.min(); e == nil || m.at.Before(e.at) {
+	if l.heap.Len() > 0 {
+		if m := l.heap.Peek(); e == nil || m.at.Before(e.at) {
 			return m
 		}
 	}
@@ -70,8 +74,8 @@ func (l *leaseSet) appendOwned(dst []*entry, h *subHandle) []*entry {
 			dst = append(dst, e)
 		}
 	}
-	for _, e := range l.heap {
-		if e.h == h {
+	for i := range l.heap.Len() {
+		if e := l.heap.At(i); e.h == h {
 			dst = append(dst, e)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/portmq/portmq/clock"
+	"github.com/portmq/portmq/internal/heapq"
+	"github.com/portmq/portmq/internal/keyhold"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -33,10 +35,9 @@ type subscription struct {
 	deleted  bool
 	pool     entryPool
 	ready    ring
-	delayed  timeHeap
+	delayed  heapq.Heap[*entry] // newTimeHeap
 	leased   leaseSet
-	keys     map[string]*keyState // busy keys of an ordered subscription
-	keysPeak int                  // most keys since keys was last copied
+	keys     keyhold.Hold[*entry] // busy keys of an ordered subscription
 	retained []*entry
 	pruneAt  int
 	waiters  []*waiter
@@ -67,6 +68,7 @@ func newSubscription(e *Engine, t *topic, name string, cfg driver.SubscriptionCo
 	if s.dlq == "" && s.maxAttempts > 0 {
 		s.dlq = t.name + "." + name + ".dlq"
 	}
+	s.delayed, s.leased.heap = newTimeHeap(), newTimeHeap()
 	s.onTimer = s.fire
 	return s
 }
@@ -147,7 +149,7 @@ func (s *subscription) makeAvailable(e *entry, at *instant, due time.Time) {
 	if !due.IsZero() && due.After(at.now()) {
 		e.state = stDelayed
 		e.at = due
-		s.delayed.push(e)
+		s.delayed.Push(e)
 		return
 	}
 	e.state = stReady
@@ -160,12 +162,12 @@ func (s *subscription) makeAvailable(e *entry, at *instant, due time.Time) {
 // The timer does it on time; ReceiveBatch does it too, in case the timer
 // is late.
 func (s *subscription) advance(at *instant) {
-	for s.delayed.len() > 0 {
-		e := s.delayed.min()
+	for s.delayed.Len() > 0 {
+		e := s.delayed.Peek()
 		if e.at.After(at.now()) {
 			break
 		}
-		s.delayed.remove(e)
+		s.delayed.Remove(e.idx)
 		s.makeAvailable(e, at, time.Time{})
 	}
 	for {
@@ -279,8 +281,8 @@ func (s *subscription) fail(e *entry, at *instant, delay time.Duration, reason i
 // arm makes sure the timer fires by the earliest due time or lease end.
 func (s *subscription) arm(at *instant) {
 	var next time.Time
-	if s.delayed.len() > 0 {
-		next = s.delayed.min().at
+	if s.delayed.Len() > 0 {
+		next = s.delayed.Peek().at
 	}
 	if e := s.leased.min(); e != nil {
 		if l := e.at; l != farFuture && (next.IsZero() || l.Before(next)) {
@@ -347,7 +349,8 @@ func (s *subscription) markDeleted() {
 		s.timer.Stop()
 	}
 	s.ready = ring{}
-	s.delayed, s.leased, s.keys, s.retained = nil, leaseSet{}, nil, nil
+	s.delayed, s.leased, s.retained = newTimeHeap(), leaseSet{heap: newTimeHeap()}, nil
+	s.keys.Reset()
 	for len(s.waiters) > 0 {
 		s.wakeOne()
 	}

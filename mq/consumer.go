@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/portmq/portmq/clock"
+	"github.com/portmq/portmq/internal/keyhold"
 )
 
 // Handler processes one delivery. Returning nil acks it; returning an error
@@ -32,8 +33,8 @@ type Consumer struct {
 	stopping chan struct{} // closed by Shutdown: stop receiving
 	stopped  chan struct{} // closed when Run returns
 	inflight map[*Delivery]time.Time
-	keys     map[string][]*Delivery // ordered: deliveries waiting for their key
-	cancelH  context.CancelFunc     // cancels handlers
+	keys     keyhold.Hold[*Delivery] // ordered: deliveries waiting for their key
+	cancelH  context.CancelFunc      // cancels handlers
 
 	stats consumerStats
 }
@@ -65,7 +66,6 @@ func NewConsumer(sub *Subscription, h Handler, opts ...ConsumerOption) (*Consume
 		stopping: make(chan struct{}),
 		stopped:  make(chan struct{}),
 		inflight: make(map[*Delivery]time.Time),
-		keys:     make(map[string][]*Delivery),
 	}, nil
 }
 

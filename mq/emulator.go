@@ -1,10 +1,10 @@
 package mq
 
 import (
-	"container/heap"
 	"sync"
 	"time"
 
+	"github.com/portmq/portmq/internal/heapq"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -24,9 +24,9 @@ type emulator struct {
 	// only deliveries whose lease was extended move to the heap leases.
 	fifo     []*Delivery // fifo[fifoHead:]; entries with leaseIdx != inFIFO are dropped lazily
 	fifoHead int
-	fifoDead int // entries of fifo[fifoHead:] no longer in it
-	leases   leaseHeap
-	holds    holdHeap // deliveries mq holds back
+	fifoDead int                   // entries of fifo[fifoHead:] no longer in it
+	leases   heapq.Heap[*Delivery] // by deadline; Delivery.leaseIdx is the index
+	holds    heapq.Heap[*hold]     // deliveries mq holds back, by next()
 	watch_   map[*func()]struct{}
 	stopped  bool
 	wakeAt   time.Time // when the goroutine's timer fires next; zero before its first step
@@ -47,6 +47,8 @@ type hold struct {
 func (s *Subscription) emulator() *emulator {
 	s.emuOnce.Do(func() {
 		e := &emulator{s: s, kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}), watch_: map[*func()]struct{}{}}
+		e.leases = heapq.New(leaseBefore, setLeaseIdx)
+		e.holds = heapq.New(holdBefore, setHoldIdx)
 		s.emu = e
 		go e.run()
 	})
@@ -113,8 +115,8 @@ func (e *emulator) untrack(d *Delivery) {
 		if live := len(e.fifo) - e.fifoHead - e.fifoDead; e.fifoDead > 256 && e.fifoDead > live {
 			e.compact()
 		}
-	case d.leaseIdx >= 0 && int(d.leaseIdx) < len(e.leases) && e.leases[d.leaseIdx] == d:
-		heap.Remove(&e.leases, int(d.leaseIdx))
+	case d.leaseIdx >= 0 && int(d.leaseIdx) < e.leases.Len() && e.leases.At(int(d.leaseIdx)) == d:
+		e.leases.Remove(int(d.leaseIdx))
 	}
 }
 
@@ -142,14 +144,14 @@ func (e *emulator) extendLease(d *Delivery, until time.Time) bool {
 		// Out of hand-out order now: into the heap.
 		e.untrack(d)
 		d.deadline.Store(until.UnixNano())
-		heap.Push(&e.leases, d)
+		e.leases.Push(d)
 		return true
 	}
-	if d.leaseIdx < 0 || int(d.leaseIdx) >= len(e.leases) || e.leases[d.leaseIdx] != d {
+	if d.leaseIdx < 0 || int(d.leaseIdx) >= e.leases.Len() || e.leases.At(int(d.leaseIdx)) != d {
 		return false
 	}
 	d.deadline.Store(until.UnixNano())
-	heap.Fix(&e.leases, int(d.leaseIdx))
+	e.leases.Fix(int(d.leaseIdx))
 	return true
 }
 
@@ -171,7 +173,7 @@ func (e *emulator) add(h *hold) error {
 		e.mu.Unlock()
 		return e.s.d.Nack(e.s.opCtx, []driver.AckID{h.m.AckID}, 0)
 	}
-	heap.Push(&e.holds, h)
+	e.holds.Push(h)
 	e.mu.Unlock()
 	e.poke()
 	return nil
@@ -236,14 +238,14 @@ func (e *emulator) step() time.Duration {
 		clear(e.fifo[n:])
 		e.fifo, e.fifoHead = e.fifo[:n], 0
 	}
-	for len(e.leases) > 0 {
-		d := e.leases[0]
+	for e.leases.Len() > 0 {
+		d := e.leases.Peek()
 		until := time.Unix(0, d.deadline.Load())
 		if until.After(now) {
 			next = min(next, until.Sub(now))
 			break
 		}
-		heap.Pop(&e.leases)
+		e.leases.Pop()
 		if d.state.CompareAndSwap(stateOutstanding, stateExpired) {
 			expired = append(expired, d.ackID)
 			if s.obs != nil {
@@ -251,14 +253,14 @@ func (e *emulator) step() time.Duration {
 			}
 		}
 	}
-	for len(e.holds) > 0 {
-		h := e.holds[0]
+	for e.holds.Len() > 0 {
+		h := e.holds.Peek()
 		if at := h.next(); at.After(now) {
 			next = min(next, at.Sub(now))
 			break
 		}
 		if !h.due.After(now) {
-			heap.Pop(&e.holds)
+			e.holds.Pop()
 			if h.nack {
 				nacks = append(nacks, h.m.AckID)
 			} else {
@@ -268,7 +270,7 @@ func (e *emulator) step() time.Duration {
 		}
 		extend = append(extend, h.m.AckID)
 		h.extendAt = now.Add(s.info.Lease / 2)
-		heap.Fix(&e.holds, 0)
+		e.holds.Fix(0)
 	}
 	e.wakeAt = now.Add(next)
 	e.mu.Unlock()
@@ -336,58 +338,24 @@ func (e *emulator) stop() []driver.AckID {
 		}
 	}
 	e.fifo, e.fifoHead, e.fifoDead = nil, 0, 0
-	for _, d := range e.leases {
+	for _, d := range e.leases.Clear() {
 		if d.state.CompareAndSwap(stateOutstanding, stateExpired) {
 			ids = append(ids, d.ackID)
 		}
 	}
-	e.leases = nil
-	for _, h := range e.holds {
+	for _, h := range e.holds.Clear() {
 		ids = append(ids, h.m.AckID)
 	}
-	e.holds = nil
 	e.mu.Unlock()
 	close(e.quit)
 	<-e.done
 	return ids
 }
 
-type leaseHeap []*Delivery
-
-func (h leaseHeap) Len() int           { return len(h) }
-func (h leaseHeap) Less(i, j int) bool { return h[i].deadline.Load() < h[j].deadline.Load() }
-func (h leaseHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].leaseIdx, h[j].leaseIdx = int32(i), int32(j)
-}
-func (h *leaseHeap) Push(x any) { d := x.(*Delivery); d.leaseIdx = int32(len(*h)); *h = append(*h, d) }
-func (h *leaseHeap) Pop() any {
-	old := *h
-	d := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	d.leaseIdx = -1
-	return d
-}
-
-type holdHeap []*hold
-
-func (h holdHeap) Len() int { return len(h) }
-func (h holdHeap) Less(i, j int) bool {
-	return h[i].next().Before(h[j].next())
-}
-func (h holdHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].idx, h[j].idx = i, j
-}
-func (h *holdHeap) Push(x any) { e := x.(*hold); e.idx = len(*h); *h = append(*h, e) }
-func (h *holdHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return e
-}
+func leaseBefore(a, b *Delivery) bool { return a.deadline.Load() < b.deadline.Load() }
+func setLeaseIdx(d *Delivery, i int)  { d.leaseIdx = int32(i) }
+func holdBefore(a, b *hold) bool      { return a.next().Before(b.next()) }
+func setHoldIdx(h *hold, i int)       { h.idx = i }
 
 func (h *hold) next() time.Time {
 	if !h.extendAt.IsZero() && h.extendAt.Before(h.due) {

@@ -18,6 +18,11 @@ import (
 // they wait. When it is nacked, or its lease ends, Pub/Sub delivers it
 // again and then the later ones of its key: the handle hands the held ones
 // back at once instead of letting them overtake it.
+//
+// This is not internal/keyhold.Hold: held messages stay in the ready list,
+// where the sweep tends their leases in order with every other key's, and
+// a nack or a lapsed lease sends all of a key's held messages back to
+// Pub/Sub at once instead of handing the key on to the next one.
 
 const (
 	keyHeld    uint8 = 1 // the key is in flight: later messages wait

@@ -8,6 +8,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/portmq/portmq/internal/keyhold"
 	"github.com/portmq/portmq/mq/driver"
 )
 
@@ -29,7 +30,7 @@ type session struct {
 	mu      sync.Mutex
 	unacked map[uint64]*entry    // every delivery held, by tag
 	local   []*entry             // ready to hand out, in order
-	keys    map[string]*keyQueue // ordered: keys with a message out
+	keys    keyhold.Hold[*entry] // ordered: keys with a message out
 	waiting int                  // receive calls waiting for deliveries
 	idle    *time.Timer          // cancels the consumer when nobody waits
 	armed   bool                 // idle is running
@@ -49,12 +50,6 @@ type consumer struct {
 	cancelled  atomic.Bool
 }
 
-// keyQueue holds, on an ordered subscription, the messages of a key that
-// wait behind the one handed out.
-type keyQueue struct {
-	parked []*entry
-}
-
 func newSession(s *subscription, ch *amqp.Channel) *session {
 	ss := &session{
 		sub:     s,
@@ -63,9 +58,6 @@ func newSession(s *subscription, ch *amqp.Channel) *session {
 		unacked: make(map[uint64]*entry, s.opts.Prefetch),
 		wake:    make(chan struct{}, 1),
 		reader:  make(chan struct{}, 1),
-	}
-	if s.opts.Ordered {
-		ss.keys = map[string]*keyQueue{}
 	}
 	if s.opts.IdleCancel > 0 && !s.opts.Ordered {
 		ss.idle = time.AfterFunc(time.Hour, ss.idleFire)
@@ -345,12 +337,10 @@ func (ss *session) admit(ctx context.Context, d *amqp.Delivery) *entry {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.unacked[d.DeliveryTag] = e
-	if ss.keys != nil && e.key != "" {
-		if kq, busy := ss.keys[e.key]; busy {
-			kq.parked = append(kq.parked, e)
-			return nil
+	if s.opts.Ordered && e.key != "" {
+		if !ss.keys.Claim(e.key, e) {
+			return nil // parked behind its key's owner
 		}
-		ss.keys[e.key] = &keyQueue{}
 		e.owner = true
 	}
 	return e
@@ -374,19 +364,11 @@ func (ss *session) release(e *entry) {
 		return
 	}
 	ss.mu.Lock()
-	kq := ss.keys[e.key]
-	if kq == nil {
+	next, ok := ss.keys.Done(e.key, e)
+	if !ok {
 		ss.mu.Unlock()
 		return
 	}
-	if len(kq.parked) == 0 {
-		delete(ss.keys, e.key)
-		ss.mu.Unlock()
-		return
-	}
-	next := kq.parked[0]
-	kq.parked[0] = nil
-	kq.parked = kq.parked[1:]
 	next.owner = true
 	ss.local = append(ss.local, next)
 	ss.mu.Unlock()

@@ -1,8 +1,7 @@
 // Package heapq is an indexed binary min-heap: the items know their place
 // in it, so that one can be removed or re-sorted in O(log n) when its key
 // changes. It orders the Kafka driver's held records and clock.Fake's
-// timers; mq's lease and hold heaps and memdriver's entry heaps have its
-// shape and are to move onto it.
+// timers, and mq's emulated leases and held deliveries.
 //
 // Unlike container/heap it is generic (no interface boxing on Push and
 // Pop) and keeps the index itself through a callback.
@@ -23,11 +22,30 @@ func New[T any](less func(a, b T) bool, setIndex func(x T, i int)) Heap[T] {
 	return Heap[T]{less: less, index: setIndex}
 }
 
+// minShrink is the capacity below which Remove never copies the heap's
+// slice smaller.
+const minShrink = 1024
+
 // Len returns how many items the heap holds.
 func (h *Heap[T]) Len() int { return len(h.items) }
 
 // Peek returns the least item; the heap must not be empty.
 func (h *Heap[T]) Peek() T { return h.items[0] }
+
+// At returns the item at index i (as told to setIndex), which must be in
+// [0, Len()).
+func (h *Heap[T]) At(i int) T { return h.items[i] }
+
+// Clear empties the heap, telling each item -1, and returns the items it
+// held, in no particular order; the heap keeps none of them.
+func (h *Heap[T]) Clear() []T {
+	items := h.items
+	h.items = nil
+	for _, x := range items {
+		h.index(x, -1)
+	}
+	return items
+}
 
 // Push adds x.
 func (h *Heap[T]) Push(x T) {
@@ -50,6 +68,10 @@ func (h *Heap[T]) Remove(i int) T {
 	var zero T
 	h.items[n] = zero
 	h.items = h.items[:n]
+	if c := cap(h.items); c > minShrink && n < c/4 {
+		// A drained heap gives its memory back.
+		h.items = append(make([]T, 0, max(minShrink, 2*n)), h.items...)
+	}
 	if i != n && !h.down(i) {
 		h.up(i)
 	}

@@ -69,3 +69,50 @@ func TestRemoveLastAndOnly(t *testing.T) {
 		t.Fatalf("Remove(only) = %v, len %d", got, h.Len())
 	}
 }
+
+func TestAtAndClear(t *testing.T) {
+	h := newHeap()
+	items := []*item{{key: 3}, {key: 1}, {key: 2}}
+	for _, it := range items {
+		h.Push(it)
+	}
+	for _, it := range items {
+		if h.At(it.idx) != it {
+			t.Fatalf("At(%d) is not the item told that index", it.idx)
+		}
+	}
+	got := h.Clear()
+	if h.Len() != 0 || len(got) != len(items) {
+		t.Fatalf("Clear returned %d items and left %d; want %d and 0", len(got), h.Len(), len(items))
+	}
+	for _, it := range items {
+		if it.idx != -1 || !slices.Contains(got, it) {
+			t.Fatalf("after Clear an item has index %d or was not returned", it.idx)
+		}
+	}
+	h.Push(items[0])
+	if h.Len() != 1 || h.Peek() != items[0] {
+		t.Fatal("a cleared heap does not take new items")
+	}
+}
+
+func TestDrainedHeapShrinks(t *testing.T) {
+	h := newHeap()
+	var all []*item
+	for k := range 10000 {
+		it := &item{key: k}
+		all = append(all, it)
+		h.Push(it)
+	}
+	for _, it := range all[:9990] {
+		h.Remove(it.idx)
+	}
+	if c := cap(h.items); c > minShrink {
+		t.Fatalf("a heap drained to %d items keeps a capacity of %d, want at most %d", h.Len(), c, minShrink)
+	}
+	for k, want := range all[9990:] {
+		if got := h.Pop(); got != want {
+			t.Fatalf("pop %d after shrinking: key %d, want %d", k, got.key, want.key)
+		}
+	}
+}

@@ -13,6 +13,9 @@ func TestOneOwnerPerKeyInArrivalOrder(t *testing.T) {
 	if h.Claim("a", 2) || h.Claim("a", 3) {
 		t.Fatal("a later item of a busy key became its owner")
 	}
+	if h.Waiting() != 2 {
+		t.Fatalf("Waiting() = %d with two items behind a's owner, want 2", h.Waiting())
+	}
 	if _, ok := h.Done("a", 3); ok {
 		t.Fatal("Done by an item that does not own the key handed the key on")
 	}
@@ -22,6 +25,9 @@ func TestOneOwnerPerKeyInArrivalOrder(t *testing.T) {
 		if !ok || next != want {
 			t.Fatalf("Done(a, %d) = %d, %v; want %d, true", prev, next, ok, want)
 		}
+	}
+	if h.Waiting() != 0 {
+		t.Fatalf("Waiting() = %d once every queued item took over, want 0", h.Waiting())
 	}
 	if _, ok := h.Done("a", 3); ok || h.Keys() != 1 {
 		t.Fatalf("the last owner's Done left %d keys, next %v; want key a free", h.Keys(), ok)
@@ -45,5 +51,21 @@ func TestManyKeysComeAndGo(t *testing.T) {
 	}
 	if h.Keys() != 0 || h.peak > minShrink {
 		t.Fatalf("%d keys left, peak %d: the map was not shrunk", h.Keys(), h.peak)
+	}
+}
+
+func TestClaimingAFreedKeyAllocatesNothing(t *testing.T) {
+	var h Hold[int]
+	h.Claim("a", 1)
+	h.Claim("a", 2)
+	h.Done("a", 1)
+	h.Done("a", 2)
+	if n := testing.AllocsPerRun(100, func() {
+		h.Claim("a", 1)
+		h.Claim("a", 2)
+		h.Done("a", 1)
+		h.Done("a", 2)
+	}); n != 0 {
+		t.Fatalf("a claim, a wait and their Done on a freed key allocated %v times, want 0", n)
 	}
 }

@@ -21,13 +21,15 @@
 //	per-item results of a batch call       BatchResult, SetItemError, SubBatchResult (this package)
 //	classifying errors                     Classifier: a driver's native mapping, then NetworkCode
 //	                                       for context and network errors (mq falls back to it too)
-//	parsing URL parameters                 ParseQuery, Query.IntIn, DurationIn, OneOf, Want
+//	parsing URL parameters                 ParseQuery, Query.IntIn, DurationIn, OneOf, Want;
+//	                                       Query.TLS (tls_* parameters), Query.SASL (mechanism, user)
+//	ErrorAs that translates nothing        ErrorAs (this package)
 //	hiding a password in errors            Redacted, Redact; mq.Redact for URLs
 //	copy to a retry destination, then ack, package redeliver: Carried (what a copy carries), Copy,
 //	  carrying the attempt count           Move (copy confirmed, then ack; per-item results);
 //	                                       Kafka and the Go CDK bridge (RabbitMQ's wait queues are native)
 //	dead-letter copy attributes            redeliver.DeadLetter: mq's emulation (mq/deadletter.go),
-//	                                       Kafka, RabbitMQ
+//	                                       Kafka, RabbitMQ, SQS; memdriver builds its own (left)
 //	max attempts                           mq (emulated dead-lettering); redeliver.Exhausted where the
 //	                                       driver dead-letters
 //	backoff between retries                mq.Backoff: mq's outage waits, the Consumer, Kafka's loops
@@ -36,12 +38,16 @@
 //	lease keeping                          mq: keeper.go (buffered), emulator.go (emulated leases),
 //	                                       consumer_lease.go (running handlers); Kafka's share-lock
 //	                                       renewal and Pub/Sub's ordering keys keep their own (left)
-//	one message in flight per key          mq's Consumer (consumer_keys.go); Kafka on internal/keyhold;
-//	                                       rabbitmq, gcppubsub and memdriver keep their own (left)
+//	one message in flight per key          internal/keyhold: mq's Consumer, Kafka, RabbitMQ, memdriver;
+//	                                       gcppubsub's sweep hands a key's held messages back to
+//	                                       Pub/Sub instead of on (ordering.go says why it stays)
 //	splitting ID calls by MaxBatch         mq: sends (producer.go), and every call taking IDs (Ack, Nack,
 //	                                       Extend, DeadLetter) in chunks run concurrently (splitCall in
 //	                                       mq/subscription.go); drivers split only what no mq call names
 //	                                       (the hand-back at Close)
+//	commit position of a partitioned log   internal/offsets: Window (ack in any order, commit the
+//	                                       settled prefix), Restart (a crashed reader's deliveries); Kafka
+//	due times and timers                   internal/heapq: mq's emulator, memdriver, Kafka, clock.Fake
 //
 // # Concurrency
 //
