@@ -84,7 +84,7 @@ func asClient(i any, c *pubsub.Client) bool {
 // with errors.As (for example **apierror.APIError or
 // *pubsub.ErrPublishingPaused). A target errors.As cannot take reports
 // false instead of panicking.
-func errorAs(err error, target any) (ok bool) {
+func errorAs(err error, target any) bool {
 	if err == nil || target == nil {
 		return false
 	}
@@ -99,12 +99,7 @@ func errorAs(err error, target any) (ok bool) {
 		*p = st
 		return true
 	}
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	return errors.As(err, target)
+	return driver.ErrorAs(err, target)
 }
 
 func newError(code driver.ErrorCode, format string, args ...any) *driver.Error {

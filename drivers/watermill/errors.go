@@ -35,22 +35,10 @@ func classify(b Backend, err error) driver.ErrorCode {
 	return driver.Unknown
 }
 
-// errorAs is errors.As that reports false, instead of panicking, when
-// target is not a non-nil pointer to an interface or an error type.
-func errorAs(err error, target any) bool {
-	if err == nil || target == nil {
-		return false
-	}
-	p := reflect.ValueOf(target)
-	if p.Kind() != reflect.Pointer || p.IsNil() {
-		return false
-	}
-	e := p.Type().Elem()
-	if e.Kind() != reflect.Interface && !e.Implements(reflect.TypeFor[error]()) {
-		return false
-	}
-	return errors.As(err, target)
-}
+// errorAs is driver.ErrorAs: errors.As that reports false, instead of
+// panicking, when target is not a non-nil pointer to an interface or an
+// error type.
+func errorAs(err error, target any) bool { return driver.ErrorAs(err, target) }
 
 // asValue sets *target to v when target is a non-nil pointer to a type v
 // is assignable to.

@@ -2,7 +2,6 @@ package awsmq
 
 import (
 	"errors"
-	"reflect"
 	"strings"
 
 	"github.com/aws/smithy-go"
@@ -123,24 +122,10 @@ func awsCode(err error) (driver.ErrorCode, bool) {
 	return driver.Unavailable, sendErr
 }
 
-var errorType = reflect.TypeFor[error]()
-
-// ErrorAs is errors.As that reports false, instead of panicking, when i
-// is not a non-nil pointer to an interface or to a type implementing
-// error.
-func ErrorAs(err error, i any) bool {
-	if err == nil || i == nil {
-		return false
-	}
-	v := reflect.ValueOf(i)
-	if v.Kind() != reflect.Pointer || v.IsNil() {
-		return false
-	}
-	if t := v.Type().Elem(); t.Kind() != reflect.Interface && !t.Implements(errorType) {
-		return false
-	}
-	return errors.As(err, i)
-}
+// ErrorAs is driver.ErrorAs: errors.As that reports false, instead of
+// panicking, when i is not a non-nil pointer to an interface or to a type
+// implementing error.
+func ErrorAs(err error, i any) bool { return driver.ErrorAs(err, i) }
 
 // BatchEntryError is the error of one entry of a batch request (send,
 // delete, change visibility, publish) that failed while others
